@@ -1,0 +1,48 @@
+# Two commands for people: `make demo` and `make test`. Everything else here serves them.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: demo test lint check-python db-stop bench clean
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Tsunagi needs Python 3.11 or newer")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $@
+
+demo: $(VENV)/.installed
+	$(BIN)/python manage.py migrate --no-input
+	$(BIN)/python manage.py load_sample_data --base-url http://$(HOST):$(PORT)/fhir
+	@echo
+	@echo "Tsunagi is starting at http://$(HOST):$(PORT)/"
+	@echo "  FHIR API:          http://$(HOST):$(PORT)/fhir"
+	@echo "  CapabilityStatement: http://$(HOST):$(PORT)/fhir/metadata?_pretty=true"
+	@echo "  Recent changes:    http://$(HOST):$(PORT)/fhir/_history?_count=10&_pretty=true"
+	@echo "  Sample patients:   the links printed above"
+	@echo "Stop with Ctrl-C; 'make db-stop' stops the embedded database."
+	@echo
+	$(BIN)/gunicorn config.wsgi --bind $(HOST):$(PORT) --workers 2 --threads 4 --preload --access-logfile -
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy .
+	$(BIN)/lint-imports
+
+test: lint
+	$(BIN)/pytest
+
+bench: $(VENV)/.installed
+	$(BIN)/python bench/fhir_api.py
+
+db-stop: $(VENV)/.installed
+	$(BIN)/python -m config.embedded_db stop
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,13 @@
+"""Top-level URLs: the FHIR API under /fhir and a landing page."""
+
+from django.conf import settings
+from django.urls import include, path
+
+from config.views import landing
+from federation.api.urls import base_urlpatterns
+
+urlpatterns = [
+    path("", landing, name="landing"),
+    path(settings.FHIR_BASE_PATH, include(base_urlpatterns)),
+    path(f"{settings.FHIR_BASE_PATH}/", include("federation.api.urls")),
+]

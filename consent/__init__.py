@@ -1,0 +1,1 @@
+"""Who may see what: consent semantics, enforcement filter, authorisation, audit (grows with issue 7)."""

@@ -1,0 +1,48 @@
+"""DRF exception handler: every failure on the FHIR API becomes an OperationOutcome."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.http import Http404
+from rest_framework import exceptions
+from rest_framework.response import Response
+
+from core.outcome import FhirError, Issue, operation_outcome
+
+logger = logging.getLogger(__name__)
+
+_ISSUE_CODES = {
+    400: "invalid",
+    401: "login",
+    403: "forbidden",
+    404: "not-found",
+    405: "not-supported",
+    406: "not-supported",
+    413: "too-costly",
+    415: "not-supported",
+    429: "throttled",
+}
+
+
+def fhir_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
+    if isinstance(exc, FhirError):
+        return Response(exc.outcome(), status=exc.status)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound(str(exc) or "Not found")
+    if isinstance(exc, exceptions.APIException):
+        status = exc.status_code
+        issue = Issue(_ISSUE_CODES.get(status, "processing"), _detail_text(exc.detail))
+        return Response(operation_outcome([issue]), status=status)
+    logger.exception("Unhandled error on %s", type(context.get("view")).__name__)
+    issue = Issue("exception", "Internal server error; the request was not applied.", severity="fatal")
+    return Response(operation_outcome([issue]), status=500)
+
+
+def _detail_text(detail: Any) -> str:
+    if isinstance(detail, list):
+        return "; ".join(_detail_text(item) for item in detail)
+    if isinstance(detail, dict):
+        return "; ".join(f"{key}: {_detail_text(value)}" for key, value in detail.items())
+    return str(detail)

@@ -1,0 +1,43 @@
+"""FHIR JSON request parsing with a size limit and a precise error for malformed JSON."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import IO, Any
+
+from django.conf import settings
+from rest_framework.parsers import BaseParser
+
+from core.outcome import FhirError, Issue, invalid
+
+
+def too_large(limit: int) -> FhirError:
+    return FhirError(413, Issue("too-costly", f"Request body is larger than the limit of {limit} bytes."))
+
+
+class FhirJsonParser(BaseParser):
+    media_type = "application/fhir+json"
+
+    def parse(
+        self,
+        stream: IO[Any],
+        media_type: str | None = None,
+        parser_context: Mapping[str, Any] | None = None,
+    ) -> Any:
+        limit = settings.FHIR_MAX_BODY_BYTES
+        raw = stream.read(limit + 1) if stream is not None else b""
+        if len(raw) > limit:
+            raise too_large(limit)
+        if not raw.strip():
+            raise invalid("The request body is empty; a FHIR JSON resource was expected.")
+        try:
+            return json.loads(raw)
+        except UnicodeDecodeError as error:
+            raise invalid(f"The request body is not UTF-8: {error.reason} at byte {error.start}.") from error
+        except json.JSONDecodeError as error:
+            raise invalid(f"Malformed JSON: {error.msg} at line {error.lineno}, column {error.colno}.") from error
+
+
+class PlainJsonParser(FhirJsonParser):
+    media_type = "application/json"

@@ -1,0 +1,1 @@
+"""The FHIR REST API: one view class per interaction, routed by URL and method."""

@@ -1,0 +1,17 @@
+"""URL converters for FHIR paths: a resource type name and a logical id."""
+
+from __future__ import annotations
+
+
+class ResourceTypeConverter:
+    regex = "[A-Z][A-Za-z]+"
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
+class LogicalIdConverter(ResourceTypeConverter):
+    regex = "[^/]+"

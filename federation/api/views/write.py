@@ -1,0 +1,86 @@
+"""create, update, delete and their conditional forms."""
+
+from __future__ import annotations
+
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from core.outcome import informational, invalid
+from federation.api.http import expected_version, prefer_return, resource_response, served_type, version_headers
+from federation.api.routing import Interaction, InteractionView
+from federation.api.views.access import request_access
+from federation.storage import services
+
+
+class CreateView(InteractionView):
+    """POST Type, with If-None-Exist for conditional create."""
+
+    interactions = (Interaction("create", "type"), Interaction("conditional-create", "type"))
+
+    def post(self, request: Request, resource_type: str) -> Response:
+        served_type(resource_type)
+        access = request_access(request)
+        criteria = request.META.get("HTTP_IF_NONE_EXIST")
+        if criteria:
+            result = services.resource_create_conditional(
+                access=access, resource=request.data, criteria=criteria, expected_type=resource_type
+            )
+        else:
+            result = services.resource_create(access=access, resource=request.data, expected_type=resource_type)
+        status = 201 if result.created else 200
+        return resource_response(request, result.version, status=status, location=result.created)
+
+
+class UpdateView(InteractionView):
+    """PUT Type/id: a new version, or update-as-create for a new id; If-Match for versioned update."""
+
+    interactions = (Interaction("update", "instance"),)
+
+    def put(self, request: Request, resource_type: str, logical_id: str) -> Response:
+        result = services.resource_update(
+            access=request_access(request),
+            resource_type=served_type(resource_type),
+            logical_id=logical_id,
+            resource=request.data,
+            expected_version=expected_version(request),
+        )
+        status = 201 if result.created else 200
+        return resource_response(request, result.version, status=status, location=result.created)
+
+
+class ConditionalUpdateView(InteractionView):
+    """PUT Type?criteria."""
+
+    interactions = (Interaction("conditional-update", "type"),)
+
+    def put(self, request: Request, resource_type: str) -> Response:
+        criteria = request.META.get("QUERY_STRING", "")
+        if not criteria:
+            raise invalid("PUT to a type needs search criteria (conditional update) or an id in the URL.")
+        result = services.resource_update_conditional(
+            access=request_access(request),
+            resource_type=served_type(resource_type),
+            criteria=criteria,
+            resource=request.data,
+        )
+        status = 201 if result.created else 200
+        return resource_response(request, result.version, status=status, location=result.created)
+
+
+class DeleteView(InteractionView):
+    """DELETE Type/id: 204, or 200 with an OperationOutcome when Prefer asks for one."""
+
+    interactions = (Interaction("delete", "instance"),)
+
+    def delete(self, request: Request, resource_type: str, logical_id: str) -> Response:
+        result = services.resource_delete(
+            access=request_access(request), resource_type=served_type(resource_type), logical_id=logical_id
+        )
+        message = f"{resource_type}/{logical_id} " + ("deleted." if result else "did not exist; nothing to delete.")
+        if prefer_return(request) == "OperationOutcome":
+            response = Response(informational(message), status=200)
+        else:
+            response = Response(status=204)
+        if result is not None:
+            version_headers(response, result.version)
+        return response

@@ -1,0 +1,52 @@
+"""What federation hands to other apps and to its own API layer: frozen views of stored resources."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class StoredVersion:
+    """One version of a resource as stored; `content` is None for a deletion."""
+
+    resource_type: str
+    logical_id: str
+    version_id: int
+    last_updated: datetime
+    content: dict[str, Any] | None
+    method: str
+
+    @property
+    def is_deletion(self) -> bool:
+        return self.content is None
+
+    @property
+    def etag(self) -> str:
+        return f'W/"{self.version_id}"'
+
+    @property
+    def relative_url(self) -> str:
+        return f"{self.resource_type}/{self.logical_id}"
+
+    @property
+    def version_url(self) -> str:
+        return f"{self.resource_type}/{self.logical_id}/_history/{self.version_id}"
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """What a write did: `created` (a new resource), `changed` (a new version was stored)."""
+
+    version: StoredVersion
+    created: bool
+    changed: bool
+
+
+@dataclass(frozen=True)
+class HistoryPage:
+    """One page of history, newest first; `next_token` continues after its last entry."""
+
+    versions: tuple[StoredVersion, ...]
+    next_token: str | None

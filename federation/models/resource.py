@@ -1,0 +1,68 @@
+"""Stored FHIR resources: the current version for reads, immutable versions for history."""
+
+from __future__ import annotations
+
+from django.contrib.postgres.indexes import GinIndex, OpClass
+from django.db import models
+from django.db.models.fields.json import KeyTransform
+
+
+class WriteMethod(models.TextChoices):
+    """The interaction that made a version, as history's Bundle.entry.request.method reports it."""
+
+    POST = "POST"
+    PUT = "PUT"
+    DELETE = "DELETE"
+
+
+class Resource(models.Model):
+    """The current version of one resource (`content` is the JSON served, meta included).
+
+    A deleted resource keeps its row (is_deleted, content null) so reads answer 410 and the
+    logical id is never reused by a different resource.
+    """
+
+    resource_type = models.CharField(max_length=64)
+    logical_id = models.CharField(max_length=64)
+    version_id = models.PositiveIntegerField()
+    last_updated = models.DateTimeField()
+    is_deleted = models.BooleanField(default=False)
+    content = models.JSONField(null=True)
+    content_hash = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["resource_type", "logical_id"], name="resource_type_logical_id_unique")
+        ]
+        indexes = [
+            # Conditional create/update/references match on identifier by JSON containment.
+            GinIndex(
+                OpClass(KeyTransform("identifier", "content"), name="jsonb_path_ops"),
+                name="resource_identifier_gin",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.resource_type}/{self.logical_id}/_history/{self.version_id}"
+
+
+class ResourceVersion(models.Model):
+    """One immutable version; a database trigger refuses UPDATE and DELETE on this table."""
+
+    resource = models.ForeignKey(Resource, on_delete=models.PROTECT, related_name="versions")
+    resource_type = models.CharField(max_length=64)
+    logical_id = models.CharField(max_length=64)
+    version_id = models.PositiveIntegerField()
+    last_updated = models.DateTimeField()
+    method = models.CharField(max_length=6, choices=WriteMethod.choices)
+    content = models.JSONField(null=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["resource", "version_id"], name="resource_version_unique")]
+        indexes = [
+            models.Index(fields=["last_updated", "id"], name="version_system_history"),
+            models.Index(fields=["resource_type", "last_updated", "id"], name="version_type_history"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.resource_type}/{self.logical_id}/_history/{self.version_id}"

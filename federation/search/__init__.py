@@ -1,0 +1,1 @@
+"""Reading the store: selectors (the one read path) and matching criteria."""

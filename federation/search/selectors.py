@@ -1,0 +1,114 @@
+"""The one read path: every read of stored resources goes through here with an access context."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import datetime
+
+from django.db.models import Q
+
+from consent.contracts import AccessContext
+from consent.facade import access_filter
+from core.outcome import gone, invalid, not_found
+from federation.contracts import HistoryPage, StoredVersion
+from federation.models import Resource, ResourceVersion, WriteMethod
+from federation.search.criteria import criteria_filter
+
+
+def resource_read(*, access: AccessContext, resource_type: str, logical_id: str) -> StoredVersion:
+    """The current version; 404 when unknown (or not visible), 410 when deleted."""
+    row = access_filter(access, Resource.objects.filter(resource_type=resource_type, logical_id=logical_id)).first()
+    if row is None:
+        raise not_found(f"{resource_type}/{logical_id} is not known.")
+    if row.is_deleted:
+        raise gone(f"{resource_type}/{logical_id} was deleted (version {row.version_id}).")
+    return _from_resource(row)
+
+
+def resource_vread(*, access: AccessContext, resource_type: str, logical_id: str, version_id: int) -> StoredVersion:
+    """One version; 404 when unknown, 410 when that version is a deletion."""
+    row = access_filter(
+        access,
+        ResourceVersion.objects.filter(resource_type=resource_type, logical_id=logical_id, version_id=version_id),
+    ).first()
+    if row is None:
+        raise not_found(f"{resource_type}/{logical_id}/_history/{version_id} is not known.")
+    if row.method == WriteMethod.DELETE:
+        raise gone(f"{resource_type}/{logical_id}/_history/{version_id} is a deletion.")
+    return _from_version(row)
+
+
+def resource_history(
+    *,
+    access: AccessContext,
+    resource_type: str | None = None,
+    logical_id: str | None = None,
+    since: datetime | None = None,
+    count: int,
+    page_token: str | None = None,
+) -> HistoryPage:
+    """Versions newest first, paged by keyset on (last_updated, id), so pages stay stable."""
+    versions = ResourceVersion.objects.all()
+    if resource_type is not None:
+        versions = versions.filter(resource_type=resource_type)
+    if logical_id is not None:
+        versions = versions.filter(logical_id=logical_id)
+        known = Resource.objects.filter(resource_type=resource_type, logical_id=logical_id)
+        if not access_filter(access, known).exists():
+            raise not_found(f"{resource_type}/{logical_id} is not known.")
+    if since is not None:
+        versions = versions.filter(last_updated__gte=since)
+    if page_token:
+        after_time, after_id = _decode_token(page_token)
+        versions = versions.filter(Q(last_updated__lt=after_time) | Q(last_updated=after_time, id__lt=after_id))
+    rows = list(access_filter(access, versions).order_by("-last_updated", "-id")[: count + 1])
+    next_token = _encode_token(rows[count - 1]) if len(rows) > count else None
+    return HistoryPage(versions=tuple(_from_version(row) for row in rows[:count]), next_token=next_token)
+
+
+def resources_matching(
+    *, access: AccessContext, resource_type: str, criteria: str, limit: int = 2
+) -> list[StoredVersion]:
+    """Live resources of a type that match conditional criteria (at most `limit`)."""
+    rows = access_filter(
+        access,
+        Resource.objects.filter(resource_type=resource_type, is_deleted=False).filter(criteria_filter(criteria)),
+    ).order_by("id")[:limit]
+    return [_from_resource(row) for row in rows]
+
+
+def _from_resource(row: Resource) -> StoredVersion:
+    return StoredVersion(
+        resource_type=row.resource_type,
+        logical_id=row.logical_id,
+        version_id=row.version_id,
+        last_updated=row.last_updated,
+        content=row.content,
+        method=WriteMethod.DELETE if row.is_deleted else WriteMethod.PUT,
+    )
+
+
+def _from_version(row: ResourceVersion) -> StoredVersion:
+    return StoredVersion(
+        resource_type=row.resource_type,
+        logical_id=row.logical_id,
+        version_id=row.version_id,
+        last_updated=row.last_updated,
+        content=row.content,
+        method=row.method,
+    )
+
+
+def _encode_token(row: ResourceVersion) -> str:
+    payload = json.dumps([row.last_updated.isoformat(), row.id]).encode()
+    return base64.urlsafe_b64encode(payload).decode().rstrip("=")
+
+
+def _decode_token(token: str) -> tuple[datetime, int]:
+    try:
+        padded = token + "=" * (-len(token) % 4)
+        moment, row_id = json.loads(base64.urlsafe_b64decode(padded))
+        return datetime.fromisoformat(moment), int(row_id)
+    except (ValueError, TypeError) as error:
+        raise invalid("The page token is not one this server issued.", expression="_page_token") from error

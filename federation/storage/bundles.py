@@ -1,0 +1,348 @@
+"""Batch and transaction Bundles: parse entries, order them per the spec, run them through services.
+
+A transaction is all-or-nothing: ids are assigned and references rewritten (urn:uuid fullUrls and
+conditional references such as `Organization?identifier=sys|val`) before anything is written, and
+any failing entry rolls the whole Bundle back. A batch runs each entry on its own.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from http import HTTPStatus
+from typing import Any
+
+from django.db import transaction
+
+from consent.contracts import AccessContext
+from core.instant import format_instant
+from core.outcome import FhirError, Issue, conflict, invalid, not_supported
+from federation.contracts import StoredVersion, WriteResult
+from federation.fhir.spec import served_resource_types
+from federation.search.selectors import resource_read, resource_vread, resources_matching
+from federation.storage import services
+
+# The spec's processing order for transactions: deletes, creates, updates, then reads.
+PROCESSING_ORDER = {"DELETE": 0, "POST": 1, "PUT": 2, "GET": 3}
+ENTRY_URL = re.compile(
+    r"^(?P<type>[A-Z][A-Za-z]+)(?:/(?P<id>[A-Za-z0-9\-.]{1,64})(?:/_history/(?P<version>\d+))?)?(?:\?(?P<query>.*))?$"
+)
+CONDITIONAL_REFERENCE = re.compile(r"^(?P<type>[A-Z][A-Za-z]+)\?(?P<query>.+)$")
+
+
+@dataclass(frozen=True)
+class BundleEntry:
+    """One request of a batch or transaction, parsed."""
+
+    index: int
+    method: str
+    resource_type: str
+    logical_id: str | None
+    version_id: int | None
+    query: str | None
+    full_url: str | None
+    resource: dict[str, Any] | None
+    if_none_exist: str | None
+    if_match: int | None
+
+
+def bundle_process(*, access: AccessContext, bundle: Any, include_resources: bool) -> dict[str, Any]:
+    """Run a batch or transaction Bundle and answer with its -response Bundle."""
+    bundle_type = _bundle_type(bundle)
+    entries = [_parse_entry(index, raw) for index, raw in enumerate(bundle.get("entry") or [])]
+    if bundle_type == "transaction":
+        results = _run_transaction(access, entries, include_resources)
+    else:
+        results = _run_batch(access, entries, include_resources)
+    return {
+        "resourceType": "Bundle",
+        "id": str(uuid.uuid4()),
+        "type": f"{bundle_type}-response",
+        "entry": [results[entry.index] for entry in entries],
+    }
+
+
+def _bundle_type(bundle: Any) -> str:
+    if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
+        raise invalid("POST to the base URL takes a Bundle of type batch or transaction.")
+    bundle_type = bundle.get("type")
+    if bundle_type not in ("batch", "transaction"):
+        raise invalid(f"Bundle.type '{bundle_type}' cannot be processed; use batch or transaction.", expression="type")
+    if not isinstance(bundle.get("entry", []), list):
+        raise invalid("Bundle.entry must be a list.", expression="Bundle.entry")
+    return str(bundle_type)
+
+
+def _parse_entry(index: int, raw: Any) -> BundleEntry:
+    where = f"Bundle.entry[{index}]"
+    request = raw.get("request") if isinstance(raw, dict) else None
+    if not isinstance(request, dict):
+        raise invalid(f"{where} has no request.", expression=f"{where}.request")
+    method = str(request.get("method", "")).upper()
+    if method not in PROCESSING_ORDER:
+        raise invalid(f"{where}.request.method '{method}' is not supported.", expression=f"{where}.request.method")
+    match = ENTRY_URL.match(str(request.get("url", "")).lstrip("/"))
+    if match is None:
+        raise invalid(
+            f"{where}.request.url '{request.get('url')}' is not a relative FHIR URL.", expression=f"{where}.request.url"
+        )
+    resource_type = match["type"]
+    if resource_type not in served_resource_types():
+        raise FhirError(404, Issue("not-supported", f"{where}: unknown resource type '{resource_type}'."))
+    resource = raw.get("resource")
+    if method in ("POST", "PUT") and not isinstance(resource, dict):
+        raise invalid(f"{where} ({method}) has no resource.", expression=f"{where}.resource")
+    return BundleEntry(
+        index=index,
+        method=method,
+        resource_type=resource_type,
+        logical_id=match["id"],
+        version_id=int(match["version"]) if match["version"] else None,
+        query=match["query"],
+        full_url=raw.get("fullUrl"),
+        resource=resource if isinstance(resource, dict) else None,
+        if_none_exist=request.get("ifNoneExist"),
+        if_match=_version_from_etag(request.get("ifMatch"), where),
+    )
+
+
+def _version_from_etag(etag: Any, where: str) -> int | None:
+    if etag is None:
+        return None
+    match = re.fullmatch(r'(?:W/)?"?(\d+)"?', str(etag).strip())
+    if match is None:
+        raise invalid(f"{where}.request.ifMatch '{etag}' is not a version ETag.")
+    return int(match[1])
+
+
+@transaction.atomic
+def _run_transaction(
+    access: AccessContext, entries: list[BundleEntry], include_resources: bool
+) -> dict[int, dict[str, Any]]:
+    _refuse_duplicate_targets(entries)
+    ordered = sorted(entries, key=lambda entry: PROCESSING_ORDER[entry.method])
+    results: dict[int, dict[str, Any]] = {}
+    for entry in ordered:
+        if entry.method == "DELETE":
+            with _named_errors(entry):
+                results[entry.index] = _delete(access, entry)
+    plans: dict[int, _WritePlan] = {}
+    for entry in ordered:
+        if entry.method in ("POST", "PUT"):
+            with _named_errors(entry):
+                plans[entry.index] = _plan_write(access, entry)
+    targets = {
+        entry.full_url: plans[entry.index].relative_target
+        for entry in entries
+        if entry.full_url and entry.index in plans
+    }
+    resolver = _ReferenceResolver(access, targets)
+    for entry in ordered:
+        with _named_errors(entry):
+            if entry.index in plans:
+                results[entry.index] = _execute_write(access, entry, plans[entry.index], resolver, include_resources)
+            elif entry.method == "GET":
+                results[entry.index] = _read(access, entry)
+    return results
+
+
+def _run_batch(access: AccessContext, entries: list[BundleEntry], include_resources: bool) -> dict[int, dict[str, Any]]:
+    results: dict[int, dict[str, Any]] = {}
+    resolver = _ReferenceResolver(access, {})
+    for entry in sorted(entries, key=lambda entry: PROCESSING_ORDER[entry.method]):
+        try:
+            with transaction.atomic():
+                if entry.method == "DELETE":
+                    results[entry.index] = _delete(access, entry)
+                elif entry.method == "GET":
+                    results[entry.index] = _read(access, entry)
+                else:
+                    plan = _plan_write(access, entry)
+                    results[entry.index] = _execute_write(access, entry, plan, resolver, include_resources)
+        except FhirError as error:
+            results[entry.index] = {"response": {"status": _status_text(error.status), "outcome": error.outcome()}}
+    return results
+
+
+@dataclass(frozen=True)
+class _WritePlan:
+    """Where a POST or PUT entry will land, decided before any reference is rewritten."""
+
+    logical_id: str
+    existing: StoredVersion | None  # set when a conditional create matched: nothing is written
+    resource_type: str
+
+    @property
+    def relative_target(self) -> str:
+        return f"{self.resource_type}/{self.logical_id}"
+
+
+def _plan_write(access: AccessContext, entry: BundleEntry) -> _WritePlan:
+    if entry.method == "POST":
+        if entry.if_none_exist:
+            matches = resources_matching(access=access, resource_type=entry.resource_type, criteria=entry.if_none_exist)
+            if len(matches) > 1:
+                raise conflict(412, f"ifNoneExist '{entry.if_none_exist}' matches more than one {entry.resource_type}.")
+            if matches:
+                return _WritePlan(matches[0].logical_id, matches[0], entry.resource_type)
+        return _WritePlan(str(uuid.uuid4()), None, entry.resource_type)
+    if entry.logical_id is not None:
+        return _WritePlan(entry.logical_id, None, entry.resource_type)
+    if entry.query is None:
+        raise invalid("A PUT entry needs Type/id or Type?criteria in request.url.")
+    matches = resources_matching(access=access, resource_type=entry.resource_type, criteria=entry.query)
+    if len(matches) > 1:
+        raise conflict(412, f"Conditional update '{entry.query}' matches more than one {entry.resource_type}.")
+    if matches:
+        return _WritePlan(matches[0].logical_id, None, entry.resource_type)
+    body_id = (entry.resource or {}).get("id")
+    return _WritePlan(body_id if isinstance(body_id, str) else str(uuid.uuid4()), None, entry.resource_type)
+
+
+def _execute_write(
+    access: AccessContext,
+    entry: BundleEntry,
+    plan: _WritePlan,
+    resolver: _ReferenceResolver,
+    include_resources: bool,
+) -> dict[str, Any]:
+    if plan.existing is not None:
+        return _response_entry(WriteResult(plan.existing, created=False, changed=False), include_resources)
+    resource = resolver.rewrite(entry.resource or {})
+    if entry.method == "POST":
+        result = services.resource_create(
+            access=access, resource=resource, logical_id=plan.logical_id, expected_type=entry.resource_type
+        )
+    else:
+        if entry.query is not None:
+            resource = {**resource, "id": plan.logical_id}
+        result = services.resource_update(
+            access=access,
+            resource_type=entry.resource_type,
+            logical_id=plan.logical_id,
+            resource=resource,
+            expected_version=entry.if_match,
+        )
+    return _response_entry(result, include_resources)
+
+
+def _delete(access: AccessContext, entry: BundleEntry) -> dict[str, Any]:
+    if entry.logical_id is None:
+        raise not_supported("Conditional delete is not supported; name the resource as Type/id.")
+    result = services.resource_delete(access=access, resource_type=entry.resource_type, logical_id=entry.logical_id)
+    response: dict[str, Any] = {"status": _status_text(204)}
+    if result is not None:
+        response["etag"] = result.version.etag
+        response["lastModified"] = format_instant(result.version.last_updated)
+    return {"response": response}
+
+
+def _read(access: AccessContext, entry: BundleEntry) -> dict[str, Any]:
+    if entry.logical_id is None:
+        raise not_supported(
+            "Search entries are not supported yet; GET entries may read Type/id or Type/id/_history/vid."
+        )
+    if entry.version_id is None:
+        version = resource_read(access=access, resource_type=entry.resource_type, logical_id=entry.logical_id)
+    else:
+        version = resource_vread(
+            access=access, resource_type=entry.resource_type, logical_id=entry.logical_id, version_id=entry.version_id
+        )
+    return {"resource": version.content, "response": _response_fields(version, 200)}
+
+
+def _response_entry(result: WriteResult, include_resources: bool) -> dict[str, Any]:
+    entry: dict[str, Any] = {"response": _response_fields(result.version, 201 if result.created else 200)}
+    entry["response"]["location"] = result.version.version_url
+    if include_resources:
+        entry["resource"] = result.version.content
+    return entry
+
+
+def _response_fields(version: StoredVersion, status: int) -> dict[str, Any]:
+    return {
+        "status": _status_text(status),
+        "etag": version.etag,
+        "lastModified": format_instant(version.last_updated),
+    }
+
+
+def _status_text(status: int) -> str:
+    return f"{status} {HTTPStatus(status).phrase}"
+
+
+def _refuse_duplicate_targets(entries: list[BundleEntry]) -> None:
+    seen: dict[str, int] = {}
+    for entry in entries:
+        if entry.method == "GET" or entry.logical_id is None:
+            continue
+        target = f"{entry.resource_type}/{entry.logical_id}"
+        if target in seen:
+            raise invalid(f"Bundle.entry[{seen[target]}] and Bundle.entry[{entry.index}] both change {target}.")
+        seen[target] = entry.index
+
+
+@contextmanager
+def _named_errors(entry: BundleEntry) -> Iterator[None]:
+    """An error inside one entry names that entry, so the sender can find it."""
+    try:
+        yield
+    except FhirError as error:
+        where = f"Bundle.entry[{entry.index}]"
+        issues = [
+            replace(
+                issue,
+                diagnostics=f"{where}: {issue.diagnostics}",
+                expression=tuple(_within_entry(where, path) for path in issue.expression),
+            )
+            for issue in error.issues
+        ]
+        raise FhirError(error.status, issues) from error
+
+
+def _within_entry(where: str, path: str) -> str:
+    """`Patient.name[0]` inside entry 3 is `Bundle.entry[3].resource.name[0]`."""
+    inner = path.partition(".")[2]
+    return f"{where}.resource.{inner}" if inner else f"{where}.resource"
+
+
+class _ReferenceResolver:
+    """Rewrites Reference.reference values: fullUrls of this Bundle and conditional references."""
+
+    def __init__(self, access: AccessContext, targets: dict[str, str]) -> None:
+        self._access = access
+        self._targets = targets
+
+    def rewrite(self, resource: dict[str, Any]) -> dict[str, Any]:
+        return dict(self._walk(resource))
+
+    def _walk(self, node: dict[str, Any]) -> Iterator[tuple[str, Any]]:
+        for key, value in node.items():
+            if key == "reference" and isinstance(value, str):
+                yield key, self._target(value)
+            elif isinstance(value, dict):
+                yield key, dict(self._walk(value))
+            elif isinstance(value, list):
+                yield key, [dict(self._walk(item)) if isinstance(item, dict) else item for item in value]
+            else:
+                yield key, value
+
+    def _target(self, reference: str) -> str:
+        if reference in self._targets:
+            return self._targets[reference]
+        conditional = CONDITIONAL_REFERENCE.match(reference)
+        if conditional is None:
+            if reference.startswith("urn:uuid:") or reference.startswith("urn:oid:"):
+                raise invalid(f"Reference '{reference}' names no entry of this Bundle.")
+            return reference
+        matches = resources_matching(
+            access=self._access, resource_type=conditional["type"], criteria=conditional["query"]
+        )
+        if len(matches) != 1:
+            found = "no" if not matches else "more than one"
+            raise conflict(412, f"Conditional reference '{reference}' matches {found} {conditional['type']}.")
+        self._targets[reference] = matches[0].relative_url
+        return matches[0].relative_url

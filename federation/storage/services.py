@@ -1,0 +1,224 @@
+"""The one write path: create, update, delete and their conditional forms.
+
+Connectors, the REST API and (later) identity linking all call these; each public function is
+atomic, validates before it writes, and answers with a WriteResult.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from datetime import datetime
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from consent.contracts import AccessContext
+from core.instant import format_instant
+from core.outcome import FhirError, conflict, invalid
+from federation.contracts import StoredVersion, WriteResult
+from federation.fhir import r4b
+from federation.fhir.spec import is_valid_id, served_resource_types
+from federation.models import Resource, ResourceVersion, WriteMethod
+from federation.search.selectors import resources_matching
+
+SERVER_META_FIELDS = ("versionId", "lastUpdated")
+
+
+def resource_validate(resource: Any, *, expected_type: str | None = None) -> dict[str, Any]:
+    """Check a parsed body is a served resource type, of the expected type, and structurally valid."""
+    if not isinstance(resource, dict):
+        raise invalid("The body must be a JSON object holding a FHIR resource.")
+    resource_type = resource.get("resourceType")
+    if not isinstance(resource_type, str):
+        raise invalid("The resource has no resourceType.")
+    if resource_type not in served_resource_types():
+        raise invalid(f"resourceType '{resource_type}' is not a resource type this server stores.")
+    if expected_type is not None and resource_type != expected_type:
+        raise invalid(f"The body is a {resource_type} but the URL names {expected_type}.")
+    issues = r4b.validation_issues(resource)
+    if issues:
+        raise FhirError(400, issues)
+    return resource
+
+
+@transaction.atomic
+def resource_create(
+    *,
+    access: AccessContext,
+    resource: dict[str, Any],
+    logical_id: str | None = None,
+    expected_type: str | None = None,
+) -> WriteResult:
+    """Store a new resource under a server id (or `logical_id`, chosen by a transaction)."""
+    resource_validate(resource, expected_type=expected_type)
+    return _insert(resource, logical_id or str(uuid.uuid4()), WriteMethod.POST)
+
+
+@transaction.atomic
+def resource_create_conditional(
+    *, access: AccessContext, resource: dict[str, Any], criteria: str, expected_type: str | None = None
+) -> WriteResult:
+    """If-None-Exist: return the one match unchanged, create when none, 412 when several."""
+    resource_validate(resource, expected_type=expected_type)
+    matches = resources_matching(access=access, resource_type=resource["resourceType"], criteria=criteria)
+    if len(matches) > 1:
+        raise conflict(412, f"If-None-Exist '{criteria}' matches more than one {resource['resourceType']}.")
+    if matches:
+        return WriteResult(version=matches[0], created=False, changed=False)
+    return _insert(resource, str(uuid.uuid4()), WriteMethod.POST)
+
+
+@transaction.atomic
+def resource_update(
+    *,
+    access: AccessContext,
+    resource_type: str,
+    logical_id: str,
+    resource: dict[str, Any],
+    expected_version: int | None = None,
+) -> WriteResult:
+    """PUT: a new version (none if the content is unchanged); creates when the id is new."""
+    resource_validate(resource, expected_type=resource_type)
+    _require_valid_id(resource_type, logical_id)
+    if resource.get("id") != logical_id:
+        raise invalid(
+            f"The body's id '{resource.get('id')}' differs from the id '{logical_id}' in the URL.",
+            expression=f"{resource_type}.id",
+        )
+    row = Resource.objects.select_for_update().filter(resource_type=resource_type, logical_id=logical_id).first()
+    if row is None:
+        if expected_version is not None:
+            raise conflict(412, f"If-Match names version {expected_version} but {resource_type}/{logical_id} is new.")
+        return _insert(resource, logical_id, WriteMethod.PUT)
+    if expected_version is not None and expected_version != row.version_id:
+        raise conflict(412, f"If-Match names version {expected_version}; the current version is {row.version_id}.")
+    content_hash = _content_hash(resource)
+    if not row.is_deleted and row.content_hash == content_hash:
+        return WriteResult(version=_stored(row, WriteMethod.PUT), created=False, changed=False)
+    return _append_version(row, resource, content_hash, WriteMethod.PUT)
+
+
+@transaction.atomic
+def resource_update_conditional(
+    *, access: AccessContext, resource_type: str, criteria: str, resource: dict[str, Any]
+) -> WriteResult:
+    """PUT Type?criteria: update the one match, create when none, 412 when several."""
+    resource_validate(resource, expected_type=resource_type)
+    matches = resources_matching(access=access, resource_type=resource_type, criteria=criteria)
+    if len(matches) > 1:
+        raise conflict(412, f"Conditional update '{criteria}' matches more than one {resource_type}.")
+    body_id = resource.get("id")
+    if matches:
+        if body_id is not None and body_id != matches[0].logical_id:
+            raise invalid(f"The body's id '{body_id}' differs from the matched {matches[0].relative_url}.")
+        logical_id = matches[0].logical_id
+    else:
+        logical_id = body_id if body_id is not None else str(uuid.uuid4())
+    return resource_update(
+        access=access,
+        resource_type=resource_type,
+        logical_id=logical_id,
+        resource={**resource, "id": logical_id},
+    )
+
+
+@transaction.atomic
+def resource_delete(*, access: AccessContext, resource_type: str, logical_id: str) -> WriteResult | None:
+    """Soft delete: a deletion version; history stays. None when the resource never existed."""
+    row = Resource.objects.select_for_update().filter(resource_type=resource_type, logical_id=logical_id).first()
+    if row is None:
+        return None
+    if row.is_deleted:
+        return WriteResult(version=_stored(row, WriteMethod.DELETE), created=False, changed=False)
+    row.version_id += 1
+    row.last_updated = timezone.now()
+    row.is_deleted = True
+    row.content = None
+    row.content_hash = ""
+    row.save(update_fields=["version_id", "last_updated", "is_deleted", "content", "content_hash"])
+    _record_version(row, WriteMethod.DELETE)
+    return WriteResult(version=_stored(row, WriteMethod.DELETE), created=False, changed=True)
+
+
+def _require_valid_id(resource_type: str, logical_id: str) -> None:
+    if not is_valid_id(logical_id):
+        raise invalid(
+            f"'{logical_id}' is not a valid FHIR id ([A-Za-z0-9-.], 1-64 characters).",
+            expression=f"{resource_type}.id",
+        )
+
+
+def _insert(resource: dict[str, Any], logical_id: str, method: WriteMethod) -> WriteResult:
+    _require_valid_id(resource["resourceType"], logical_id)
+    now = timezone.now()
+    content = _with_server_meta(resource, logical_id, 1, now)
+    row = Resource(
+        resource_type=resource["resourceType"],
+        logical_id=logical_id,
+        version_id=1,
+        last_updated=now,
+        content=content,
+        content_hash=_content_hash(content),
+    )
+    try:
+        with transaction.atomic():
+            row.save(force_insert=True)
+    except IntegrityError as error:
+        raise conflict(409, f"{row.resource_type}/{logical_id} was created concurrently; retry.") from error
+    _record_version(row, method)
+    return WriteResult(version=_stored(row, method), created=True, changed=True)
+
+
+def _append_version(row: Resource, resource: dict[str, Any], content_hash: str, method: WriteMethod) -> WriteResult:
+    now = timezone.now()
+    row.version_id += 1
+    row.last_updated = now
+    row.is_deleted = False
+    row.content = _with_server_meta(resource, row.logical_id, row.version_id, now)
+    row.content_hash = content_hash
+    row.save(update_fields=["version_id", "last_updated", "is_deleted", "content", "content_hash"])
+    _record_version(row, method)
+    return WriteResult(version=_stored(row, method), created=False, changed=True)
+
+
+def _record_version(row: Resource, method: WriteMethod) -> None:
+    ResourceVersion.objects.create(
+        resource=row,
+        resource_type=row.resource_type,
+        logical_id=row.logical_id,
+        version_id=row.version_id,
+        last_updated=row.last_updated,
+        method=method,
+        content=row.content,
+    )
+
+
+def _with_server_meta(resource: dict[str, Any], logical_id: str, version_id: int, moment: datetime) -> dict[str, Any]:
+    meta = {key: value for key, value in (resource.get("meta") or {}).items() if key not in SERVER_META_FIELDS}
+    meta["versionId"] = str(version_id)
+    meta["lastUpdated"] = format_instant(moment)
+    return {**resource, "id": logical_id, "meta": meta}
+
+
+def _content_hash(resource: dict[str, Any]) -> str:
+    """Hash of the content a client controls: server meta fields do not count as a change."""
+    meta = {key: value for key, value in (resource.get("meta") or {}).items() if key not in SERVER_META_FIELDS}
+    comparable = {key: value for key, value in resource.items() if key != "meta"}
+    if meta:
+        comparable["meta"] = meta
+    canonical = json.dumps(comparable, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _stored(row: Resource, method: str) -> StoredVersion:
+    return StoredVersion(
+        resource_type=row.resource_type,
+        logical_id=row.logical_id,
+        version_id=row.version_id,
+        last_updated=row.last_updated,
+        content=row.content,
+        method=method,
+    )
