@@ -9,6 +9,7 @@ from typing import IO, Any
 from django.conf import settings
 from rest_framework.parsers import BaseParser
 
+from core import fhir_json
 from core.outcome import FhirError, Issue, invalid
 
 
@@ -32,11 +33,13 @@ class FhirJsonParser(BaseParser):
         if not raw.strip():
             raise invalid("The request body is empty; a FHIR JSON resource was expected.")
         try:
-            return json.loads(raw)
+            return fhir_json.loads(raw)
         except UnicodeDecodeError as error:
             raise invalid(f"The request body is not UTF-8: {error.reason} at byte {error.start}.") from error
         except json.JSONDecodeError as error:
             raise invalid(f"Malformed JSON: {error.msg} at line {error.lineno}, column {error.colno}.") from error
+        except ValueError as error:
+            raise invalid(f"Malformed JSON: {error}.") from error
 
 
 class PlainJsonParser(FhirJsonParser):

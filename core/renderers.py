@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
 from rest_framework.renderers import BaseRenderer
+
+from core import fhir_json
 
 
 class FhirJsonRenderer(BaseRenderer):
@@ -24,9 +25,7 @@ class FhirJsonRenderer(BaseRenderer):
             return b""
         request = (renderer_context or {}).get("request")
         pretty = request is not None and request.query_params.get("_pretty", "").lower() == "true"
-        if pretty:
-            return json.dumps(data, ensure_ascii=False, indent=2).encode()
-        return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+        return fhir_json.dumps(data, pretty=pretty).encode()
 
 
 class PlainJsonRenderer(FhirJsonRenderer):

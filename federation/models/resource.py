@@ -6,6 +6,8 @@ from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models
 from django.db.models.fields.json import KeyTransform
 
+from federation.models.fields import FhirContentField
+
 
 class WriteMethod(models.TextChoices):
     """The interaction that made a version, as history's Bundle.entry.request.method reports it."""
@@ -27,7 +29,7 @@ class Resource(models.Model):
     version_id = models.PositiveIntegerField()
     last_updated = models.DateTimeField()
     is_deleted = models.BooleanField(default=False)
-    content = models.JSONField(null=True)
+    content = FhirContentField(null=True)
     content_hash = models.CharField(max_length=64, blank=True)
 
     class Meta:
@@ -55,7 +57,7 @@ class ResourceVersion(models.Model):
     version_id = models.PositiveIntegerField()
     last_updated = models.DateTimeField()
     method = models.CharField(max_length=6, choices=WriteMethod.choices)
-    content = models.JSONField(null=True)
+    content = FhirContentField(null=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["resource", "version_id"], name="resource_version_unique")]

@@ -7,7 +7,6 @@ atomic, validates before it writes, and answers with a WriteResult.
 from __future__ import annotations
 
 import hashlib
-import json
 import uuid
 from datetime import datetime
 from typing import Any
@@ -16,6 +15,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from consent.contracts import AccessContext
+from core import fhir_json
 from core.instant import format_instant
 from core.outcome import FhirError, conflict, invalid
 from federation.contracts import StoredVersion, WriteResult
@@ -31,6 +31,8 @@ def resource_validate(resource: Any, *, expected_type: str | None = None) -> dic
     """Check a parsed body is a served resource type, of the expected type, and structurally valid."""
     if not isinstance(resource, dict):
         raise invalid("The body must be a JSON object holding a FHIR resource.")
+    if not resource:
+        raise invalid("The request body is empty; a FHIR JSON resource was expected.")
     resource_type = resource.get("resourceType")
     if not isinstance(resource_type, str):
         raise invalid("The resource has no resourceType.")
@@ -209,7 +211,7 @@ def _content_hash(resource: dict[str, Any]) -> str:
     comparable = {key: value for key, value in resource.items() if key != "meta"}
     if meta:
         comparable["meta"] = meta
-    canonical = json.dumps(comparable, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    canonical = fhir_json.dumps(comparable, sort_keys=True)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +9,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from consent.contracts import AccessContext
+from core import fhir_json
 from core.outcome import FhirError
 from federation.storage.bundles import bundle_process
 
@@ -29,7 +29,7 @@ class Command(BaseCommand):
         access = AccessContext.system(purpose="sample-data")
         patients: list[str] = []
         for number, path in enumerate(files, start=1):
-            bundle = as_idempotent_transaction(json.loads(path.read_text(encoding="utf-8")))
+            bundle = as_idempotent_transaction(fhir_json.loads(path.read_bytes()))
             try:
                 response = bundle_process(access=access, bundle=bundle, include_resources=False)
             except FhirError as error:

@@ -1,0 +1,70 @@
+"""GET /fhir/metadata advertises exactly what is routed and stored."""
+
+from __future__ import annotations
+
+from federation.api.routes import ROUTES
+from federation.fhir.spec import r4_resource_types, served_resource_types
+
+
+def test_metadata_is_a_public_r4_capability_statement(fhir):
+    response = fhir.get("/fhir/metadata")
+
+    assert response.status_code == 200
+    statement = response.json()
+    assert statement["resourceType"] == "CapabilityStatement"
+    assert statement["fhirVersion"] == "4.0.1"
+    assert statement["kind"] == "instance"
+    assert "application/fhir+json" in statement["format"]
+
+
+def test_every_served_type_is_listed_and_nothing_else(fhir):
+    resources = fhir.get("/fhir/metadata").json()["rest"][0]["resource"]
+
+    listed = [resource["type"] for resource in resources]
+    assert set(listed) == served_resource_types()
+    assert "Patient" in listed
+    assert "MedicinalProduct" not in listed  # an R4 type that R4B no longer models
+    assert len(served_resource_types()) < len(r4_resource_types())
+
+
+def test_interactions_are_those_routed(fhir):
+    rest = fhir.get("/fhir/metadata").json()["rest"][0]
+    patient = next(resource for resource in rest["resource"] if resource["type"] == "Patient")
+
+    routed = {interaction.code for _, route in ROUTES for interaction in route.interactions()}
+    advertised = {item["code"] for item in patient["interaction"]} | {item["code"] for item in rest["interaction"]}
+    assert advertised == routed - {"conditional-create", "conditional-update"}
+    assert {"read", "vread", "update", "delete", "create", "history-instance", "history-type"} <= advertised
+    assert {"transaction", "batch", "history-system"} <= advertised
+    assert "search-type" not in advertised
+    assert "searchParam" not in patient
+    assert patient["conditionalCreate"] is True
+    assert patient["conditionalUpdate"] is True
+    assert patient["conditionalDelete"] == "not-supported"
+    assert patient["updateCreate"] is True
+    assert patient["versioning"] == "versioned-update"
+
+
+def test_every_advertised_interaction_answers(fhir):
+    """Smoke: each advertised Patient interaction reaches a handler (no 404/405 for the route)."""
+    created = fhir.post("/fhir/Patient", {"resourceType": "Patient", "gender": "female"}).json()
+    base = f"/fhir/Patient/{created['id']}"
+    calls = {
+        "read": fhir.get(base),
+        "vread": fhir.get(f"{base}/_history/1"),
+        "history-instance": fhir.get(f"{base}/_history"),
+        "history-type": fhir.get("/fhir/Patient/_history"),
+        "history-system": fhir.get("/fhir/_history"),
+        "update": fhir.put(base, created),
+        "delete": fhir.delete(base),
+    }
+
+    assert {name: response.status_code for name, response in calls.items()} == {
+        "read": 200,
+        "vread": 200,
+        "history-instance": 200,
+        "history-type": 200,
+        "history-system": 200,
+        "update": 200,
+        "delete": 204,
+    }
