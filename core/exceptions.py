@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import traceback
 from typing import Any
 
 from django.http import Http404
@@ -35,7 +36,13 @@ def fhir_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         status = exc.status_code
         issue = Issue(_ISSUE_CODES.get(status, "processing"), _detail_text(exc.detail))
         return Response(operation_outcome([issue]), status=status)
-    logger.exception("Unhandled error on %s", type(context.get("view")).__name__)
+    # Type and frames only: an exception's message may quote personal data from the request.
+    logger.error(
+        "Unhandled %s in %s\n%s",
+        type(exc).__name__,
+        type(context.get("view")).__name__,
+        "".join(traceback.format_tb(exc.__traceback__)),
+    )
     issue = Issue("exception", "Internal server error; the request was not applied.", severity="fatal")
     return Response(operation_outcome([issue]), status=500)
 

@@ -6,15 +6,10 @@ import json
 from collections.abc import Mapping
 from typing import IO, Any
 
-from django.conf import settings
 from rest_framework.parsers import BaseParser
 
 from core import fhir_json
-from core.outcome import FhirError, Issue, invalid
-
-
-def too_large(limit: int) -> FhirError:
-    return FhirError(413, Issue("too-costly", f"Request body is larger than the limit of {limit} bytes."))
+from core.outcome import invalid
 
 
 class FhirJsonParser(BaseParser):
@@ -26,10 +21,7 @@ class FhirJsonParser(BaseParser):
         media_type: str | None = None,
         parser_context: Mapping[str, Any] | None = None,
     ) -> Any:
-        limit = settings.FHIR_MAX_BODY_BYTES
-        raw = stream.read(limit + 1) if stream is not None else b""
-        if len(raw) > limit:
-            raise too_large(limit)
+        raw = stream.read() if stream is not None else b""
         if not raw.strip():
             raise invalid("The request body is empty; a FHIR JSON resource was expected.")
         try:

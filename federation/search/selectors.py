@@ -15,6 +15,8 @@ from federation.contracts import HistoryPage, StoredVersion
 from federation.models import Resource, ResourceVersion, WriteMethod
 from federation.search.criteria import criteria_filter
 
+MAX_VERSION_ID = 2**31 - 1  # the version column's range
+
 
 def resource_read(*, access: AccessContext, resource_type: str, logical_id: str) -> StoredVersion:
     """The current version; 404 when unknown (or not visible), 410 when deleted."""
@@ -28,6 +30,8 @@ def resource_read(*, access: AccessContext, resource_type: str, logical_id: str)
 
 def resource_vread(*, access: AccessContext, resource_type: str, logical_id: str, version_id: int) -> StoredVersion:
     """One version; 404 when unknown, 410 when that version is a deletion."""
+    if version_id > MAX_VERSION_ID:
+        raise not_found(f"{resource_type}/{logical_id}/_history/{version_id} is not known.")
     row = access_filter(
         access,
         ResourceVersion.objects.filter(resource_type=resource_type, logical_id=logical_id, version_id=version_id),

@@ -1,0 +1,49 @@
+"""`celery -A config worker` starts a real worker with the web process's settings."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+
+import pytest
+import redis
+from django.conf import settings
+
+from config import celery_app
+from tests.e2e.conftest import BIN, PROJECT, server_environment
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def broker() -> str:
+    url = str(settings.CELERY_BROKER_URL)
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except redis.RedisError:
+        pytest.skip(f"no Redis broker at {url}")
+    return url
+
+
+def test_worker_starts_and_answers_with_the_same_settings(db, broker):
+    node = f"tsunagi-test-{time.monotonic_ns()}@localhost"
+    worker = subprocess.Popen(
+        [str(BIN / "celery"), "-A", "config", "worker", "--pool", "solo", "-n", node, "--loglevel", "WARNING"],
+        cwd=PROJECT,
+        env=server_environment(CELERY_BROKER_URL=broker),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        replies: list[dict[str, object]] = []
+        deadline = time.monotonic() + 60
+        while not replies and time.monotonic() < deadline and worker.poll() is None:
+            replies = celery_app.control.ping(destination=[node], timeout=1.0) or []
+        assert replies, "the worker never answered ping"
+        conf = (celery_app.control.inspect(destination=[node], timeout=5.0).conf() or {})[node]
+        assert conf["SETTINGS_MODULE"] == "config.settings.local"  # the web process's Django settings
+        assert conf["CELERY_BROKER_URL"] == broker
+        assert conf["FHIR_BASE_PATH"] == settings.FHIR_BASE_PATH
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
