@@ -54,7 +54,7 @@ def resource_create(
     logical_id: str | None = None,
     expected_type: str | None = None,
 ) -> WriteResult:
-    """Store a new resource under a server id (or `logical_id`, chosen by a transaction)."""
+    """Store a new resource under a server id (or `logical_id`: a fresh id a transaction chose)."""
     resource_validate(resource, expected_type=expected_type)
     return _insert(resource, logical_id or str(uuid.uuid4()), WriteMethod.POST)
 
@@ -165,13 +165,21 @@ def _insert(resource: dict[str, Any], logical_id: str, method: WriteMethod) -> W
         content=content,
         content_hash=_content_hash(content),
     )
+    if method == WriteMethod.POST:
+        row.save(force_insert=True)  # a fresh uuid4: nothing can collide
+    else:
+        _insert_client_id(row)
+    _record_version(row, method)
+    return WriteResult(version=_stored(row, method), created=True, changed=True)
+
+
+def _insert_client_id(row: Resource) -> None:
+    """Update-as-create races another PUT of the same new id: the loser gets 409, not a 500."""
     try:
         with transaction.atomic():
             row.save(force_insert=True)
     except IntegrityError as error:
-        raise conflict(409, f"{row.resource_type}/{logical_id} was created concurrently; retry.") from error
-    _record_version(row, method)
-    return WriteResult(version=_stored(row, method), created=True, changed=True)
+        raise conflict(409, f"{row.resource_type}/{row.logical_id} was created concurrently; retry.") from error
 
 
 def _append_version(row: Resource, resource: dict[str, Any], content_hash: str, method: WriteMethod) -> WriteResult:
