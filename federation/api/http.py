@@ -12,7 +12,7 @@ from rest_framework.response import Response
 
 from core.instant import format_http_date
 from core.outcome import FhirError, Issue, informational, invalid
-from federation.contracts import StoredVersion
+from federation.contracts import StoredVersion, WriteResult
 from federation.fhir.spec import served_resource_types
 
 MAX_PAGE_SIZE = 1000
@@ -68,6 +68,11 @@ def resource_response(
     if location:
         response["Location"] = f"{base_url(request)}/{version.version_url}"
     return response
+
+
+def write_response(request: Request, result: WriteResult) -> Response:
+    """201 with Location when the write created the resource, else 200."""
+    return resource_response(request, result.version, status=201 if result.created else 200, location=result.created)
 
 
 def version_headers(response: Response, version: StoredVersion) -> None:

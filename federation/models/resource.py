@@ -6,6 +6,7 @@ from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models
 from django.db.models.fields.json import KeyTransform
 
+from federation.contracts import StoredVersion
 from federation.models.fields import FhirContentField
 
 
@@ -47,6 +48,10 @@ class Resource(models.Model):
     def __str__(self) -> str:
         return f"{self.resource_type}/{self.logical_id}/_history/{self.version_id}"
 
+    def as_stored(self, method: str | None = None) -> StoredVersion:
+        """The current version as a contract; `method` names the write that made it, when known."""
+        return _stored_version(self, method or (WriteMethod.DELETE if self.is_deleted else WriteMethod.PUT))
+
 
 class ResourceVersion(models.Model):
     """One immutable version; a database trigger refuses UPDATE and DELETE on this table."""
@@ -68,3 +73,17 @@ class ResourceVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.resource_type}/{self.logical_id}/_history/{self.version_id}"
+
+    def as_stored(self) -> StoredVersion:
+        return _stored_version(self, self.method)
+
+
+def _stored_version(row: Resource | ResourceVersion, method: str) -> StoredVersion:
+    return StoredVersion(
+        resource_type=row.resource_type,
+        logical_id=row.logical_id,
+        version_id=row.version_id,
+        last_updated=row.last_updated,
+        content=row.content,
+        method=method,
+    )

@@ -25,7 +25,7 @@ def resource_read(*, access: AccessContext, resource_type: str, logical_id: str)
         raise not_found(f"{resource_type}/{logical_id} is not known.")
     if row.is_deleted:
         raise gone(f"{resource_type}/{logical_id} was deleted (version {row.version_id}).")
-    return _from_resource(row)
+    return row.as_stored()
 
 
 def resource_vread(*, access: AccessContext, resource_type: str, logical_id: str, version_id: int) -> StoredVersion:
@@ -40,7 +40,7 @@ def resource_vread(*, access: AccessContext, resource_type: str, logical_id: str
         raise not_found(f"{resource_type}/{logical_id}/_history/{version_id} is not known.")
     if row.method == WriteMethod.DELETE:
         raise gone(f"{resource_type}/{logical_id}/_history/{version_id} is a deletion.")
-    return _from_version(row)
+    return row.as_stored()
 
 
 def resource_history(
@@ -68,7 +68,7 @@ def resource_history(
         versions = versions.filter(Q(last_updated__lt=after_time) | Q(last_updated=after_time, id__lt=after_id))
     rows = list(access_filter(access, versions).order_by("-last_updated", "-id")[: count + 1])
     next_token = _encode_token(rows[count - 1]) if len(rows) > count else None
-    return HistoryPage(versions=tuple(_from_version(row) for row in rows[:count]), next_token=next_token)
+    return HistoryPage(versions=tuple(row.as_stored() for row in rows[:count]), next_token=next_token)
 
 
 def resources_matching(
@@ -79,29 +79,7 @@ def resources_matching(
         access,
         Resource.objects.filter(resource_type=resource_type, is_deleted=False).filter(criteria_filter(criteria)),
     ).order_by("id")[:limit]
-    return [_from_resource(row) for row in rows]
-
-
-def _from_resource(row: Resource) -> StoredVersion:
-    return StoredVersion(
-        resource_type=row.resource_type,
-        logical_id=row.logical_id,
-        version_id=row.version_id,
-        last_updated=row.last_updated,
-        content=row.content,
-        method=WriteMethod.DELETE if row.is_deleted else WriteMethod.PUT,
-    )
-
-
-def _from_version(row: ResourceVersion) -> StoredVersion:
-    return StoredVersion(
-        resource_type=row.resource_type,
-        logical_id=row.logical_id,
-        version_id=row.version_id,
-        last_updated=row.last_updated,
-        content=row.content,
-        method=row.method,
-    )
+    return [row.as_stored() for row in rows]
 
 
 def _encode_token(row: ResourceVersion) -> str:

@@ -18,7 +18,7 @@ from consent.contracts import AccessContext
 from core import fhir_json
 from core.instant import format_instant
 from core.outcome import FhirError, conflict, invalid
-from federation.contracts import StoredVersion, WriteResult
+from federation.contracts import WriteResult
 from federation.fhir import r4b
 from federation.fhir.spec import is_valid_id, served_resource_types
 from federation.models import Resource, ResourceVersion, WriteMethod
@@ -99,7 +99,7 @@ def resource_update(
         raise conflict(412, f"If-Match names version {expected_version}; the current version is {row.version_id}.")
     content_hash = _content_hash(resource)
     if not row.is_deleted and row.content_hash == content_hash:
-        return WriteResult(version=_stored(row, WriteMethod.PUT), created=False, changed=False)
+        return WriteResult(version=row.as_stored(WriteMethod.PUT), created=False, changed=False)
     return _append_version(row, resource, content_hash, WriteMethod.PUT)
 
 
@@ -134,7 +134,7 @@ def resource_delete(*, access: AccessContext, resource_type: str, logical_id: st
     if row is None:
         return None
     if row.is_deleted:
-        return WriteResult(version=_stored(row, WriteMethod.DELETE), created=False, changed=False)
+        return WriteResult(version=row.as_stored(WriteMethod.DELETE), created=False, changed=False)
     row.version_id += 1
     row.last_updated = timezone.now()
     row.is_deleted = True
@@ -142,7 +142,7 @@ def resource_delete(*, access: AccessContext, resource_type: str, logical_id: st
     row.content_hash = ""
     row.save(update_fields=["version_id", "last_updated", "is_deleted", "content", "content_hash"])
     _record_version(row, WriteMethod.DELETE)
-    return WriteResult(version=_stored(row, WriteMethod.DELETE), created=False, changed=True)
+    return WriteResult(version=row.as_stored(WriteMethod.DELETE), created=False, changed=True)
 
 
 def _require_valid_id(resource_type: str, logical_id: str) -> None:
@@ -170,7 +170,7 @@ def _insert(resource: dict[str, Any], logical_id: str, method: WriteMethod) -> W
     else:
         _insert_client_id(row)
     _record_version(row, method)
-    return WriteResult(version=_stored(row, method), created=True, changed=True)
+    return WriteResult(version=row.as_stored(method), created=True, changed=True)
 
 
 def _insert_client_id(row: Resource) -> None:
@@ -191,7 +191,7 @@ def _append_version(row: Resource, resource: dict[str, Any], content_hash: str, 
     row.content_hash = content_hash
     row.save(update_fields=["version_id", "last_updated", "is_deleted", "content", "content_hash"])
     _record_version(row, method)
-    return WriteResult(version=_stored(row, method), created=False, changed=True)
+    return WriteResult(version=row.as_stored(method), created=False, changed=True)
 
 
 def _record_version(row: Resource, method: WriteMethod) -> None:
@@ -221,14 +221,3 @@ def _content_hash(resource: dict[str, Any]) -> str:
         comparable["meta"] = meta
     canonical = fhir_json.dumps(comparable, sort_keys=True)
     return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def _stored(row: Resource, method: str) -> StoredVersion:
-    return StoredVersion(
-        resource_type=row.resource_type,
-        logical_id=row.logical_id,
-        version_id=row.version_id,
-        last_updated=row.last_updated,
-        content=row.content,
-        method=method,
-    )

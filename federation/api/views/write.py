@@ -6,7 +6,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.outcome import informational, invalid
-from federation.api.http import expected_version, prefer_return, resource_response, served_type, version_headers
+from federation.api.http import expected_version, prefer_return, served_type, version_headers, write_response
 from federation.api.routing import Interaction, InteractionView
 from federation.api.views.access import request_access
 from federation.storage import services
@@ -27,8 +27,7 @@ class CreateView(InteractionView):
             )
         else:
             result = services.resource_create(access=access, resource=request.data, expected_type=resource_type)
-        status = 201 if result.created else 200
-        return resource_response(request, result.version, status=status, location=result.created)
+        return write_response(request, result)
 
 
 class UpdateView(InteractionView):
@@ -44,8 +43,7 @@ class UpdateView(InteractionView):
             resource=request.data,
             expected_version=expected_version(request),
         )
-        status = 201 if result.created else 200
-        return resource_response(request, result.version, status=status, location=result.created)
+        return write_response(request, result)
 
 
 class ConditionalUpdateView(InteractionView):
@@ -63,8 +61,7 @@ class ConditionalUpdateView(InteractionView):
             criteria=criteria,
             resource=request.data,
         )
-        status = 201 if result.created else 200
-        return resource_response(request, result.version, status=status, location=result.created)
+        return write_response(request, result)
 
 
 class DeleteView(InteractionView):
