@@ -52,16 +52,23 @@ class BundleEntry:
 def bundle_process(*, access: AccessContext, bundle: Any, include_resources: bool) -> dict[str, Any]:
     """Run a batch or transaction Bundle and answer with its -response Bundle."""
     bundle_type = _bundle_type(bundle)
-    entries = [_parse_entry(index, raw) for index, raw in enumerate(bundle.get("entry") or [])]
+    raw_entries = bundle.get("entry") or []
     if bundle_type == "transaction":
+        entries = [_parse_entry(index, raw) for index, raw in enumerate(raw_entries)]
         results = _run_transaction(access, entries, include_resources)
     else:
-        results = _run_batch(access, entries, include_resources)
+        results, entries = {}, []
+        for index, raw in enumerate(raw_entries):
+            try:
+                entries.append(_parse_entry(index, raw))
+            except FhirError as error:  # a batch answers a malformed entry in its place and goes on
+                results[index] = _error_entry(error)
+        results |= _run_batch(access, entries, include_resources)
     return {
         "resourceType": "Bundle",
         "id": str(uuid.uuid4()),
         "type": f"{bundle_type}-response",
-        "entry": [results[entry.index] for entry in entries],
+        "entry": [results[index] for index in range(len(raw_entries))],
     }
 
 
@@ -163,8 +170,12 @@ def _run_batch(access: AccessContext, entries: list[BundleEntry], include_resour
                     plan = _plan_write(access, entry)
                     results[entry.index] = _execute_write(access, entry, plan, resolver, include_resources)
         except FhirError as error:
-            results[entry.index] = {"response": {"status": _status_text(error.status), "outcome": error.outcome()}}
+            results[entry.index] = _error_entry(error)
     return results
+
+
+def _error_entry(error: FhirError) -> dict[str, Any]:
+    return {"response": {"status": _status_text(error.status), "outcome": error.outcome()}}
 
 
 @dataclass(frozen=True)
@@ -196,9 +207,11 @@ def _plan_write(access: AccessContext, entry: BundleEntry) -> _WritePlan:
     matches = resources_matching(access=access, resource_type=entry.resource_type, criteria=entry.query)
     if len(matches) > 1:
         raise conflict(412, f"Conditional update '{entry.query}' matches more than one {entry.resource_type}.")
-    if matches:
-        return _WritePlan(matches[0].logical_id, None, entry.resource_type)
     body_id = (entry.resource or {}).get("id")
+    if matches:
+        if body_id is not None and body_id != matches[0].logical_id:
+            raise invalid(f"The body's id '{body_id}' differs from the matched {matches[0].relative_url}.")
+        return _WritePlan(matches[0].logical_id, None, entry.resource_type)
     return _WritePlan(body_id if isinstance(body_id, str) else str(uuid.uuid4()), None, entry.resource_type)
 
 

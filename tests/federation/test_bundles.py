@@ -219,3 +219,23 @@ def test_transaction_response_is_valid_json_bundle(fhir):
     raw = fhir.post("/fhir", transaction(post(patient()))).content
 
     assert json.loads(raw)["resourceType"] == "Bundle"
+
+
+def test_batch_answers_a_malformed_entry_in_its_place(fhir):
+    body = fhir.post(
+        "/fhir",
+        transaction({"request": {"method": "PATCH", "url": "Patient/1"}}, post(patient()), bundle_type="batch"),
+    ).json()
+
+    assert body["entry"][0]["response"]["status"] == "400 Bad Request"
+    assert body["entry"][1]["response"]["status"] == "201 Created"
+
+
+def test_transaction_conditional_update_with_a_different_body_id_is_refused(fhir):
+    fhir.post("/fhir/Patient", patient(identifier=[{"system": HOSPITAL, "value": "A1"}]))
+    entry = {"resource": patient(id="someone-else"), "request": {"method": "PUT", "url": "Patient?identifier=A1"}}
+
+    response = fhir.post("/fhir", transaction(entry))
+
+    assert response.status_code == 400
+    assert "differs from the matched" in issue_texts(response)[0]
