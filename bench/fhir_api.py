@@ -42,9 +42,9 @@ BENCH_DATABASE = "tsunagi_bench"
 FHIR_JSON = "application/fhir+json"
 HEADERS = {"Content-Type": FHIR_JSON, "Accept": FHIR_JSON}
 
-# Gunicorn as issue 2 fixes it: one worker per core, one thread each, app preloaded. The worker
-# class defaults to gthread rather than sync: gunicorn's sync worker closes every connection, and
-# this benchmark measures keep-alive clients (a FHIR client reuses its connection).
+# The server shape under test: one worker per core of the 2-core machine, one thread each, app
+# preloaded. The worker class defaults to gthread rather than sync: gunicorn's sync worker closes
+# every connection, and this benchmark measures keep-alive clients (a FHIR client reuses its connection).
 WORKERS = 2
 THREADS = 1
 WORKER_CLASSES = ("gthread", "sync")
@@ -107,7 +107,7 @@ QUICK_PLAN = Plan(
 
 
 class BenchError(Exception):
-    """The server answered something a correct server would not; the run stops and shows it."""
+    """The run cannot go on: set-up failed, or the server answered what a correct server would not."""
 
 
 @dataclass(frozen=True)
@@ -288,7 +288,7 @@ def running_server(database_url: str, worker_class: str) -> Iterator[str]:
     try:
         wait_until_ready(base, process)
         yield base
-    except BaseException:
+    except Exception:
         log.seek(0)
         tail = log.read()[-4000:]
         if tail:
@@ -902,7 +902,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         progress(f"starting gunicorn ({WORKERS} workers x {THREADS} thread, {args.worker_class}, --preload)")
         with running_server(database_url, args.worker_class) as base:
             run_all(base, database_url, plan, rng, results)
-    except (BenchError, requests.RequestException) as error:
+    except (BenchError, requests.RequestException, psycopg.Error) as error:
         print(f"benchmark stopped: {error}", file=sys.stderr)
         return 1
     results.meta["duration_s"] = round(time.perf_counter() - started, 1)
@@ -933,7 +933,7 @@ def run_metadata(plan: Plan, args: argparse.Namespace, where: str, database_url:
             "command": " ".join(["gunicorn", *gunicorn_command(0, args.worker_class)[1:]]).replace(":0", ":<port>"),
             "worker_class": args.worker_class,
             "keep_alive": args.worker_class != "sync",
-            "settings": "config.settings.local, DEBUG=false, CONN_MAX_AGE=60",
+            "settings": "config.settings.local, DEBUG=false, LOG_LEVEL=ERROR, DATABASE_CONN_MAX_AGE default (60 s)",
         },
         "client": "requests.Session per client thread, on the same machine"
         + ("" if args.worker_class == "gthread" else " (sync worker: a new connection per request)"),
