@@ -12,6 +12,8 @@ from django.http import HttpRequest, HttpResponse
 
 from core.outcome import FhirError, Issue
 
+DRAIN_BYTES = 1024 * 1024
+
 
 class FhirBodySizeLimitMiddleware:
     """413 with an OperationOutcome when a body exceeds FHIR_MAX_BODY_BYTES.
@@ -49,9 +51,17 @@ class FhirBodySizeLimitMiddleware:
 
     @staticmethod
     def _buffer(request: HttpRequest, limit: int) -> bool:
-        """Read a chunked body (at most limit + 1 bytes); False when it is over the limit."""
-        body = request.META["wsgi.input"].read(limit + 1)
+        """Read a chunked body (at most limit + 1 bytes); False when it is over the limit.
+
+        Past the limit, up to DRAIN_BYTES more are read and dropped, so a client that overshoots
+        by a little gets its 413 rather than a connection reset while it is still sending.
+        """
+        stream = request.META["wsgi.input"]
+        body = stream.read(limit + 1)
         if len(body) > limit:
+            drained = 0
+            while drained < DRAIN_BYTES and (chunk := stream.read(64 * 1024)):
+                drained += len(chunk)
             return False
         request.META["CONTENT_LENGTH"] = str(len(body))
         request._stream = LimitedStream(io.BytesIO(body), len(body))  # type: ignore[assignment]

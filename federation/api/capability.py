@@ -1,4 +1,4 @@
-"""The CapabilityStatement, generated from the routes that are really served."""
+"""The CapabilityStatement, generated from the routes that are really served and the registry."""
 
 from __future__ import annotations
 
@@ -7,9 +7,13 @@ from typing import Any
 
 from federation.api.routes import ROUTES
 from federation.fhir.spec import FHIR_VERSION, r4_resource_types, served_resource_types
+from federation.search.compartments import compartment_url
+from federation.search.registry import COMMON, parameters_for, searchable
 
-# Codes that are flags on CapabilityStatement.rest.resource rather than interactions.
+# Codes that are flags or lists on CapabilityStatement.rest rather than interactions.
 CONDITIONAL_FLAGS = {"conditional-create": "conditionalCreate", "conditional-update": "conditionalUpdate"}
+COMPARTMENT_SEARCH = "search-compartment"
+NOT_INTERACTIONS = {*CONDITIONAL_FLAGS, COMPARTMENT_SEARCH}
 
 
 @cache
@@ -24,8 +28,25 @@ def served_interactions() -> dict[str, frozenset[str]]:
 
 def capability_statement(*, base: str, software_version: str, date: str) -> dict[str, Any]:
     interactions = served_interactions()
-    per_type = sorted((interactions["type"] | interactions["instance"]) - set(CONDITIONAL_FLAGS))
-    system_codes = sorted(interactions["system"])
+    served = interactions["type"] | interactions["instance"]
+    rest: dict[str, Any] = {
+        "mode": "server",
+        "documentation": (
+            "Resource types are those of FHIR R4 that the R4B models still describe. Strings match "
+            "case-, accent- and width-insensitively, hiragana and katakana alike; dates without a "
+            "time zone are read in Asia/Tokyo."
+        ),
+        "resource": [
+            _resource_capability(resource_type, served)
+            for resource_type in r4_resource_types()
+            if resource_type in served_resource_types()
+        ],
+        "interaction": [{"code": code} for code in sorted(interactions["system"])],
+    }
+    if "search-system" in interactions["system"]:
+        rest["searchParam"] = _search_params(COMMON)
+    if COMPARTMENT_SEARCH in served:
+        rest["compartment"] = [compartment_url("Patient")]
     return {
         "resourceType": "CapabilityStatement",
         "status": "active",
@@ -37,32 +58,15 @@ def capability_statement(*, base: str, software_version: str, date: str) -> dict
         "fhirVersion": FHIR_VERSION,
         "format": ["application/fhir+json", "json"],
         "patchFormat": [],
-        "rest": [
-            {
-                "mode": "server",
-                "documentation": (
-                    "Conditional create and conditional update match on _id and identifier. "
-                    "Resource types are those of FHIR R4 that the R4B models still describe."
-                ),
-                "resource": [
-                    _resource_capability(resource_type, per_type, interactions)
-                    for resource_type in r4_resource_types()
-                    if resource_type in served_resource_types()
-                ],
-                "interaction": [{"code": code} for code in system_codes],
-            }
-        ],
+        "rest": [rest],
     }
 
 
-def _resource_capability(
-    resource_type: str, codes: list[str], interactions: dict[str, frozenset[str]]
-) -> dict[str, Any]:
-    served = interactions["type"] | interactions["instance"]
+def _resource_capability(resource_type: str, served: frozenset[str]) -> dict[str, Any]:
     capability: dict[str, Any] = {
         "type": resource_type,
         "profile": f"http://hl7.org/fhir/StructureDefinition/{resource_type}",
-        "interaction": [{"code": code} for code in codes],
+        "interaction": [{"code": code} for code in sorted(served - NOT_INTERACTIONS)],
         "versioning": "versioned-update" if "update" in served else "no-version",
         "readHistory": "vread" in served,
         "updateCreate": "update" in served,
@@ -72,4 +76,28 @@ def _resource_capability(
     }
     for code, flag in CONDITIONAL_FLAGS.items():
         capability[flag] = code in served
+    if "search-type" in served:
+        references = sorted(p.code for p in parameters_for(resource_type).values() if p.type == "reference")
+        capability["searchInclude"] = ["*", *(f"{resource_type}:{code}" for code in references)]
+        capability["searchRevInclude"] = sorted(_revincludes(resource_type))
+        capability["searchParam"] = _search_params(resource_type)
     return capability
+
+
+def _search_params(resource_type: str) -> list[dict[str, Any]]:
+    return [
+        {"name": p.code, "definition": p.url, "type": p.type, "documentation": p.description}
+        for p in sorted(parameters_for(resource_type).values(), key=lambda p: p.code)
+        if searchable(p)
+    ]
+
+
+@cache
+def _revincludes(resource_type: str) -> frozenset[str]:
+    """`Source:param` for every reference parameter of any type that can point at this type."""
+    found = set()
+    for source in served_resource_types():
+        for parameter in parameters_for(source).values():
+            if parameter.type == "reference" and (not parameter.targets or resource_type in parameter.targets):
+                found.add(f"{source}:{parameter.code}")
+    return frozenset(found)

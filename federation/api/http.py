@@ -100,3 +100,19 @@ def since_parameter(request: Request) -> datetime | None:
     if moment.tzinfo is None:
         raise invalid(f"_since '{raw}' needs a time zone (an instant).", expression="_since")
     return moment
+
+
+def url_parameters(request: Request) -> list[tuple[str, str]]:
+    """The URL's query parameters, decoded as UTF-8 (WSGI hands raw bytes over as Latin-1)."""
+    return [(name, value) for name, values in request.query_params.lists() for value in values]
+
+
+def header_text(request: Request, name: str) -> str | None:
+    """A header as the UTF-8 text the client sent (WSGI decodes header bytes as Latin-1)."""
+    value = request.META.get(name)
+    if value is None:
+        return None
+    try:
+        return str(value).encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return str(value)

@@ -6,17 +6,26 @@ from federation.api.routing import InteractionRoute
 from federation.api.views.bundle import BatchView
 from federation.api.views.history import InstanceHistoryView, SystemHistoryView, TypeHistoryView
 from federation.api.views.read import ReadView, VReadView
+from federation.api.views.search import CompartmentSearchView, SystemSearchView, TypeSearchPostView, TypeSearchView
 from federation.api.views.write import ConditionalUpdateView, CreateView, DeleteView, UpdateView
 
 ROUTES: list[tuple[str, InteractionRoute]] = [
-    ("", InteractionRoute({"POST": BatchView})),
+    ("", InteractionRoute({"GET": SystemSearchView, "POST": BatchView})),
     ("_history", InteractionRoute({"GET": SystemHistoryView})),
-    ("<fhirtype:resource_type>", InteractionRoute({"POST": CreateView, "PUT": ConditionalUpdateView})),
+    (
+        "<fhirtype:resource_type>",
+        InteractionRoute({"GET": TypeSearchView, "POST": CreateView, "PUT": ConditionalUpdateView}),
+    ),
     ("<fhirtype:resource_type>/_history", InteractionRoute({"GET": TypeHistoryView})),
+    ("<fhirtype:resource_type>/_search", InteractionRoute({"POST": TypeSearchPostView})),
     (
         "<fhirtype:resource_type>/<fhirid:logical_id>",
         InteractionRoute({"GET": ReadView, "PUT": UpdateView, "DELETE": DeleteView}),
     ),
     ("<fhirtype:resource_type>/<fhirid:logical_id>/_history", InteractionRoute({"GET": InstanceHistoryView})),
     ("<fhirtype:resource_type>/<fhirid:logical_id>/_history/<int:version_id>", InteractionRoute({"GET": VReadView})),
+    (
+        "<fhirtype:resource_type>/<fhirid:logical_id>/<fhirtype:compartment_type>",
+        InteractionRoute({"GET": CompartmentSearchView}),
+    ),
 ]

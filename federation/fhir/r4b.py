@@ -6,10 +6,15 @@ content; R4 resource types that R4B removed are not served (see docs/decisions.m
 
 from __future__ import annotations
 
+import functools
+import types
+import typing
 from typing import Any
 
 from fhir.resources.R4B import fhirtypes, get_fhir_model_class
+from fhir_core.constraints import FHIR_PRIMITIVES, FHIR_PRIMITIVES_MAPS
 from pydantic import ValidationError
+from pydantic.fields import FieldInfo
 
 from core.outcome import Issue
 
@@ -101,3 +106,123 @@ def _fhirpath(resource_type: str, location: tuple[int | str, ...]) -> str:
 def _message(detail: Any) -> str:
     message = str(detail["msg"])
     return message.removeprefix("Value error, ")
+
+
+# Element types, read off the models, for compiling FHIRPath (federation.search.fhirpath).
+
+# FHIR's primitive type derivations (each StructureDefinition's baseDefinition): the models'
+# annotation classes do not mirror them (fhir_core's Code does not derive from String).
+_PRIMITIVE_BASES = {
+    "code": "string",
+    "id": "string",
+    "markdown": "string",
+    "canonical": "uri",
+    "oid": "uri",
+    "url": "uri",
+    "uuid": "uri",
+    "positiveInt": "integer",
+    "unsignedInt": "integer",
+}
+
+
+@functools.cache
+def element_type(type_name: str, element: str) -> tuple[str, bool] | None:
+    """The FHIR type of `type_name.element` and whether it repeats; None when there is no such element.
+
+    Choice elements (Observation.value) have no single type, so they are None here: see
+    `choice_types`. Primitives are named as FHIR names them (string, dateTime...); complex types by
+    their model class, which is the FHIR name for data types and resources, and the R4B class name
+    (ObservationComponent) for backbone elements, which FHIR calls all BackboneElement but whose
+    children differ. Elements typed by any resource (contained, Bundle.entry.resource) are Resource.
+    """
+    field = _element_fields(type_name).get(element)
+    return None if field is None else _field_type(field.annotation)
+
+
+@functools.cache
+def choice_types(type_name: str, element: str) -> dict[str, str]:
+    """The variants of choice element `element[x]` of `type_name`: JSON key -> FHIR type.
+
+    For example Observation.value gives {"valueQuantity": "Quantity", "valueString": "string", ...};
+    empty when `element` is not a choice element of `type_name`.
+    """
+    return {
+        key: _field_type(field.annotation)[0]
+        for key, field in _element_fields(type_name).items()
+        if _field_extra(field).get("one_of_many") == element
+    }
+
+
+@functools.cache
+def type_ancestors(type_name: str) -> tuple[str, ...]:
+    """`type_name` and the FHIR types it specialises, nearest first, so FHIRPath `is`/`as` can match.
+
+    Age gives (Age, Quantity, Element), code (code, string), Observation (Observation,
+    DomainResource, Resource); a name that is neither a model nor a primitive gives ().
+    """
+    if type_name in _PRIMITIVE_BASES:
+        return (type_name, *type_ancestors(_PRIMITIVE_BASES[type_name]))
+    if type_name in FHIR_PRIMITIVES:
+        return (type_name,)
+    try:
+        model = get_fhir_model_class(type_name)
+    except ValueError:
+        return ()
+    # The rest of the MRO is fhir.resources', fhir_core's and pydantic's machinery, not FHIR types.
+    return tuple(cls.__name__ for cls in model.__mro__ if has_model(cls.__name__))
+
+
+@functools.cache
+def _element_fields(type_name: str) -> dict[str, FieldInfo]:
+    """The model's FHIR elements by JSON name (`class`, not the Python `class_`); {} for primitives."""
+    try:
+        model = get_fhir_model_class(type_name)
+    except ValueError:
+        return {}
+    return {
+        field.alias or name: field
+        for name, field in model.model_fields.items()
+        if _field_extra(field).get("element_property")
+    }
+
+
+def _field_extra(field: FieldInfo) -> dict[str, Any]:
+    extra = field.json_schema_extra
+    return extra if isinstance(extra, dict) else {}
+
+
+def _field_type(annotation: Any) -> tuple[str, bool]:
+    """FHIR type name of a model field's annotation, and whether the field is a list."""
+    annotation = _without_none(annotation)
+    repeats = typing.get_origin(annotation) is list
+    if repeats:
+        annotation = _without_none(typing.get_args(annotation)[0])
+    if typing.get_origin(annotation) is typing.Annotated:
+        # Annotated[str, Code()]: the marker names the FHIR type; a few (uuid) are known only as a whole.
+        for marker in reversed(typing.get_args(annotation)[1:]):
+            if isinstance(getattr(marker, "__visit_name__", None), str):
+                return marker.__visit_name__, repeats
+    if annotation in FHIR_PRIMITIVES_MAPS:
+        return FHIR_PRIMITIVES_MAPS[annotation], repeats
+    # Complex types are declared as fhirtypes' placeholders: CodeableConceptType, ObservationComponentType.
+    return annotation.__name__.removesuffix("Type"), repeats
+
+
+def _without_none(annotation: Any) -> Any:
+    """X for Optional[X] / X | None; anything else unchanged."""
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        members = [member for member in typing.get_args(annotation) if member is not type(None)]
+        if len(members) == 1:
+            return members[0]
+    return annotation
+
+
+@functools.cache
+def summary_elements(resource_type: str) -> frozenset[str]:
+    """Top-level JSON names of the elements the spec marks isSummary (for `_summary=true`)."""
+    fields = get_fhir_model_class(resource_type).model_fields
+    return frozenset(
+        info.alias or name
+        for name, info in fields.items()
+        if isinstance(info.json_schema_extra, dict) and info.json_schema_extra.get("summary_element_property")
+    )

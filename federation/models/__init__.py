@@ -1,3 +1,25 @@
 from federation.models.resource import Resource, ResourceVersion, WriteMethod
+from federation.models.search_index import (
+    DateIndex,
+    NumberIndex,
+    QuantityIndex,
+    ReferenceIndex,
+    SearchIndex,
+    StringIndex,
+    TokenIndex,
+    UriIndex,
+)
 
-__all__ = ["Resource", "ResourceVersion", "WriteMethod"]
+__all__ = [
+    "DateIndex",
+    "NumberIndex",
+    "QuantityIndex",
+    "ReferenceIndex",
+    "Resource",
+    "ResourceVersion",
+    "SearchIndex",
+    "StringIndex",
+    "TokenIndex",
+    "UriIndex",
+    "WriteMethod",
+]

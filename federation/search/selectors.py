@@ -10,10 +10,11 @@ from django.db.models import Q
 
 from consent.contracts import AccessContext
 from consent.facade import access_filter
-from core.outcome import gone, invalid, not_found
+from core.outcome import gone, invalid, not_found, not_supported
 from federation.contracts import HistoryPage, StoredVersion
 from federation.models import Resource, ResourceVersion, WriteMethod
-from federation.search.criteria import criteria_filter
+from federation.search.compiler import criterion_filter
+from federation.search.query import parse_query, query_pairs
 
 MAX_VERSION_ID = 2**31 - 1  # the version column's range
 
@@ -74,12 +75,22 @@ def resource_history(
 def resources_matching(
     *, access: AccessContext, resource_type: str, criteria: str, limit: int = 2
 ) -> list[StoredVersion]:
-    """Live resources of a type that match conditional criteria (at most `limit`)."""
-    rows = access_filter(
-        access,
-        Resource.objects.filter(resource_type=resource_type, is_deleted=False).filter(criteria_filter(criteria)),
-    ).order_by("id")[:limit]
-    return [row.as_stored() for row in rows]
+    """Live resources of a type that match conditional criteria (at most `limit`).
+
+    Criteria are search parameters; an unknown one is refused, never ignored, because ignoring a
+    criterion would make a conditional write hit the wrong resource.
+    """
+    query = parse_query(resource_type, query_pairs(criteria))
+    if query.unknown:
+        raise not_supported(
+            f"Conditional criteria use parameters {resource_type} does not have: {', '.join(query.unknown)}."
+        )
+    if not query.criteria or len(query.kept) != len(query.criteria):
+        raise invalid(f"Conditional criteria '{criteria}' must be search parameters only, at least one.")
+    rows = Resource.objects.filter(resource_type=resource_type, is_deleted=False)
+    for criterion in query.criteria:
+        rows = rows.filter(criterion_filter(criterion))
+    return [row.as_stored() for row in access_filter(access, rows).order_by("id")[:limit]]
 
 
 def _encode_token(row: ResourceVersion) -> str:

@@ -22,6 +22,7 @@ from core.instant import format_instant
 from core.outcome import FhirError, Issue, conflict, invalid, not_supported
 from federation.contracts import StoredVersion, WriteResult
 from federation.fhir.spec import served_resource_types
+from federation.search.indexing import deferred_indexing
 from federation.search.selectors import resource_read, resource_vread, resources_matching
 from federation.storage import services
 
@@ -127,6 +128,13 @@ def _version_from_etag(etag: Any, where: str) -> int | None:
 
 @transaction.atomic
 def _run_transaction(
+    access: AccessContext, entries: list[BundleEntry], include_resources: bool
+) -> dict[int, dict[str, Any]]:
+    with deferred_indexing():
+        return _transaction_steps(access, entries, include_resources)
+
+
+def _transaction_steps(
     access: AccessContext, entries: list[BundleEntry], include_resources: bool
 ) -> dict[int, dict[str, Any]]:
     _refuse_duplicate_targets(entries)

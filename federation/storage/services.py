@@ -1,7 +1,8 @@
 """The one write path: create, update, delete and their conditional forms.
 
 Connectors, the REST API and (later) identity linking all call these; each public function is
-atomic, validates before it writes, and answers with a WriteResult.
+atomic, validates before it writes, keeps the search index in step with the current version,
+and answers with a WriteResult.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from federation.contracts import WriteResult
 from federation.fhir import r4b
 from federation.fhir.spec import is_valid_id, served_resource_types
 from federation.models import Resource, ResourceVersion, WriteMethod
+from federation.search.indexing import index_resource
 from federation.search.selectors import resources_matching
 
 SERVER_META_FIELDS = ("versionId", "lastUpdated")
@@ -142,6 +144,7 @@ def resource_delete(*, access: AccessContext, resource_type: str, logical_id: st
     row.content_hash = ""
     row.save(update_fields=["version_id", "last_updated", "is_deleted", "content", "content_hash"])
     _record_version(row, WriteMethod.DELETE)
+    index_resource(row, is_new=False)
     return WriteResult(version=row.as_stored(WriteMethod.DELETE), created=False, changed=True)
 
 
@@ -170,6 +173,7 @@ def _insert(resource: dict[str, Any], logical_id: str, method: WriteMethod) -> W
     else:
         _insert_client_id(row)
     _record_version(row, method)
+    index_resource(row, is_new=True)
     return WriteResult(version=row.as_stored(method), created=True, changed=True)
 
 
@@ -191,6 +195,7 @@ def _append_version(row: Resource, resource: dict[str, Any], content_hash: str, 
     row.content_hash = content_hash
     row.save(update_fields=["version_id", "last_updated", "is_deleted", "content", "content_hash"])
     _record_version(row, method)
+    index_resource(row, is_new=False)
     return WriteResult(version=row.as_stored(method), created=False, changed=True)
 
 

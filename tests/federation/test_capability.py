@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from federation.api.capability import NOT_INTERACTIONS
 from federation.api.routes import ROUTES
 from federation.fhir.spec import r4_resource_types, served_resource_types
 
@@ -33,11 +34,10 @@ def test_interactions_are_those_routed(fhir):
 
     routed = {interaction.code for _, route in ROUTES for interaction in route.interactions()}
     advertised = {item["code"] for item in patient["interaction"]} | {item["code"] for item in rest["interaction"]}
-    assert advertised == routed - {"conditional-create", "conditional-update"}
+    assert advertised == routed - NOT_INTERACTIONS
     assert {"read", "vread", "update", "delete", "create", "history-instance", "history-type"} <= advertised
-    assert {"transaction", "batch", "history-system"} <= advertised
-    assert "search-type" not in advertised
-    assert "searchParam" not in patient
+    assert {"transaction", "batch", "history-system", "search-type", "search-system"} <= advertised
+    assert rest["compartment"] == ["http://hl7.org/fhir/CompartmentDefinition/patient"]
     assert patient["conditionalCreate"] is True
     assert patient["conditionalUpdate"] is True
     assert patient["conditionalDelete"] == "not-supported"
@@ -68,3 +68,27 @@ def test_every_advertised_interaction_answers(fhir):
         "update": 200,
         "delete": 204,
     }
+
+
+def test_search_parameters_listed_are_exactly_the_registry(fhir):
+    resources = fhir.get("/fhir/metadata").json()["rest"][0]["resource"]
+    patient = next(resource for resource in resources if resource["type"] == "Patient")
+    observation = next(resource for resource in resources if resource["type"] == "Observation")
+
+    names = {parameter["name"] for parameter in patient["searchParam"]}
+    assert {"name", "family", "birthdate", "identifier", "jp-kana-sort", "_id", "_lastUpdated", "_tag"} <= names
+    assert "_text" not in names  # no expression: not served, so not listed
+    assert "code-value-quantity" in {parameter["name"] for parameter in observation["searchParam"]}
+    assert "Observation:subject" in observation["searchInclude"]
+    assert "Observation:subject" in patient["searchRevInclude"]
+
+
+def test_every_listed_parameter_answers(fhir):
+    """Each advertised parameter of a few clinical types runs (with :missing, valid for every type)."""
+    resources = fhir.get("/fhir/metadata").json()["rest"][0]["resource"]
+    for resource in resources:
+        if resource["type"] not in ("Patient", "Observation", "Condition", "Encounter", "MedicationRequest"):
+            continue
+        for parameter in resource["searchParam"]:
+            response = fhir.get(f"/fhir/{resource['type']}?{parameter['name']}:missing=true")
+            assert response.status_code == 200, (resource["type"], parameter["name"], response.content[:300])

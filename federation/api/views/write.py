@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.outcome import informational, invalid
-from federation.api.http import expected_version, prefer_return, served_type, version_headers, write_response
+from federation.api.http import (
+    expected_version,
+    header_text,
+    prefer_return,
+    served_type,
+    url_parameters,
+    version_headers,
+    write_response,
+)
 from federation.api.routing import Interaction, InteractionView
 from federation.api.views.access import request_access
 from federation.storage import services
@@ -20,7 +30,7 @@ class CreateView(InteractionView):
     def post(self, request: Request, resource_type: str) -> Response:
         served_type(resource_type)
         access = request_access(request)
-        criteria = request.META.get("HTTP_IF_NONE_EXIST")
+        criteria = header_text(request, "HTTP_IF_NONE_EXIST")
         if criteria:
             result = services.resource_create_conditional(
                 access=access, resource=request.data, criteria=criteria, expected_type=resource_type
@@ -52,7 +62,7 @@ class ConditionalUpdateView(InteractionView):
     interactions = (Interaction("conditional-update", "type"),)
 
     def put(self, request: Request, resource_type: str) -> Response:
-        criteria = request.META.get("QUERY_STRING", "")
+        criteria = urlencode(url_parameters(request))
         if not criteria:
             raise invalid("PUT to a type needs search criteria (conditional update) or an id in the URL.")
         result = services.resource_update_conditional(

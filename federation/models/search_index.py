@@ -1,0 +1,123 @@
+"""Search index tables: one per parameter type, rows pointing at the current Resource row.
+
+Keys are 64-bit hashes (parameter = type + code; system; code; system + code), so every lookup is a
+narrow B-tree probe. `group` ties the parts of one composite value together (None otherwise).
+A resource's rows are replaced on every write; a deleted resource has none.
+"""
+
+from __future__ import annotations
+
+from django.contrib.postgres.indexes import OpClass
+from django.db import models
+
+from federation.models.resource import Resource
+
+
+class SearchIndex(models.Model):
+    resource = models.ForeignKey(Resource, on_delete=models.CASCADE, db_index=False, related_name="+")
+    param = models.BigIntegerField()
+    group = models.SmallIntegerField(null=True)
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return f"{type(self).__name__} {self.param} of resource {self.resource_id}"
+
+
+class TokenIndex(SearchIndex):
+    """Codings, identifiers, codes, booleans, contact points: hashed system, code and system|code."""
+
+    system = models.BigIntegerField(null=True)
+    code = models.BigIntegerField()
+    system_code = models.BigIntegerField(null=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["param", "code", "resource"], name="token_code"),
+            models.Index(fields=["param", "system_code", "resource"], name="token_system_code"),
+            models.Index(fields=["param", "system", "resource"], name="token_system"),
+            models.Index(fields=["resource", "param"], name="token_resource"),
+        ]
+
+
+class StringIndex(SearchIndex):
+    """`normalized` (folded, see search.normalize; first 255 characters) for prefix and contains;
+    `exact` is a hash of the whole original string, for :exact."""
+
+    normalized = models.CharField(max_length=255)
+    exact = models.BigIntegerField()
+
+    class Meta:
+        indexes = [
+            models.Index("param", OpClass("normalized", name="text_pattern_ops"), "resource", name="string_prefix"),
+            models.Index(fields=["param", "exact", "resource"], name="string_exact"),
+            models.Index(fields=["resource", "param"], name="string_resource"),
+        ]
+
+
+class DateIndex(SearchIndex):
+    """A value as the interval it covers, by its precision: [low, high]."""
+
+    low = models.DateTimeField(null=True)
+    high = models.DateTimeField(null=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["param", "low", "high", "resource"], name="date_low"),
+            models.Index(fields=["param", "high", "low", "resource"], name="date_high"),
+            models.Index(fields=["resource", "param"], name="date_resource"),
+        ]
+
+
+class NumberIndex(SearchIndex):
+    value = models.FloatField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["param", "value", "resource"], name="number_value"),
+            models.Index(fields=["resource", "param"], name="number_resource"),
+        ]
+
+
+class QuantityIndex(SearchIndex):
+    """Hashes of system|code, of code and of the human unit, so `value||mg` matches code or unit."""
+
+    value = models.FloatField()
+    system_code = models.BigIntegerField(null=True)
+    code = models.BigIntegerField(null=True)
+    unit = models.BigIntegerField(null=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["param", "value", "resource"], name="quantity_value"),
+            models.Index(fields=["param", "system_code", "value"], name="quantity_system_code"),
+            models.Index(fields=["resource", "param"], name="quantity_resource"),
+        ]
+
+
+class ReferenceIndex(SearchIndex):
+    """A literal reference split into target type and id (local), or kept whole (`url`)."""
+
+    # NULL, not "", says "this part is absent": a local reference has no url, an absolute one no id.
+    target_type = models.CharField(max_length=64, null=True)  # noqa: DJ001
+    target_id = models.CharField(max_length=64, null=True)  # noqa: DJ001
+    url = models.TextField(null=True)  # noqa: DJ001
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["param", "target_id", "target_type", "resource"], name="reference_target"),
+            models.Index(fields=["target_type", "target_id", "param"], name="reference_reverse"),
+            models.Index(fields=["param", "url"], name="reference_url"),
+            models.Index(fields=["resource", "param"], name="reference_resource"),
+        ]
+
+
+class UriIndex(SearchIndex):
+    uri = models.TextField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["param", "uri", "resource"], name="uri_value"),
+            models.Index(fields=["resource", "param"], name="uri_resource"),
+        ]

@@ -1,0 +1,43 @@
+"""The Patient compartment, from the spec's CompartmentDefinition: which parameters tie a resource
+to a patient. Compartment search (`/fhir/Patient/{id}/{type}`) and, later, consent use it."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+
+from django.db.models import Exists, OuterRef, Q
+
+from federation.fhir.spec import SPEC_DIR
+from federation.models import ReferenceIndex
+from federation.search.registry import index_key, parameters_for
+
+COMPARTMENT_FILES = {"Patient": "CompartmentDefinition-patient.json"}
+
+
+@cache
+def compartment_parameters(compartment: str) -> dict[str, tuple[str, ...]]:
+    """For each resource type in the compartment, the parameters that link it to its owner."""
+    definition = json.loads((SPEC_DIR / COMPARTMENT_FILES[compartment]).read_text(encoding="utf-8"))
+    return {entry["code"]: tuple(entry["param"]) for entry in definition["resource"] if entry.get("param")}
+
+
+def compartment_url(compartment: str) -> str:
+    return f"http://hl7.org/fhir/CompartmentDefinition/{compartment.lower()}"
+
+
+def in_compartment(compartment: str, owner_id: str, resource_type: str) -> Q | None:
+    """Resources of `resource_type` in the compartment of `compartment/owner_id`; None if the type is not in it."""
+    codes = compartment_parameters(compartment).get(resource_type)
+    if codes is None:
+        return None
+    keys = [index_key(parameters_for(resource_type)[code]) for code in codes if code in parameters_for(resource_type)]
+    linked = Q(
+        Exists(
+            ReferenceIndex.objects.filter(
+                resource=OuterRef("pk"), param__in=keys, target_type=compartment, target_id=owner_id
+            )
+        )
+    )
+    # The owner is in its own compartment.
+    return linked | Q(logical_id=owner_id) if resource_type == compartment else linked

@@ -1,0 +1,362 @@
+"""Compile search criteria into SQL over the index tables (Django Q objects with EXISTS).
+
+Every criterion becomes one EXISTS probe on its parameter's table, keyed by the hashed parameter,
+so PostgreSQL answers it from a covering B-tree; chains and _has become nested semi-joins. The
+filter is applied before paging, in the same query as the access filter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
+
+from core.outcome import invalid, not_supported
+from federation.models import (
+    DateIndex,
+    NumberIndex,
+    QuantityIndex,
+    ReferenceIndex,
+    Resource,
+    SearchIndex,
+    StringIndex,
+    TokenIndex,
+    UriIndex,
+)
+from federation.search.dates import date_interval
+from federation.search.hashing import hash64
+from federation.search.normalize import normalize_string
+from federation.search.query import Criterion, split_prefix, split_values, unescape
+from federation.search.registry import COLUMN_PARAMETERS, SearchParameter, index_key, parameter_by_url
+from federation.search.values import LOCAL_REFERENCE
+
+TABLES: dict[str, type[SearchIndex]] = {
+    "token": TokenIndex,
+    "string": StringIndex,
+    "date": DateIndex,
+    "number": NumberIndex,
+    "quantity": QuantityIndex,
+    "reference": ReferenceIndex,
+    "uri": UriIndex,
+}
+
+
+def criterion_filter(criterion: Criterion) -> Q:
+    """A Q over Resource rows of the criterion's base type."""
+    condition = _parameter_filter(criterion.parameter, criterion.modifier, criterion.values)
+    for link in reversed(criterion.chain):
+        targets = live(link.target_type).filter(condition).values("logical_id")
+        condition = Q(
+            Exists(
+                ReferenceIndex.objects.filter(
+                    resource=OuterRef("pk"),
+                    param=index_key(link.parameter),
+                    target_type=link.target_type,
+                    target_id__in=targets,
+                )
+            )
+        )
+    for reverse in reversed(criterion.reverse):
+        sources = live(reverse.source_type).filter(condition).values("pk")
+        condition = Q(
+            Exists(
+                ReferenceIndex.objects.filter(
+                    param=index_key(reverse.reference),
+                    target_type=OuterRef("resource_type"),
+                    target_id=OuterRef("logical_id"),
+                    resource_id__in=sources,
+                )
+            )
+        )
+    return condition
+
+
+def live(resource_type: str) -> QuerySet[Resource]:
+    return Resource.objects.filter(resource_type=resource_type, is_deleted=False)
+
+
+def _parameter_filter(parameter: SearchParameter, modifier: str | None, values: tuple[str, ...]) -> Q:
+    if modifier == "missing":
+        return _missing(parameter, values)
+    if parameter.code == "_id":
+        ids = [unescape(value) for value in values]
+        return ~Q(logical_id__in=ids) if modifier == "not" else Q(logical_id__in=ids)
+    if parameter.code == "_lastUpdated":
+        return _any(values, _last_updated)
+    if parameter.type == "composite":
+        return _any(values, lambda value: _composite(parameter, value))
+    if parameter.type == "token" and modifier == "not":
+        return ~_rows(TokenIndex, index_key(parameter), _any(values, _token))
+    if parameter.type == "token" and modifier == "text":
+        return _rows(StringIndex, index_key(parameter, ":text"), _any(values, _string_prefix))
+    if parameter.type == "token" and modifier == "of-type":
+        return _rows(TokenIndex, index_key(parameter, ":of-type"), _any(values, _of_type))
+    if parameter.type == "reference" and modifier == "identifier":
+        return _rows(TokenIndex, index_key(parameter, ":identifier"), _any(values, _token))
+    matcher = _value_matcher(parameter, modifier)
+    return _rows(TABLES[parameter.type], index_key(parameter), _any(values, matcher))
+
+
+def _value_matcher(parameter: SearchParameter, modifier: str | None) -> Callable[[str], Q]:
+    kind = parameter.type
+    if kind == "string":
+        return {"exact": _string_exact, "contains": _string_contains}.get(modifier or "", _string_prefix)
+    if kind == "reference":
+        return lambda value: _reference(parameter, modifier, value)
+    if kind == "uri":
+        return {"below": _uri_below, "above": _uri_above}.get(modifier or "", _uri_equal)
+    return {"token": _token, "date": _date, "number": _number, "quantity": _quantity}[kind]
+
+
+def _rows(model: type[SearchIndex], param: int, condition: Q) -> Q:
+    """EXISTS a row of this parameter for the outer resource that meets `condition`."""
+    rows = model._default_manager.filter(resource=OuterRef("pk"), param=param).filter(condition)
+    return Q(Exists(rows))
+
+
+def _any(values: tuple[str, ...], matcher: Callable[[str], Q]) -> Q:
+    combined = Q()
+    for value in values:
+        combined |= matcher(value)
+    return combined
+
+
+def _missing(parameter: SearchParameter, values: tuple[str, ...]) -> Q:
+    if values not in (("true",), ("false",)):
+        raise invalid(f"{parameter.code}:missing takes true or false.")
+    if parameter.code in COLUMN_PARAMETERS:
+        present = Q()
+    elif parameter.type == "composite":
+        first = parameter_by_url(parameter.components[0].definition, parameter.resource_type)
+        if first is None:
+            raise not_supported(f"{parameter.code}: a component's definition is not known to this server.")
+        present = _rows(TABLES[first.type], index_key(parameter, "$0"), Q())
+    else:
+        present = _rows(TABLES[parameter.type], index_key(parameter), Q())
+    return ~present if values == ("true",) else present
+
+
+# token
+
+
+def _token(value: str) -> Q:
+    parts = split_values(value, "|")
+    if len(parts) == 1:
+        return Q(code=hash64(unescape(parts[0])))
+    if len(parts) != 2:
+        raise invalid(f"Token '{value}' has more than one unescaped '|'.")
+    system, code = unescape(parts[0]), unescape(parts[1])
+    if code == "":
+        return Q(system=hash64(system))
+    return Q(system_code=hash64(system, code))
+
+
+def _of_type(value: str) -> Q:
+    parts = [unescape(part) for part in split_values(value, "|")]
+    if len(parts) != 3 or not all(parts[1:]):
+        raise invalid(f":of-type takes type-system|type-code|value, not '{value}'.")
+    return Q(system_code=hash64(f"{parts[0]}|{parts[1]}", parts[2]))
+
+
+# string
+
+
+def _string_prefix(value: str) -> Q:
+    return Q(normalized__startswith=normalize_string(unescape(value)))
+
+
+def _string_contains(value: str) -> Q:
+    return Q(normalized__contains=normalize_string(unescape(value)))
+
+
+def _string_exact(value: str) -> Q:
+    return Q(exact=hash64(unescape(value)))
+
+
+# date
+
+
+def _search_interval(value: str) -> tuple[str, datetime, datetime]:
+    prefix, text = split_prefix(value)
+    interval = date_interval(text)
+    if interval is None:
+        raise invalid(f"'{value}' is not a FHIR date, dateTime or instant (e.g. ge2026-04-01).")
+    return prefix, interval[0], interval[1]
+
+
+def _date(value: str) -> Q:
+    """Interval semantics: NULL low/high are open ends of a Period (-inf / +inf)."""
+    prefix, low, high = _search_interval(value)
+    starts_at_or_after_low = Q(low__gte=low)
+    ends_at_or_before_high = Q(high__lte=high)
+    within = starts_at_or_after_low & ends_at_or_before_high
+    above = Q(high__gt=high) | Q(high__isnull=True)
+    below = Q(low__lt=low) | Q(low__isnull=True)
+    conditions = {
+        "eq": within,
+        "ne": ~within | Q(low__isnull=True) | Q(high__isnull=True),
+        "gt": above,
+        "lt": below,
+        "ge": above | within,
+        "le": below | within,
+        "sa": Q(low__gt=high),
+        "eb": Q(high__lt=low),
+        "ap": _approximately(low, high),
+    }
+    return conditions[prefix]
+
+
+def _approximately(low: datetime, high: datetime) -> Q:
+    """Overlap with the search range widened by 10% of its distance from now (at least a day)."""
+    distance = abs(timezone.now() - low)
+    margin = max(distance / 10, timedelta(days=1))
+    wide_low, wide_high = low - margin, high + margin
+    return (Q(low__lte=wide_high) | Q(low__isnull=True)) & (Q(high__gte=wide_low) | Q(high__isnull=True))
+
+
+def _last_updated(value: str) -> Q:
+    """_lastUpdated compares the stored instant (a point) with the search interval."""
+    prefix, low, high = _search_interval(value)
+    conditions = {
+        "eq": Q(last_updated__gte=low, last_updated__lte=high),
+        "ne": Q(last_updated__lt=low) | Q(last_updated__gt=high),
+        "gt": Q(last_updated__gt=high),
+        "lt": Q(last_updated__lt=low),
+        "ge": Q(last_updated__gte=low),
+        "le": Q(last_updated__lte=high),
+        "sa": Q(last_updated__gt=high),
+        "eb": Q(last_updated__lt=low),
+        "ap": _approximately_instant(low, high),
+    }
+    return conditions[prefix]
+
+
+def _approximately_instant(low: datetime, high: datetime) -> Q:
+    margin = max(abs(timezone.now() - low) / 10, timedelta(days=1))
+    return Q(last_updated__gte=low - margin, last_updated__lte=high + margin)
+
+
+# number and quantity
+
+
+def _number_range(text: str) -> tuple[Decimal, Decimal, Decimal]:
+    """The value and the range its precision implies: 100 is [99.5, 100.5), 100.0 is [99.95, 100.05)."""
+    try:
+        number = Decimal(text)
+    except InvalidOperation as error:
+        raise invalid(f"'{text}' is not a number.") from error
+    if not number.is_finite():
+        raise invalid(f"'{text}' is not a finite number.")
+    exponent = number.as_tuple().exponent
+    half = Decimal(5).scaleb(int(exponent) - 1)
+    return number, number - half, number + half
+
+
+def _number_condition(prefix: str, text: str) -> Q:
+    number, low, high = _number_range(text)
+    value, lower, upper = float(number), float(low), float(high)
+    margin = abs(value) / 10
+    conditions = {
+        "eq": Q(value__gte=lower, value__lt=upper),
+        "ne": Q(value__lt=lower) | Q(value__gte=upper),
+        "gt": Q(value__gt=value),
+        "lt": Q(value__lt=value),
+        "ge": Q(value__gte=value),
+        "le": Q(value__lte=value),
+        "sa": Q(value__gt=value),
+        "eb": Q(value__lt=value),
+        "ap": Q(value__gte=value - margin, value__lte=value + margin),
+    }
+    return conditions[prefix]
+
+
+def _number(value: str) -> Q:
+    prefix, text = split_prefix(value)
+    return _number_condition(prefix, text)
+
+
+def _quantity(value: str) -> Q:
+    parts = [unescape(part) for part in split_values(value, "|")]
+    if len(parts) not in (1, 3):
+        raise invalid(f"Quantity '{value}' takes [prefix]number|system|code, number||code or number.")
+    prefix, text = split_prefix(parts[0])
+    condition = _number_condition(prefix, text)
+    if len(parts) == 3:
+        system, code = parts[1], parts[2]
+        if system and code:
+            condition &= Q(system_code=hash64(system, code))
+        elif code:
+            condition &= Q(code=hash64(code)) | Q(unit=hash64(code))
+    return condition
+
+
+# reference
+
+
+def _reference(parameter: SearchParameter, modifier: str | None, value: str) -> Q:
+    text = unescape(value)
+    local = LOCAL_REFERENCE.match(text)
+    if local:
+        if modifier and modifier != local["type"]:
+            return Q(pk__in=[])
+        return Q(target_type=local["type"], target_id=local["id"])
+    if "/" in text or ":" in text:
+        return Q(url=text)
+    if modifier:
+        return Q(target_type=modifier, target_id=text)
+    return Q(target_id=text)
+
+
+# uri
+
+
+def _uri_equal(value: str) -> Q:
+    return Q(uri=unescape(value))
+
+
+def _uri_below(value: str) -> Q:
+    return Q(uri__startswith=unescape(value))
+
+
+def _uri_above(value: str) -> Q:
+    """Stored URIs that the search URI starts with, on path boundaries."""
+    text = unescape(value).rstrip("/")
+    prefixes = [text[:index] for index in range(len(text), 0, -1) if index == len(text) or text[index] == "/"]
+    return Q(uri__in=prefixes)
+
+
+# composite
+
+
+def _composite(parameter: SearchParameter, value: str) -> Q:
+    """`code$value`: every part must match within the same composite value (same group)."""
+    parts = split_values(value, "$")
+    if len(parts) != len(parameter.components):
+        raise invalid(f"{parameter.code} takes {len(parameter.components)} parts joined by '$', not '{value}'.")
+    definitions = [
+        parameter_by_url(component.definition, parameter.resource_type) for component in parameter.components
+    ]
+    if any(definition is None for definition in definitions):
+        raise not_supported(f"{parameter.code}: a component's definition is not known to this server.")
+    condition: Q | None = None
+    for number in reversed(range(len(parts))):
+        definition = definitions[number]
+        assert definition is not None
+        matcher = _value_matcher(definition, None)
+        rows = (
+            TABLES[definition.type]
+            ._default_manager.filter(param=index_key(parameter, f"${number}"))
+            .filter(matcher(parts[number]))
+        )
+        if number == 0:
+            rows = rows.filter(resource=OuterRef("pk"))
+        else:
+            rows = rows.filter(resource=OuterRef("resource"), group=OuterRef("group"))
+        if condition is not None:
+            rows = rows.filter(condition)
+        condition = Q(Exists(rows))
+    assert condition is not None
+    return condition

@@ -1,0 +1,71 @@
+"""FHIR dates as intervals: a value covers [low, high] by its precision.
+
+`2026-03` covers 2026-03-01T00:00 .. 2026-03-31T23:59:59.999999. Values without a time zone are
+read in the server's zone (settings.TIME_ZONE, Asia/Tokyo by default).
+"""
+
+from __future__ import annotations
+
+import re
+from calendar import monthrange
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+
+DATE_PATTERN = re.compile(
+    r"^(?P<year>\d{4})(?:-(?P<month>\d{2})(?:-(?P<day>\d{2})"
+    r"(?:T(?P<hour>\d{2}):(?P<minute>\d{2})(?::(?P<second>\d{2})(?P<fraction>\.\d+)?)?"
+    r"(?P<zone>Z|[+-]\d{2}:\d{2})?)?)?)?$"
+)
+ONE_MICROSECOND = timedelta(microseconds=1)
+
+
+def server_zone() -> ZoneInfo:
+    return ZoneInfo(str(settings.TIME_ZONE))
+
+
+def date_interval(value: str) -> tuple[datetime, datetime] | None:
+    """The [low, high] instants a FHIR date/dateTime/instant covers, or None if it is not one."""
+    match = DATE_PATTERN.match(value.strip())
+    if match is None:
+        return None
+    parts = match.groupdict()
+    zone = _zone(parts["zone"])
+    year = int(parts["year"])
+    try:
+        if parts["month"] is None:
+            return _span(datetime(year, 1, 1, tzinfo=zone), datetime(year + 1, 1, 1, tzinfo=zone))
+        month = int(parts["month"])
+        if parts["day"] is None:
+            start = datetime(year, month, 1, tzinfo=zone)
+            return _span(start, start + timedelta(days=monthrange(year, month)[1]))
+        day = datetime(year, month, int(parts["day"]), tzinfo=zone)
+        if parts["hour"] is None:
+            return _span(day, day + timedelta(days=1))
+        moment = day.replace(hour=int(parts["hour"]), minute=int(parts["minute"]))
+        if parts["second"] is None:
+            return _span(moment, moment + timedelta(minutes=1))
+        moment = moment.replace(second=int(parts["second"]))
+        fraction = parts["fraction"]
+        if fraction is None:
+            return _span(moment, moment + timedelta(seconds=1))
+        digits = fraction[1:7]
+        moment = moment.replace(microsecond=int(digits.ljust(6, "0")))
+        return _span(moment, moment + timedelta(microseconds=10 ** (6 - len(digits))))
+    except ValueError:
+        return None
+
+
+def _span(start: datetime, end: datetime) -> tuple[datetime, datetime]:
+    return start, end - ONE_MICROSECOND
+
+
+def _zone(text: str | None) -> tzinfo:
+    if text is None:
+        return server_zone()
+    if text == "Z":
+        return UTC
+    sign = 1 if text[0] == "+" else -1
+    hours, minutes = int(text[1:3]), int(text[4:6])
+    return timezone(sign * timedelta(hours=hours, minutes=minutes))

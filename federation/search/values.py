@@ -1,0 +1,179 @@
+"""Turn typed FHIR values into index keys, one function per search-parameter type.
+
+Each function takes a value found by a parameter's expression (see search.fhirpath) and yields the
+keys its index table stores. Values of a type that a parameter type cannot use yield nothing (the
+spec allows e.g. a date parameter over `onset[x]`, where onsetString has no date).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from federation.search.dates import date_interval
+from federation.search.hashing import hash64
+from federation.search.normalize import normalize_string
+
+STRING_INDEX_LENGTH = 255
+HUMAN_NAME_PARTS = ("text", "family", "given", "prefix", "suffix")
+ADDRESS_PARTS = ("text", "line", "city", "district", "state", "postalCode", "country")
+PRIMITIVE_TOKEN_TYPES = frozenset({"code", "string", "id", "uri", "url", "canonical", "oid", "uuid", "boolean"})
+QUANTITY_TYPES = frozenset({"Quantity", "Age", "Duration", "Distance", "Count", "SimpleQuantity", "MoneyQuantity"})
+URI_TYPES = frozenset({"uri", "url", "canonical", "oid", "uuid"})
+DATE_TYPES = frozenset({"date", "dateTime", "instant"})
+LOCAL_REFERENCE = re.compile(r"^(?P<type>[A-Z][A-Za-z]+)/(?P<id>[A-Za-z0-9\-.]{1,64})(?:/_history/[^/]+)?$")
+
+
+@dataclass(frozen=True)
+class TokenKey:
+    system: int | None
+    code: int
+    system_code: int
+
+
+@dataclass(frozen=True)
+class StringKey:
+    normalized: str
+    exact: int
+
+
+@dataclass(frozen=True)
+class QuantityKey:
+    value: float
+    system_code: int | None
+    code: int | None
+    unit: int | None
+
+
+@dataclass(frozen=True)
+class ReferenceKey:
+    target_type: str | None
+    target_id: str | None
+    url: str | None
+
+
+def token_key(system: str | None, code: str) -> TokenKey:
+    """`system|code`, `|code` (no system: system_code hashes an empty system) and `code` alone."""
+    return TokenKey(
+        system=hash64(system) if system else None, code=hash64(code), system_code=hash64(system or "", code)
+    )
+
+
+def string_key(value: str) -> StringKey:
+    return StringKey(normalized=normalize_string(value)[:STRING_INDEX_LENGTH], exact=hash64(value))
+
+
+def tokens(fhir_type: str, value: Any) -> Iterator[TokenKey]:
+    if fhir_type == "CodeableConcept":
+        for coding in value.get("coding", ()):
+            yield from tokens("Coding", coding)
+    elif fhir_type == "Coding":
+        if "code" in value:
+            yield token_key(value.get("system"), str(value["code"]))
+    elif fhir_type == "Identifier":
+        if "value" in value:
+            yield token_key(value.get("system"), str(value["value"]))
+    elif fhir_type == "ContactPoint":
+        if "value" in value:
+            yield token_key(None, str(value["value"]))
+    elif fhir_type in PRIMITIVE_TOKEN_TYPES:
+        yield token_key(None, "true" if value is True else "false" if value is False else str(value))
+
+
+def token_texts(fhir_type: str, value: Any) -> Iterator[str]:
+    """What `:text` matches: CodeableConcept.text, Coding.display, Identifier.type.text."""
+    if fhir_type == "CodeableConcept":
+        if "text" in value:
+            yield value["text"]
+        for coding in value.get("coding", ()):
+            yield from token_texts("Coding", coding)
+    elif fhir_type == "Coding" and "display" in value:
+        yield value["display"]
+    elif fhir_type == "Identifier" and "text" in value.get("type", {}):
+        yield value["type"]["text"]
+
+
+def identifier_types(fhir_type: str, value: Any) -> Iterator[TokenKey]:
+    """For `:of-type`: one key per type coding, `type-system|type-code|value` as system|code."""
+    if fhir_type != "Identifier" or "value" not in value:
+        return
+    for coding in value.get("type", {}).get("coding", ()):
+        if "code" in coding:
+            yield token_key(f"{coding.get('system', '')}|{coding['code']}", str(value["value"]))
+
+
+def strings(fhir_type: str, value: Any) -> Iterator[StringKey]:
+    if fhir_type in ("string", "markdown", "code", "id", "uri", "url", "canonical"):
+        yield string_key(str(value))
+    elif fhir_type in ("HumanName", "Address"):
+        for part in HUMAN_NAME_PARTS if fhir_type == "HumanName" else ADDRESS_PARTS:
+            found = value.get(part)
+            for text in found if isinstance(found, list) else [found] if found else []:
+                yield string_key(str(text))
+
+
+def dates(fhir_type: str, value: Any) -> Iterator[tuple[datetime | None, datetime | None]]:
+    """Intervals; None on a side means open (a Period without start or end)."""
+    if fhir_type in DATE_TYPES:
+        interval = date_interval(str(value))
+        if interval:
+            yield interval
+    elif fhir_type == "Period":
+        start = date_interval(value["start"]) if "start" in value else None
+        end = date_interval(value["end"]) if "end" in value else None
+        if start or end:
+            yield (start[0] if start else None, end[1] if end else None)
+    elif fhir_type == "Timing":
+        for event in value.get("event", ()):
+            yield from dates("dateTime", event)
+        bounds = value.get("repeat", {}).get("boundsPeriod")
+        if bounds:
+            yield from dates("Period", bounds)
+
+
+def numbers(fhir_type: str, value: Any) -> Iterator[float]:
+    if fhir_type in ("decimal", "integer", "positiveInt", "unsignedInt") and not isinstance(value, bool):
+        yield float(value)
+
+
+def quantities(fhir_type: str, value: Any) -> Iterator[QuantityKey]:
+    if fhir_type not in QUANTITY_TYPES and fhir_type != "Money":
+        return
+    if "value" not in value:
+        return
+    code = value.get("currency") if fhir_type == "Money" else value.get("code")
+    system = "urn:iso:std:iso:4217" if fhir_type == "Money" else value.get("system")
+    yield QuantityKey(
+        value=float(value["value"]),
+        system_code=hash64(system or "", code) if code else None,
+        code=hash64(code) if code else None,
+        unit=hash64(value["unit"]) if "unit" in value else None,
+    )
+
+
+def references(fhir_type: str, value: Any) -> Iterator[ReferenceKey]:
+    if fhir_type == "Reference":
+        reference = value.get("reference")
+        if not isinstance(reference, str) or reference.startswith("#"):
+            return
+        local = LOCAL_REFERENCE.match(reference)
+        if local:
+            yield ReferenceKey(target_type=local["type"], target_id=local["id"], url=None)
+        else:
+            yield ReferenceKey(target_type=None, target_id=None, url=reference)
+    elif fhir_type in URI_TYPES:
+        yield ReferenceKey(target_type=None, target_id=None, url=str(value))
+
+
+def reference_identifiers(fhir_type: str, value: Any) -> Iterator[TokenKey]:
+    """For `:identifier`: the logical reference's identifier."""
+    if fhir_type == "Reference" and "identifier" in value:
+        yield from tokens("Identifier", value["identifier"])
+
+
+def uris(fhir_type: str, value: Any) -> Iterator[str]:
+    if fhir_type in URI_TYPES:
+        yield str(value)
