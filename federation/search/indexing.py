@@ -36,22 +36,25 @@ from federation.search.fhirpath import (
 )
 from federation.search.registry import COLUMN_PARAMETERS, SearchParameter, index_key, parameter_by_url, parameters_for
 
-INDEX_MODELS: tuple[type[SearchIndex], ...] = (
-    TokenIndex,
-    StringIndex,
-    DateIndex,
-    NumberIndex,
-    QuantityIndex,
-    ReferenceIndex,
-    UriIndex,
-)
+# Each table's value columns, in the order the row builders below produce them.
+COLUMNS: dict[type[SearchIndex], tuple[str, ...]] = {
+    TokenIndex: ("system", "code", "system_code"),
+    StringIndex: ("normalized", "exact"),
+    DateIndex: ("low", "high"),
+    NumberIndex: ("value",),
+    QuantityIndex: ("value", "system_code", "code", "unit"),
+    ReferenceIndex: ("target_type", "target_id", "url"),
+    UriIndex: ("uri",),
+}
+INDEX_MODELS = tuple(COLUMNS)
+Row = tuple[Any, ...]
 
 
 @dataclass
 class IndexBatch:
     """Index changes waiting to be written: rows per table, and resources whose old rows go first."""
 
-    rows: dict[type[SearchIndex], list[Any]] = field(default_factory=lambda: {model: [] for model in INDEX_MODELS})
+    rows: dict[type[SearchIndex], list[Row]] = field(default_factory=lambda: {model: [] for model in INDEX_MODELS})
     cleared: list[int] = field(default_factory=list)
 
     def replace(self, resource: Resource, *, is_new: bool) -> None:
@@ -67,10 +70,11 @@ class IndexBatch:
         if self.cleared:
             _delete_rows(self.cleared)
             self.cleared = []
-        for model, rows in self.rows.items():
-            if rows:
-                model._default_manager.bulk_create(rows, batch_size=5000)
-                rows.clear()
+        with connection.cursor() as cursor:
+            for model, rows in self.rows.items():
+                if rows:
+                    _copy(cursor.cursor, model, rows)
+                    rows.clear()
 
 
 _pending: ContextVar[IndexBatch | None] = ContextVar("pending_index_batch", default=None)
@@ -100,6 +104,14 @@ def deferred_indexing() -> Iterator[None]:
         batch.write()
     finally:
         _pending.reset(token)
+
+
+def _copy(cursor: Any, model: type[SearchIndex], rows: list[Row]) -> None:
+    """COPY is the fast way in: rows go as one stream, not one INSERT parameter set each."""
+    columns = ", ".join(f'"{name}"' for name in ("resource_id", "param", "group", *COLUMNS[model]))
+    with cursor.copy(f"COPY {model._meta.db_table} ({columns}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
 
 
 def _delete_rows(resource_ids: list[int]) -> None:
@@ -145,57 +157,33 @@ class ParameterPlan:
 
 
 def _token_rows(batch: IndexBatch, plan: ParameterPlan, resource_id: int, item: TypedValue, group: int | None) -> None:
+    tokens = batch.rows[TokenIndex]
     for key in values.tokens(item.type, item.value):
-        batch.rows[TokenIndex].append(_token(resource_id, plan.param, key, group))
+        tokens.append((resource_id, plan.param, group, key.system, key.code, key.system_code))
     if plan.is_component:
         return
+    of_type = index_key(plan.parameter, ":of-type")
     for key in values.identifier_types(item.type, item.value):
-        batch.rows[TokenIndex].append(_token(resource_id, index_key(plan.parameter, ":of-type"), key, group))
+        tokens.append((resource_id, of_type, group, key.system, key.code, key.system_code))
+    text_param = index_key(plan.parameter, ":text")
     for text in values.token_texts(item.type, item.value):
         text_key = values.string_key(text)
-        batch.rows[StringIndex].append(
-            StringIndex(
-                resource_id=resource_id,
-                param=index_key(plan.parameter, ":text"),
-                group=group,
-                normalized=text_key.normalized,
-                exact=text_key.exact,
-            )
-        )
-
-
-def _token(resource_id: int, param: int, key: values.TokenKey, group: int | None) -> TokenIndex:
-    return TokenIndex(
-        resource_id=resource_id,
-        param=param,
-        group=group,
-        system=key.system,
-        code=key.code,
-        system_code=key.system_code,
-    )
+        batch.rows[StringIndex].append((resource_id, text_param, group, text_key.normalized, text_key.exact))
 
 
 def _string_rows(batch: IndexBatch, plan: ParameterPlan, resource_id: int, item: TypedValue, group: int | None) -> None:
     for key in values.strings(item.type, item.value):
-        batch.rows[StringIndex].append(
-            StringIndex(
-                resource_id=resource_id, param=plan.param, group=group, normalized=key.normalized, exact=key.exact
-            )
-        )
+        batch.rows[StringIndex].append((resource_id, plan.param, group, key.normalized, key.exact))
 
 
 def _date_rows(batch: IndexBatch, plan: ParameterPlan, resource_id: int, item: TypedValue, group: int | None) -> None:
     for low, high in values.dates(item.type, item.value):
-        batch.rows[DateIndex].append(
-            DateIndex(resource_id=resource_id, param=plan.param, group=group, low=low, high=high)
-        )
+        batch.rows[DateIndex].append((resource_id, plan.param, group, low, high))
 
 
 def _number_rows(batch: IndexBatch, plan: ParameterPlan, resource_id: int, item: TypedValue, group: int | None) -> None:
     for number in values.numbers(item.type, item.value):
-        batch.rows[NumberIndex].append(
-            NumberIndex(resource_id=resource_id, param=plan.param, group=group, value=number)
-        )
+        batch.rows[NumberIndex].append((resource_id, plan.param, group, number))
 
 
 def _quantity_rows(
@@ -203,15 +191,7 @@ def _quantity_rows(
 ) -> None:
     for key in values.quantities(item.type, item.value):
         batch.rows[QuantityIndex].append(
-            QuantityIndex(
-                resource_id=resource_id,
-                param=plan.param,
-                group=group,
-                value=key.value,
-                system_code=key.system_code,
-                code=key.code,
-                unit=key.unit,
-            )
+            (resource_id, plan.param, group, key.value, key.system_code, key.code, key.unit)
         )
 
 
@@ -219,25 +199,17 @@ def _reference_rows(
     batch: IndexBatch, plan: ParameterPlan, resource_id: int, item: TypedValue, group: int | None
 ) -> None:
     for key in values.references(item.type, item.value):
-        batch.rows[ReferenceIndex].append(
-            ReferenceIndex(
-                resource_id=resource_id,
-                param=plan.param,
-                group=group,
-                target_type=key.target_type,
-                target_id=key.target_id,
-                url=key.url,
-            )
-        )
+        batch.rows[ReferenceIndex].append((resource_id, plan.param, group, key.target_type, key.target_id, key.url))
     if plan.is_component:
         return
+    identifier = index_key(plan.parameter, ":identifier")
     for token in values.reference_identifiers(item.type, item.value):
-        batch.rows[TokenIndex].append(_token(resource_id, index_key(plan.parameter, ":identifier"), token, group))
+        batch.rows[TokenIndex].append((resource_id, identifier, group, token.system, token.code, token.system_code))
 
 
 def _uri_rows(batch: IndexBatch, plan: ParameterPlan, resource_id: int, item: TypedValue, group: int | None) -> None:
     for uri in values.uris(item.type, item.value):
-        batch.rows[UriIndex].append(UriIndex(resource_id=resource_id, param=plan.param, group=group, uri=uri))
+        batch.rows[UriIndex].append((resource_id, plan.param, group, uri))
 
 
 _ROW_BUILDERS: dict[str, Callable[[IndexBatch, ParameterPlan, int, TypedValue, int | None], None]] = {
