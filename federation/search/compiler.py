@@ -128,7 +128,7 @@ def _missing(parameter: SearchParameter, values: tuple[str, ...]) -> Q:
     if values not in (("true",), ("false",)):
         raise invalid(f"{parameter.code}:missing takes true or false.")
     if parameter.code in COLUMN_PARAMETERS:
-        present = Q()
+        present = Q(pk__isnull=False)  # every resource has an id and a lastUpdated
     elif parameter.type == "composite":
         first = parameter_by_url(parameter.components[0].definition, parameter.resource_type)
         if first is None:

@@ -336,7 +336,7 @@ def _to_nodes(items: Iterable[Any]) -> list[Node]:
         if isinstance(value, bool):
             type_name = "boolean"
         type_name = _SYSTEM_TYPES.get(type_name or "", type_name)
-        if not isinstance(value, dict | list | str | int | float):
+        if not isinstance(value, dict | list | str | int | float | Decimal):
             value = str(value)
         nodes.append(Node(type_name, value))
     return nodes
@@ -500,7 +500,7 @@ def _date_entries(node: Node, code: str) -> list[Interval]:
 
 
 def _number_entries(node: Node, code: str) -> list[Decimal]:
-    if isinstance(node.value, int | float) and not isinstance(node.value, bool):
+    if isinstance(node.value, int | float | Decimal) and not isinstance(node.value, bool):
         return [Decimal(str(node.value))]
     raise Unsupported(code, f"number search on {node.type}")
 
@@ -509,7 +509,7 @@ def _quantity_entries(node: Node, code: str) -> list[QuantityValue]:
     if node.type not in _QUANTITY_TYPES or not isinstance(node.value, dict):
         raise Unsupported(code, f"quantity search on {node.type}")
     value = node.value
-    if not isinstance(value.get("value"), int | float):
+    if not isinstance(value.get("value"), int | float | Decimal):
         return []
     return [
         QuantityValue(

@@ -97,7 +97,9 @@ LAST_UPDATED = (
 BIRTH_YEARS = (1940, 1941, 1949, 1950, 1975, 2000, 2024)
 CLINICAL_YEARS = (2023, 2024, 2025)
 TIMES = ("00:00:00", "09:30:00", "23:59:59", "15:00:00.25")
-ZONES = ("+09:00", "Z", "", "-05:00")  # "" = no zone: the server reads it in Asia/Tokyo
+# A stored dateTime with a time must carry a zone (FHIR R4); a search value may omit it ("").
+STORED_ZONES = ("+09:00", "Z", "-05:00")
+SEARCH_ZONES = (*STORED_ZONES, "")  # "" = no zone: the server reads it in Asia/Tokyo
 DATE_PREFIXES = ("", "eq", "ne", "gt", "lt", "ge", "le", "sa", "eb", "ap")
 NUMBER_PREFIXES = ("", "eq", "ne", "gt", "lt", "ge", "le", "sa", "eb", "ap")
 SEARCH_NUMBERS = ("6.5", "6", "6.0", "100", "100.0", "1e2", "70", "99.5", "140", "5.50")
@@ -172,12 +174,12 @@ def _date(draw: st.DrawFn, years: tuple[int, ...]) -> str:
 
 
 @st.composite
-def _date_time(draw: st.DrawFn, years: tuple[int, ...] = CLINICAL_YEARS) -> str:
+def _date_time(draw: st.DrawFn, years: tuple[int, ...] = CLINICAL_YEARS, zones: tuple[str, ...] = STORED_ZONES) -> str:
     """A dateTime: mostly with a time (with or without a zone), sometimes just a date."""
     date = draw(_date(years))
     if len(date) < 10 or draw(st.integers(0, 3)) == 0:
         return date
-    return f"{date}T{draw(st.sampled_from(TIMES))}{draw(st.sampled_from(ZONES))}"
+    return f"{date}T{draw(st.sampled_from(TIMES))}{draw(st.sampled_from(zones))}"
 
 
 @st.composite
@@ -507,7 +509,7 @@ def _code_term(param: str, codes: tuple[str, ...]) -> st.SearchStrategy[Term]:
 @st.composite
 def _date_value(draw: st.DrawFn, years: tuple[int, ...]) -> str:
     prefix = draw(st.sampled_from(DATE_PREFIXES))
-    return f"{prefix}{draw(_date_time(years))}"
+    return f"{prefix}{draw(_date_time(years, SEARCH_ZONES))}"
 
 
 def _date_term(param: str, years: tuple[int, ...] = CLINICAL_YEARS) -> st.SearchStrategy[Term]:
