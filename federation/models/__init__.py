@@ -1,3 +1,4 @@
+from federation.models.reindex import ReindexJob, ReindexStatus
 from federation.models.resource import Resource, ResourceVersion, WriteMethod
 from federation.models.search_index import (
     DateIndex,
@@ -15,6 +16,8 @@ __all__ = [
     "NumberIndex",
     "QuantityIndex",
     "ReferenceIndex",
+    "ReindexJob",
+    "ReindexStatus",
     "Resource",
     "ResourceVersion",
     "SearchIndex",

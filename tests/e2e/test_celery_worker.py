@@ -47,3 +47,39 @@ def test_worker_starts_and_answers_with_the_same_settings(db, broker):
     finally:
         worker.terminate()
         worker.wait(timeout=30)
+
+
+def test_reindex_runs_as_a_celery_job_on_a_real_worker(transactional_db, broker):
+    from consent.contracts import AccessContext
+    from federation.models import ReindexJob, ReindexStatus
+    from federation.search.reindex import reindex_job_create
+    from federation.storage import services
+    from federation.tasks import reindex
+    from tests.federation.search_data import jp_patient
+
+    services.resources_import(
+        access=AccessContext.system(purpose="test"),
+        resources=[jp_patient(f"p{n}", ("山田", "太郎"), ("ヤマダ", "タロウ")) for n in range(3)],
+    )
+    job = reindex_job_create(resource_types=["Patient"])
+    node = f"tsunagi-reindex-{time.monotonic_ns()}@localhost"
+    worker = subprocess.Popen(
+        [str(BIN / "celery"), "-A", "config", "worker", "--pool", "solo", "-n", node, "--loglevel", "WARNING"],
+        cwd=PROJECT,
+        env=server_environment(CELERY_BROKER_URL=broker),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        reindex.delay(job.pk)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            job.refresh_from_db()
+            if job.status in (ReindexStatus.DONE, ReindexStatus.FAILED):
+                break
+            time.sleep(0.2)
+        assert (job.status, job.processed) == (ReindexStatus.DONE, 3)
+        assert ReindexJob.objects.get(pk=job.pk).finished_at is not None
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
