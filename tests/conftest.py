@@ -50,6 +50,14 @@ def fhir(db: None) -> FhirClient:
     return FhirClient()
 
 
+@pytest.fixture(autouse=True)
+def fresh_search_registry() -> None:
+    """Each test sees the stored search parameters of its own database, not a previous test's."""
+    from federation.search.registry import refresh_registry
+
+    refresh_registry()
+
+
 def patient(**fields: Any) -> dict[str, Any]:
     """A small valid Patient; keyword arguments override or add fields."""
     return {

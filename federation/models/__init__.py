@@ -1,5 +1,6 @@
 from federation.models.reindex import ReindexJob, ReindexStatus
 from federation.models.resource import Resource, ResourceVersion, WriteMethod
+from federation.models.search_definition import SearchParameterDefinition
 from federation.models.search_index import (
     DateIndex,
     NumberIndex,
@@ -21,6 +22,7 @@ __all__ = [
     "Resource",
     "ResourceVersion",
     "SearchIndex",
+    "SearchParameterDefinition",
     "StringIndex",
     "TokenIndex",
     "UriIndex",

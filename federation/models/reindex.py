@@ -25,6 +25,8 @@ class ReindexJob(models.Model):
     started_at = models.DateTimeField(null=True)
     finished_at = models.DateTimeField(null=True)
     error = models.TextField(blank=True)
+    # Stored search-parameter definitions this job indexes; they become searchable when it is done.
+    activates = ArrayField(models.TextField(), default=list, blank=True)
 
     def __str__(self) -> str:
         return f"reindex {self.pk} ({self.status}, {self.processed}/{self.total})"

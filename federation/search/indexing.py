@@ -10,7 +10,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from functools import cache
 from typing import Any
 
 from django.db import connection
@@ -223,16 +222,31 @@ _ROW_BUILDERS: dict[str, Callable[[IndexBatch, ParameterPlan, int, TypedValue, i
 }
 
 
-@cache
+_plans: dict[str, tuple[dict[str, SearchParameter], tuple[ParameterPlan, ...]]] = {}
+
+
 def extraction_plan(resource_type: str) -> tuple[ParameterPlan, ...]:
-    """Every parameter of the type with its compiled expression (composites with their parts)."""
+    """Every parameter of the type with its compiled expression (composites with their parts).
+
+    Rebuilt when the registry is (stored definitions changed); reused otherwise.
+    """
+    parameters = parameters_for(resource_type, for_indexing=True)
+    cached = _plans.get(resource_type)
+    if cached is not None and cached[0] is parameters:
+        return cached[1]
+    plans = _build_plans(parameters)
+    _plans[resource_type] = (parameters, plans)
+    return plans
+
+
+def _build_plans(parameters: dict[str, SearchParameter]) -> tuple[ParameterPlan, ...]:
     plans = []
-    for parameter in parameters_for(resource_type).values():
+    for parameter in parameters.values():
         if parameter.code in COLUMN_PARAMETERS:
             continue
         plan = ParameterPlan(
             parameter=parameter,
-            extract=compile_expression(parameter.expression, resource_type),
+            extract=compile_expression(parameter.expression, parameter.resource_type),
             param=index_key(parameter),
             components=_component_plans(parameter) if parameter.type == "composite" else (),
         )

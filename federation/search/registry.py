@@ -1,18 +1,25 @@
-"""The search-parameter registry: the FHIR R4 definitions plus JP Core's, per resource type.
+"""The search-parameter registry: the FHIR R4 definitions, JP Core's, and stored ones, per type.
 
 Nothing here is a hand-picked list: every parameter comes from a SearchParameter definition
-(federation/fhir/spec/). A definition the engine cannot serve (no expression, type `special`) is
-left out, so the CapabilityStatement never lists it.
+(federation/fhir/spec/, or a SearchParameter resource taken in by reindex). A definition the engine
+cannot serve (no expression, type `special`) is left out, so the CapabilityStatement never lists it.
+
+Stored definitions change at runtime: each process re-reads them when their version changes,
+checking at most every REFRESH_SECONDS (refresh_registry() forces it, e.g. after a reindex).
 """
 
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+from django.db.models import Count, Max
+
 from federation.fhir.spec import SPEC_DIR, served_resource_types
+from federation.models import SearchParameterDefinition
 from federation.search.hashing import hash64
 
 SPEC_FILES = ("search-parameters.json", "jp-core-search-parameters.json")
@@ -21,6 +28,7 @@ ABSTRACT_BASES = frozenset({"Resource", "DomainResource"})
 COMMON = "Resource"  # the registry entry holding the parameters every type has, for system search
 # Served from columns of the resource row (logical_id, last_updated), not from index tables.
 COLUMN_PARAMETERS = frozenset({"_id", "_lastUpdated"})
+REFRESH_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -46,19 +54,56 @@ class SearchParameter:
     description: str
 
 
-def definitions() -> list[dict[str, Any]]:
+@cache
+def spec_definitions() -> tuple[dict[str, Any], ...]:
     """Every SearchParameter definition from the vendored specification files."""
     found: list[dict[str, Any]] = []
     for name in SPEC_FILES:
         bundle = json.loads((SPEC_DIR / name).read_text(encoding="utf-8"))
         found += [entry["resource"] for entry in bundle["entry"]]
-    return found
+    return tuple(found)
 
 
-@cache
-def _registry() -> dict[str, dict[str, SearchParameter]]:
+@dataclass
+class _Cache:
+    version: tuple[int, Any] | None = None
+    checked_at: float = float("-inf")
+    searchable: dict[str, dict[str, SearchParameter]] | None = None
+    indexed: dict[str, dict[str, SearchParameter]] | None = None
+
+
+_cache = _Cache()
+
+
+def refresh_registry() -> None:
+    """Re-read stored definitions now (other processes follow within REFRESH_SECONDS)."""
+    _cache.checked_at = float("-inf")
+    _cache.version = None
+
+
+def _registry(*, for_indexing: bool = False) -> dict[str, dict[str, SearchParameter]]:
+    now = time.monotonic()
+    if now - _cache.checked_at > REFRESH_SECONDS:
+        _cache.checked_at = now
+        version = _stored_version()
+        if version != _cache.version or _cache.searchable is None:
+            stored = list(SearchParameterDefinition.objects.order_by("pk").values_list("definition", "active"))
+            _cache.searchable = _build([*spec_definitions(), *(d for d, active in stored if active)])
+            _cache.indexed = _build([*spec_definitions(), *(d for d, _ in stored)])
+            _cache.version = version
+    registry = _cache.indexed if for_indexing else _cache.searchable
+    assert registry is not None
+    return registry
+
+
+def _stored_version() -> tuple[int, Any]:
+    summary = SearchParameterDefinition.objects.aggregate(count=Count("pk"), latest=Max("updated_at"))
+    return summary["count"], summary["latest"]
+
+
+def _build(all_definitions: list[dict[str, Any]]) -> dict[str, dict[str, SearchParameter]]:
     by_type: dict[str, dict[str, SearchParameter]] = {name: {} for name in served_resource_types() | {COMMON}}
-    for definition in definitions():
+    for definition in all_definitions:
         if definition.get("type") not in SERVED_TYPES or not definition.get("expression"):
             continue
         for base in definition["base"]:
@@ -85,14 +130,18 @@ def _parameter(definition: dict[str, Any], resource_type: str) -> SearchParamete
     )
 
 
-def parameters_for(resource_type: str) -> dict[str, SearchParameter]:
-    """The parameters searchable on a type (or on every type: "Resource"), by code."""
-    return _registry().get(resource_type, {})
+def parameters_for(resource_type: str, *, for_indexing: bool = False) -> dict[str, SearchParameter]:
+    """The parameters searchable on a type (or on every type: "Resource"), by code.
+
+    `for_indexing` adds stored definitions still waiting for their reindex: writes index them
+    already, searches offer them only once the reindex is done.
+    """
+    return _registry(for_indexing=for_indexing).get(resource_type, {})
 
 
 def parameter_by_url(url: str, resource_type: str) -> SearchParameter | None:
     """A composite's component, found by its definition URL, for the same type."""
-    for parameter in parameters_for(resource_type).values():
+    for parameter in parameters_for(resource_type, for_indexing=True).values():
         if parameter.url == url:
             return parameter
     return None

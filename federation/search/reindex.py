@@ -1,9 +1,10 @@
 """Reindex: rebuild the search index of stored resources, in batches, resumably.
 
-Needed when search-parameter definitions change. Each batch rewrites the index rows of up to
-`batch_size` resources and moves the job's checkpoint in the same transaction, so a job stopped
-half-way (a worker restart) resumes after the last finished batch and never leaves a resource
-half-indexed.
+Needed when search-parameter definitions change: a job first collects stored SearchParameter
+resources (search.definitions), indexes their types, and makes them searchable when it is done.
+Each batch rewrites the index rows of up to `batch_size` resources and moves the job's checkpoint
+in the same transaction, so a job stopped half-way (a worker restart) resumes after the last
+finished batch and never leaves a resource half-indexed.
 """
 
 from __future__ import annotations
@@ -15,16 +16,23 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from federation.models import ReindexJob, ReindexStatus, Resource
+from federation.search.definitions import search_parameters_activate, search_parameters_collect
 from federation.search.indexing import IndexBatch
 
 Progress = Callable[[ReindexJob], None]
 
 
-def reindex_job_create(*, resource_types: list[str]) -> ReindexJob:
-    job = ReindexJob.objects.create(resource_types=resource_types)
+def reindex_job_create(*, resource_types: list[str]) -> tuple[ReindexJob, tuple[str, ...]]:
+    """A job over these types (all when empty), plus those of stored definitions awaiting a reindex.
+
+    Returns the job and the problems found in stored SearchParameter resources (not served).
+    """
+    collected = search_parameters_collect()
+    types = sorted(set(resource_types) | collected.resource_types) if resource_types else []
+    job = ReindexJob.objects.create(resource_types=types, activates=list(collected.pending))
     job.total = _resources(job).count()
     job.save(update_fields=["total"])
-    return job
+    return job, collected.problems
 
 
 def reindex_job_run(*, job_id: int, batch_size: int = 1000, progress: Progress | None = None) -> ReindexJob:
@@ -47,6 +55,7 @@ def reindex_job_run(*, job_id: int, batch_size: int = 1000, progress: Progress |
     job.status = ReindexStatus.DONE
     job.finished_at = timezone.now()
     job.save(update_fields=["status", "finished_at"])
+    search_parameters_activate(job.activates)
     return job
 
 

@@ -61,7 +61,7 @@ def test_reindex_runs_as_a_celery_job_on_a_real_worker(transactional_db, broker)
         access=AccessContext.system(purpose="test"),
         resources=[jp_patient(f"p{n}", ("山田", "太郎"), ("ヤマダ", "タロウ")) for n in range(3)],
     )
-    job = reindex_job_create(resource_types=["Patient"])
+    job, _ = reindex_job_create(resource_types=["Patient"])
     node = f"tsunagi-reindex-{time.monotonic_ns()}@localhost"
     worker = subprocess.Popen(
         [str(BIN / "celery"), "-A", "config", "worker", "--pool", "solo", "-n", node, "--loglevel", "WARNING"],

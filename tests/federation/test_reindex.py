@@ -44,7 +44,7 @@ def test_reindex_command_rebuilds_the_index_with_progress(people, fhir, capsys):
 
 def test_an_interrupted_job_resumes_after_its_checkpoint(people):
     rows_before = TokenIndex.objects.count()
-    job = reindex_job_create(resource_types=["Patient"])
+    job, _ = reindex_job_create(resource_types=["Patient"])
 
     def stop_after_first_batch(current: ReindexJob) -> None:
         raise KeyboardInterrupt
@@ -65,3 +65,46 @@ def test_bad_arguments_are_refused(db):
         call_command("reindex", "--type", "Unicorn")
     with pytest.raises(CommandError, match="no reindex job"):
         call_command("reindex", "--resume", "999999")
+
+
+SEARCH_PARAMETER = {
+    "resourceType": "SearchParameter",
+    "id": "patient-nickname",
+    "url": "http://tsunagi.example.jp/fhir/SearchParameter/patient-nickname",
+    "name": "PatientNickname",
+    "status": "active",
+    "description": "A patient's nickname (name with use nickname)",
+    "code": "nickname",
+    "base": ["Patient"],
+    "type": "string",
+    "expression": "Patient.name.where(use='nickname')",
+}
+
+
+def test_a_posted_search_parameter_is_searchable_after_a_reindex(fhir, transactional_db):
+    nicknamed = jp_patient("n1", ("山田", "花子"), ("ヤマダ", "ハナコ"))
+    nicknamed["name"].append({"use": "nickname", "text": "はなちゃん"})
+    fhir.put("/fhir/Patient/n1", nicknamed)
+    assert fhir.post("/fhir/SearchParameter", SEARCH_PARAMETER).status_code == 201
+
+    before = fhir.get("/fhir/Patient?nickname=はな", headers={"Prefer": "handling=strict"})
+    assert before.status_code == 400  # not yet: its index is not built
+
+    call_command("reindex", stdout=StringIO())
+
+    after = fhir.get("/fhir/Patient?nickname=はな").json()
+    assert [entry["resource"]["id"] for entry in after["entry"]] == ["n1"]
+    metadata = fhir.get("/fhir/metadata").json()["rest"][0]["resource"]
+    patient = next(resource for resource in metadata if resource["type"] == "Patient")
+    assert "nickname" in {parameter["name"] for parameter in patient["searchParam"]}
+
+
+def test_a_search_parameter_that_cannot_be_served_is_reported(fhir, transactional_db):
+    broken = {**SEARCH_PARAMETER, "id": "broken", "url": "http://x/broken", "code": "broken", "type": "special"}
+    fhir.post("/fhir/SearchParameter", broken)
+    errors = StringIO()
+
+    call_command("reindex", stdout=StringIO(), stderr=errors)
+
+    assert "type 'special' cannot be searched" in errors.getvalue()
+    assert fhir.get("/fhir/Patient?broken=x", headers={"Prefer": "handling=strict"}).status_code == 400

@@ -37,7 +37,10 @@ class Command(BaseCommand):
                 raise CommandError(f"no reindex job {resume}")
             job_id = resume
         else:
-            job_id = reindex_job_create(resource_types=types).pk
+            job, problems = reindex_job_create(resource_types=types)
+            for problem in problems:
+                self.stderr.write(f"not served: {problem}")
+            job_id = job.pk
         if background:
             reindex.delay(job_id)
             self.stdout.write(f"queued reindex job {job_id}")
