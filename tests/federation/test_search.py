@@ -299,3 +299,66 @@ def test_post_search_with_form_body(region):
 
     assert response.status_code == 200
     assert [entry["resource"]["id"] for entry in response.json()["entry"]] == ["p2"]
+
+
+# uri, meta parameters, identifier modifiers
+
+
+@pytest.fixture
+def catalogue(fhir):
+    resources = [
+        {
+            "resourceType": "Patient",
+            "id": "m1",
+            "meta": {
+                "profile": ["http://jpfhir.jp/fhir/core/StructureDefinition/JP_Patient"],
+                "source": "urn:tsunagi:source:hospital-a",
+                "security": [{"system": "http://terminology.hl7.org/CodeSystem/v3-Confidentiality", "code": "R"}],
+            },
+            "identifier": [
+                {
+                    "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "MR"}]},
+                    "system": "urn:oid:1.2.392.100495.20.3.51.11234567890",
+                    "value": "0001",
+                }
+            ],
+        },
+        {
+            "resourceType": "Observation",
+            "id": "m2",
+            "status": "final",
+            "code": {"text": "x"},
+            "subject": {"identifier": {"system": "urn:oid:1.2.392.100495.20.3.51.11234567890", "value": "0001"}},
+        },
+        {"resourceType": "ValueSet", "id": "v1", "status": "active", "url": "http://example.org/fhir/ValueSet/jp/kana"},
+    ]
+    for resource in resources:
+        assert fhir.put(f"/fhir/{resource['resourceType']}/{resource['id']}", resource).status_code == 201
+    return fhir
+
+
+def test_meta_parameters(catalogue):
+    assert ids(catalogue, "Patient?_profile=http://jpfhir.jp/fhir/core/StructureDefinition/JP_Patient") == ["m1"]
+    assert ids(catalogue, "Patient?_source=urn:tsunagi:source:hospital-a") == ["m1"]
+    assert ids(catalogue, "Patient?_security=R") == ["m1"]
+
+
+def test_uri_above_and_below(catalogue):
+    assert ids(catalogue, "ValueSet?url=http://example.org/fhir/ValueSet/jp/kana") == ["v1"]
+    assert ids(catalogue, "ValueSet?url:below=http://example.org/fhir/ValueSet") == ["v1"]
+    assert ids(catalogue, "ValueSet?url:above=http://example.org/fhir/ValueSet/jp/kana/katakana") == ["v1"]
+    assert ids(catalogue, "ValueSet?url=http://example.org/fhir/ValueSet") == []
+
+
+def test_identifier_of_type_and_reference_identifier(catalogue):
+    of_type = "identifier:of-type=http://terminology.hl7.org/CodeSystem/v2-0203|MR|0001"
+    assert ids(catalogue, f"Patient?{of_type}") == ["m1"]
+    by_identifier = "subject:identifier=urn:oid:1.2.392.100495.20.3.51.11234567890|0001"
+    assert ids(catalogue, f"Observation?{by_identifier}") == ["m2"]
+
+
+def test_token_sort_is_refused_clearly(catalogue):
+    response = catalogue.get("/fhir/Patient?_sort=gender")
+
+    assert response.status_code == 400
+    assert "cannot be sorted" in issue_texts(response)[0]
