@@ -84,13 +84,13 @@ def refresh_registry() -> None:
 def _registry(*, for_indexing: bool = False) -> dict[str, dict[str, SearchParameter]]:
     now = time.monotonic()
     if now - _cache.checked_at > REFRESH_SECONDS:
-        _cache.checked_at = now
         version = _stored_version()
         if version != _cache.version or _cache.searchable is None:
             stored = list(SearchParameterDefinition.objects.order_by("pk").values_list("definition", "active"))
             _cache.searchable = _build([*spec_definitions(), *(d for d, active in stored if active)])
             _cache.indexed = _build([*spec_definitions(), *(d for d, _ in stored)])
             _cache.version = version
+        _cache.checked_at = now  # only once the registry is built: a failed read is retried
     registry = _cache.indexed if for_indexing else _cache.searchable
     assert registry is not None
     return registry
