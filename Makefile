@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: demo test lint check-python db-stop bench clean
+.PHONY: demo test lint db-stop bench bench-search clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Tsunagi needs Python 3.11 or newer")'
@@ -19,6 +19,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.installed
 	$(BIN)/python manage.py migrate --no-input
 	$(BIN)/python manage.py load_sample_data --base-url http://$(HOST):$(PORT)/fhir
+	$(BIN)/python manage.py reindex
 	@echo
 	@echo "Tsunagi is starting at http://$(HOST):$(PORT)/"
 	@echo "  FHIR API:          http://$(HOST):$(PORT)/fhir"
@@ -40,6 +41,9 @@ test: lint
 
 bench: $(VENV)/.installed
 	$(BIN)/python bench/fhir_api.py
+
+bench-search: $(VENV)/.installed
+	$(BIN)/python bench/search.py
 
 db-stop: $(VENV)/.installed
 	$(BIN)/python -m config.embedded_db stop

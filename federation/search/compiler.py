@@ -190,9 +190,9 @@ def _search_interval(value: str) -> tuple[str, datetime, datetime]:
 def _date(value: str) -> Q:
     """Interval semantics: NULL low/high are open ends of a Period (-inf / +inf)."""
     prefix, low, high = _search_interval(value)
-    starts_at_or_after_low = Q(low__gte=low)
-    ends_at_or_before_high = Q(high__lte=high)
-    within = starts_at_or_after_low & ends_at_or_before_high
+    # `low <= high` is implied (a value starts before it ends) but bounds the (param, low, ...)
+    # index on both sides, so PostgreSQL reads only the rows inside the search interval.
+    within = Q(low__gte=low, low__lte=high, high__lte=high)
     above = Q(high__gt=high) | Q(high__isnull=True)
     below = Q(low__lt=low) | Q(low__isnull=True)
     conditions = {

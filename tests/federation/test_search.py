@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from tests.conftest import issue_texts
@@ -306,7 +308,7 @@ def test_post_search_with_form_body(region):
 
 @pytest.fixture
 def catalogue(fhir):
-    resources = [
+    resources: list[dict[str, Any]] = [
         {
             "resourceType": "Patient",
             "id": "m1",
