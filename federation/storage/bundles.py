@@ -23,6 +23,9 @@ from core.outcome import FhirError, Issue, conflict, invalid, not_supported
 from federation.contracts import StoredVersion, WriteResult
 from federation.fhir.spec import served_resource_types
 from federation.search.indexing import deferred_indexing
+from federation.search.query import parse_query, query_pairs
+from federation.search.searching import resource_search
+from federation.search.searchset import searchset_bundle
 from federation.search.selectors import resource_read, resource_vread, resources_matching
 from federation.storage import services
 
@@ -50,13 +53,16 @@ class BundleEntry:
     if_match: int | None
 
 
-def bundle_process(*, access: AccessContext, bundle: Any, include_resources: bool) -> dict[str, Any]:
-    """Run a batch or transaction Bundle and answer with its -response Bundle."""
+def bundle_process(*, access: AccessContext, bundle: Any, include_resources: bool, base_url: str) -> dict[str, Any]:
+    """Run a batch or transaction Bundle and answer with its -response Bundle.
+
+    `base_url` is the FHIR base that search entries' searchset Bundles link to.
+    """
     bundle_type = _bundle_type(bundle)
     raw_entries = bundle.get("entry") or []
     if bundle_type == "transaction":
         entries = [_parse_entry(index, raw) for index, raw in enumerate(raw_entries)]
-        results = _run_transaction(access, entries, include_resources)
+        results = _run_transaction(access, entries, include_resources, base_url)
     else:
         results, entries = {}, []
         for index, raw in enumerate(raw_entries):
@@ -64,7 +70,7 @@ def bundle_process(*, access: AccessContext, bundle: Any, include_resources: boo
                 entries.append(_parse_entry(index, raw))
             except FhirError as error:  # a batch answers a malformed entry in its place and goes on
                 results[index] = _error_entry(error)
-        results |= _run_batch(access, entries, include_resources)
+        results |= _run_batch(access, entries, include_resources, base_url)
     return {
         "resourceType": "Bundle",
         "id": str(uuid.uuid4()),
@@ -128,13 +134,20 @@ def _version_from_etag(etag: Any, where: str) -> int | None:
 
 @transaction.atomic
 def _run_transaction(
-    access: AccessContext, entries: list[BundleEntry], include_resources: bool
+    access: AccessContext, entries: list[BundleEntry], include_resources: bool, base_url: str
 ) -> dict[int, dict[str, Any]]:
     with deferred_indexing():
-        return _transaction_steps(access, entries, include_resources)
+        results = _transaction_writes(access, entries, include_resources)
+    # Reads come last (spec order) and after the index rows of the writes are in, so a search
+    # entry sees what this transaction wrote.
+    for entry in entries:
+        if entry.method == "GET":
+            with _named_errors(entry):
+                results[entry.index] = _read(access, entry, base_url)
+    return results
 
 
-def _transaction_steps(
+def _transaction_writes(
     access: AccessContext, entries: list[BundleEntry], include_resources: bool
 ) -> dict[int, dict[str, Any]]:
     _refuse_duplicate_targets(entries)
@@ -156,15 +169,15 @@ def _transaction_steps(
     }
     resolver = _ReferenceResolver(access, targets)
     for entry in ordered:
-        with _named_errors(entry):
-            if entry.index in plans:
+        if entry.index in plans:
+            with _named_errors(entry):
                 results[entry.index] = _execute_write(access, entry, plans[entry.index], resolver, include_resources)
-            elif entry.method == "GET":
-                results[entry.index] = _read(access, entry)
     return results
 
 
-def _run_batch(access: AccessContext, entries: list[BundleEntry], include_resources: bool) -> dict[int, dict[str, Any]]:
+def _run_batch(
+    access: AccessContext, entries: list[BundleEntry], include_resources: bool, base_url: str
+) -> dict[int, dict[str, Any]]:
     results: dict[int, dict[str, Any]] = {}
     resolver = _ReferenceResolver(access, {})
     for entry in sorted(entries, key=lambda entry: PROCESSING_ORDER[entry.method]):
@@ -173,7 +186,7 @@ def _run_batch(access: AccessContext, entries: list[BundleEntry], include_resour
                 if entry.method == "DELETE":
                     results[entry.index] = _delete(access, entry)
                 elif entry.method == "GET":
-                    results[entry.index] = _read(access, entry)
+                    results[entry.index] = _read(access, entry, base_url)
                 else:
                     plan = _plan_write(access, entry)
                     results[entry.index] = _execute_write(access, entry, plan, resolver, include_resources)
@@ -261,11 +274,9 @@ def _delete(access: AccessContext, entry: BundleEntry) -> dict[str, Any]:
     return {"response": response}
 
 
-def _read(access: AccessContext, entry: BundleEntry) -> dict[str, Any]:
+def _read(access: AccessContext, entry: BundleEntry, base_url: str) -> dict[str, Any]:
     if entry.logical_id is None:
-        raise not_supported(
-            "Search entries are not supported yet; GET entries may read Type/id or Type/id/_history/vid."
-        )
+        return _search(access, entry, base_url)
     if entry.version_id is None:
         version = resource_read(access=access, resource_type=entry.resource_type, logical_id=entry.logical_id)
     else:
@@ -273,6 +284,14 @@ def _read(access: AccessContext, entry: BundleEntry) -> dict[str, Any]:
             access=access, resource_type=entry.resource_type, logical_id=entry.logical_id, version_id=entry.version_id
         )
     return {"resource": version.content, "response": _response_fields(version, 200)}
+
+
+def _search(access: AccessContext, entry: BundleEntry, base_url: str) -> dict[str, Any]:
+    """A search entry answers with a searchset Bundle, as the same search would on the REST API."""
+    query = parse_query(entry.resource_type, query_pairs(entry.query or ""))
+    result = resource_search(access=access, query=query, types=(entry.resource_type,))
+    searchset = searchset_bundle(base=base_url, path=entry.resource_type, query=query, result=result)
+    return {"resource": searchset, "response": {"status": _status_text(200)}}
 
 
 def _response_entry(result: WriteResult, include_resources: bool) -> dict[str, Any]:

@@ -198,11 +198,33 @@ def test_malformed_bundles_are_400(fhir):
     assert unknown.status_code == 404
 
 
-def test_search_entries_are_refused_clearly(fhir):
-    response = fhir.post("/fhir", transaction({"request": {"method": "GET", "url": "Patient?name=山田"}}))
+def test_search_entries_answer_a_searchset_that_sees_the_transactions_writes(fhir):
+    bundle = transaction(
+        {"request": {"method": "GET", "url": "Patient?family=山田&_total=accurate"}},
+        post(patient(identifier=[{"system": HOSPITAL, "value": "S1"}])),
+    )
 
-    assert response.status_code == 400
-    assert "Search" in issue_texts(response)[0]
+    body = fhir.post("/fhir", bundle).json()
+
+    searchset = body["entry"][0]["resource"]
+    assert body["entry"][0]["response"]["status"] == "200 OK"
+    assert searchset["type"] == "searchset"
+    assert searchset["total"] == 1
+    assert searchset["link"][0]["url"].startswith("http://testserver/fhir/Patient?")
+    assert searchset["entry"][0]["resource"]["identifier"][0]["value"] == "S1"
+
+
+def test_batch_search_entry_with_a_bad_value_fails_alone(fhir):
+    bundle = transaction(
+        {"request": {"method": "GET", "url": "Patient?birthdate=someday"}},
+        post(patient()),
+        bundle_type="batch",
+    )
+
+    body = fhir.post("/fhir", bundle).json()
+
+    assert body["entry"][0]["response"]["status"] == "400 Bad Request"
+    assert body["entry"][1]["response"]["status"] == "201 Created"
 
 
 def test_empty_transaction_answers_an_empty_response(fhir):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from federation.api.http import prefer_return
+from federation.api.http import base_url, prefer_return
 from federation.api.routing import Interaction, InteractionView
 from federation.api.views.access import request_access
 from federation.storage.bundles import bundle_process
@@ -21,5 +21,6 @@ class BatchView(InteractionView):
             access=request_access(request),
             bundle=request.data,
             include_resources=prefer_return(request) == "representation" and "HTTP_PREFER" in request.META,
+            base_url=base_url(request),
         )
         return Response(response_bundle, status=200)

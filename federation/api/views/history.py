@@ -14,9 +14,8 @@ from federation.api.routing import Interaction, InteractionView
 from federation.api.views.access import request_access
 from federation.contracts import HistoryPage, StoredVersion
 from federation.models import WriteMethod
+from federation.search.searchset import PAGE_TOKEN
 from federation.search.selectors import resource_history
-
-PAGE_TOKEN = "_page_token"  # noqa: S105 - a query parameter name, not a secret
 
 
 def history_response(request: Request, *, resource_type: str | None = None, logical_id: str | None = None) -> Response:

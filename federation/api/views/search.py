@@ -2,26 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
-from urllib.parse import urlencode
-
 from django.db.models import Q
 from django.http import QueryDict
 from rest_framework.parsers import FormParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from core.outcome import Issue, invalid, not_found, operation_outcome
+from core.outcome import invalid, not_found
 from federation.api.http import base_url, served_type, url_parameters
 from federation.api.routing import Interaction, InteractionView
-from federation.api.shaping import shape
 from federation.api.views.access import request_access
 from federation.fhir.spec import served_resource_types
 from federation.search.compartments import in_compartment
-from federation.search.query import SearchQuery, parse_query
-from federation.search.searching import SearchResult, resource_search
+from federation.search.query import parse_query
+from federation.search.searching import resource_search
+from federation.search.searchset import searchset_bundle
 
-PAGE_TOKEN = "_page_token"  # noqa: S105 - a query parameter name, not a secret
 COMMON_TYPE = "Resource"  # the registry's entry for parameters every type has
 
 
@@ -38,51 +34,11 @@ def search_response(
     if query.unknown and _is_strict(request):
         raise invalid(f"Unknown search parameters for {search_type}: {', '.join(query.unknown)}.")
     result = resource_search(access=request_access(request), query=query, types=types, scope=scope)
-    return Response(_searchset(request, query, result, path))
+    return Response(searchset_bundle(base=base_url(request), path=path, query=query, result=result))
 
 
 def _is_strict(request: Request) -> bool:
     return "handling=strict" in request.META.get("HTTP_PREFER", "").replace(" ", "")
-
-
-def _searchset(request: Request, query: SearchQuery, result: SearchResult, path: str) -> dict[str, Any]:
-    base = base_url(request)
-    endpoint = f"{base}/{path}" if path else base
-    self_url = endpoint + (f"?{urlencode(query.kept)}" if query.kept else "")
-    links = [{"relation": "self", "url": self_url}]
-    for relation, token in (("next", result.next_token), ("previous", result.previous_token)):
-        if token:
-            links.append({"relation": relation, "url": f"{endpoint}?{urlencode([*query.kept, (PAGE_TOKEN, token)])}"})
-    bundle: dict[str, Any] = {"resourceType": "Bundle", "type": "searchset"}
-    if result.total is not None:
-        bundle["total"] = result.total
-    bundle["link"] = links
-    entries = [
-        {
-            "fullUrl": f"{base}/{version.relative_url}",
-            "resource": shape(version.content or {}, summary=query.summary, elements=query.elements),
-            "search": {"mode": "match"},
-        }
-        for version in result.matches
-    ]
-    entries += [
-        {
-            "fullUrl": f"{base}/{version.relative_url}",
-            "resource": shape(version.content or {}, summary=query.summary, elements=()),
-            "search": {"mode": "include"},
-        }
-        for version in result.included
-    ]
-    if query.unknown:
-        warning = Issue(
-            "not-supported",
-            f"Ignored unknown search parameters: {', '.join(query.unknown)}.",
-            severity="warning",
-        )
-        entries.append({"resource": operation_outcome([warning]), "search": {"mode": "outcome"}})
-    if entries:
-        bundle["entry"] = entries
-    return bundle
 
 
 class TypeSearchView(InteractionView):

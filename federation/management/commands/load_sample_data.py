@@ -31,7 +31,7 @@ class Command(BaseCommand):
         for number, path in enumerate(files, start=1):
             bundle = as_idempotent_transaction(fhir_json.loads(path.read_bytes()))
             try:
-                response = bundle_process(access=access, bundle=bundle, include_resources=False)
+                response = bundle_process(access=access, bundle=bundle, include_resources=False, base_url=base_url)
             except FhirError as error:
                 raise CommandError(f"{path.name}: {error}") from error
             statuses = [entry["response"]["status"] for entry in response["entry"]]
