@@ -913,6 +913,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def machine_facts() -> dict[str, Any]:
+    """The machine a result file was measured on."""
+    return {
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        # Client, server and PostgreSQL share these cores: other load on the machine skews every figure.
+        "load_average_at_start": os.getloadavg(),
+    }
+
+
 def run_metadata(plan: Plan, args: argparse.Namespace, where: str, database_url: str) -> dict[str, Any]:
     """Enough context to compare two result files: when, which code, which machine and configuration."""
     return {
@@ -921,13 +932,7 @@ def run_metadata(plan: Plan, args: argparse.Namespace, where: str, database_url:
         "quick": args.quick,
         "seed": args.seed,
         "plan": asdict(plan),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-            # Client, server and PostgreSQL share these cores: other load on the machine skews every figure.
-            "load_average_at_start": os.getloadavg(),
-        },
+        "machine": machine_facts(),
         "database": {"server": where, "name": BENCH_DATABASE, "postgresql": server_version(database_url)},
         "server": {
             "command": " ".join(["gunicorn", *gunicorn_command(0, args.worker_class)[1:]]).replace(":0", ":<port>"),

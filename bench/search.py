@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import random
 import statistics
 import sys
@@ -51,6 +50,7 @@ from fhir_api import (
     django_env,
     git_commit,
     gunicorn_command,
+    machine_facts,
     migrate,
     name_part,
     progress,
@@ -1351,12 +1351,7 @@ def run_metadata(plan: Plan, args: argparse.Namespace, database_url: str) -> dic
         "skip_load": args.skip_load,
         "seed": args.seed,
         "plan": asdict(plan),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-            "load_average_at_start": os.getloadavg(),
-        },
+        "machine": machine_facts(),
         "database": {
             "server": with_database(args.server, "<name>"),
             "name": BENCH_DATABASE,
