@@ -209,10 +209,14 @@ def _date(value: str) -> Q:
     return conditions[prefix]
 
 
+def _ap_margin(low: datetime) -> timedelta:
+    """`ap` widens a search range by 10% of its distance from now, at least a day."""
+    return max(abs(timezone.now() - low) / 10, timedelta(days=1))
+
+
 def _approximately(low: datetime, high: datetime) -> Q:
-    """Overlap with the search range widened by 10% of its distance from now (at least a day)."""
-    distance = abs(timezone.now() - low)
-    margin = max(distance / 10, timedelta(days=1))
+    """Overlap with the search range widened by the `ap` margin."""
+    margin = _ap_margin(low)
     wide_low, wide_high = low - margin, high + margin
     return (Q(low__lte=wide_high) | Q(low__isnull=True)) & (Q(high__gte=wide_low) | Q(high__isnull=True))
 
@@ -235,7 +239,7 @@ def _last_updated(value: str) -> Q:
 
 
 def _approximately_instant(low: datetime, high: datetime) -> Q:
-    margin = max(abs(timezone.now() - low) / 10, timedelta(days=1))
+    margin = _ap_margin(low)
     return Q(last_updated__gte=low - margin, last_updated__lte=high + margin)
 
 

@@ -119,11 +119,7 @@ def _include_targets(access: AccessContext, include: Include, sources: list[Reso
     if not ids:
         return []
     references = ReferenceIndex.objects.filter(resource_id__in=ids, target_id__isnull=False)
-    if include.parameter is not None:
-        references = references.filter(param=index_key(include.parameter))
-    else:
-        keys = [index_key(p) for p in parameters_for(include.source_type).values() if p.type == "reference"]
-        references = references.filter(param__in=keys)
+    references = references.filter(param__in=_include_keys(include))
     if include.target_type is not None:
         references = references.filter(target_type=include.target_type)
     targets: dict[str, set[str]] = {}
@@ -144,13 +140,16 @@ def _revinclude_sources(access: AccessContext, include: Include, targets: list[R
         wanted |= Q(
             target_type=target_type, target_id__in=[r.logical_id for r in targets if r.resource_type == target_type]
         )
-    if include.parameter is not None:
-        keys = [index_key(include.parameter)]
-    else:
-        keys = [index_key(p) for p in parameters_for(include.source_type).values() if p.type == "reference"]
-    references = ReferenceIndex.objects.filter(wanted, param__in=keys).values("resource_id")
+    references = ReferenceIndex.objects.filter(wanted, param__in=_include_keys(include)).values("resource_id")
     sources = Resource.objects.filter(pk__in=references, resource_type=include.source_type, is_deleted=False)
     return list(access_filter(access, sources).order_by("pk"))
+
+
+def _include_keys(include: Include) -> list[int]:
+    """The reference parameter's key, or for the `*` wildcard those of every reference parameter."""
+    if include.parameter is not None:
+        return [index_key(include.parameter)]
+    return [index_key(p) for p in parameters_for(include.source_type).values() if p.type == "reference"]
 
 
 def _unique(rows: list[Resource]) -> list[Resource]:

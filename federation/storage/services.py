@@ -212,8 +212,13 @@ def _record_version(row: Resource, method: WriteMethod) -> None:
     )
 
 
+def _client_meta(resource: dict[str, Any]) -> dict[str, Any]:
+    """The meta a client controls (tags, profiles, security, source): all but the server's fields."""
+    return {key: value for key, value in (resource.get("meta") or {}).items() if key not in SERVER_META_FIELDS}
+
+
 def _with_server_meta(resource: dict[str, Any], logical_id: str, version_id: int, moment: datetime) -> dict[str, Any]:
-    meta = {key: value for key, value in (resource.get("meta") or {}).items() if key not in SERVER_META_FIELDS}
+    meta = _client_meta(resource)
     meta["versionId"] = str(version_id)
     meta["lastUpdated"] = format_instant(moment)
     return {**resource, "id": logical_id, "meta": meta}
@@ -221,7 +226,7 @@ def _with_server_meta(resource: dict[str, Any], logical_id: str, version_id: int
 
 def _content_hash(resource: dict[str, Any]) -> str:
     """Hash of the content a client controls: server meta fields do not count as a change."""
-    meta = {key: value for key, value in (resource.get("meta") or {}).items() if key not in SERVER_META_FIELDS}
+    meta = _client_meta(resource)
     comparable = {key: value for key, value in resource.items() if key != "meta"}
     if meta:
         comparable["meta"] = meta
@@ -271,36 +276,20 @@ def resources_import(*, access: AccessContext, resources: list[dict[str, Any]]) 
 
 
 def _copy_resources(cursor: Any, rows: list[Resource]) -> None:
+    texts = [fhir_json.dumps(row.content) for row in rows]  # the same text goes into both tables
     with cursor.copy(
         "COPY federation_resource (id, resource_type, logical_id, version_id, last_updated, is_deleted, "
         "content, content_hash) FROM STDIN"
     ) as copy:
-        for row in rows:
+        for row, text in zip(rows, texts, strict=True):
             copy.write_row(
-                (
-                    row.pk,
-                    row.resource_type,
-                    row.logical_id,
-                    1,
-                    row.last_updated,
-                    False,
-                    fhir_json.dumps(row.content),
-                    row.content_hash,
-                )
+                (row.pk, row.resource_type, row.logical_id, 1, row.last_updated, False, text, row.content_hash)
             )
     with cursor.copy(
         "COPY federation_resourceversion (resource_id, resource_type, logical_id, version_id, last_updated, "
         "method, content) FROM STDIN"
     ) as copy:
-        for row in rows:
+        for row, text in zip(rows, texts, strict=True):
             copy.write_row(
-                (
-                    row.pk,
-                    row.resource_type,
-                    row.logical_id,
-                    1,
-                    row.last_updated,
-                    WriteMethod.POST.value,
-                    fhir_json.dumps(row.content),
-                )
+                (row.pk, row.resource_type, row.logical_id, 1, row.last_updated, WriteMethod.POST.value, text)
             )
