@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: demo test lint db-stop bench bench-search clean
+.PHONY: demo test lint db-stop bench bench-search bench-region clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Tsunagi needs Python 3.11 or newer")'
@@ -18,7 +18,8 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 demo: $(VENV)/.installed
 	$(BIN)/python manage.py migrate --no-input
-	$(BIN)/python manage.py load_sample_data --base-url http://$(HOST):$(PORT)/fhir
+	$(BIN)/python manage.py generate_region --people 2000 --seed 1 --out .local/demo-region --force
+	$(BIN)/python manage.py load_sample_data --base-url http://$(HOST):$(PORT)/fhir --region .local/demo-region
 	$(BIN)/python manage.py reindex
 	@echo
 	@echo "Tsunagi is starting at http://$(HOST):$(PORT)/"
@@ -44,6 +45,9 @@ bench: $(VENV)/.installed
 
 bench-search: $(VENV)/.installed
 	$(BIN)/python bench/search.py
+
+bench-region: $(VENV)/.installed
+	$(BIN)/python bench/generate_region.py
 
 db-stop: $(VENV)/.installed
 	$(BIN)/python -m config.embedded_db stop

@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "federation",
     "consent",
     "connectors",
+    "synthetic",
 ]
 
 MIDDLEWARE = [

@@ -1,7 +1,10 @@
-"""Load the sample data set (synthetic Synthea patients) into the store; safe to run again."""
+"""Load the sample data (Synthea patients, and a generated region's FHIR-native clinic) into the store;
+safe to run again."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,33 +20,60 @@ SAMPLE_DIR = Path(settings.BASE_DIR) / "fixtures" / "synthea_r4"
 
 
 class Command(BaseCommand):
-    help = "Load the synthetic sample bundles (fixtures/synthea_r4) as transactions; re-running changes nothing."
+    help = (
+        "Load the synthetic sample bundles (fixtures/synthea_r4), and with --region DIR the FHIR-native clinic "
+        "of a region made by generate_region, as transactions; re-running changes nothing."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--base-url", default="http://127.0.0.1:8000/fhir", help="printed links start here")
+        parser.add_argument("--region", type=Path, help="a generate_region folder: load its FHIR clinic bundles")
 
-    def handle(self, *args: Any, base_url: str, **options: Any) -> None:
+    def handle(self, *args: Any, base_url: str, region: Path | None, **options: Any) -> None:
         files = sorted(SAMPLE_DIR.glob("*.json"))
         if not files:
             raise CommandError(f"No sample bundles in {SAMPLE_DIR}.")
+        bundles = [(path, as_idempotent_transaction(fhir_json.loads(path.read_bytes()))) for path in files]
+        patients = self._load(bundles, base_url, verbose=True)
+        for patient in patients:
+            self.stdout.write(f"  {base_url}/{patient}?_pretty=true")
+        if region is not None:
+            region_bundles = list(_region_fhir_bundles(region))
+            region_patients = self._load(region_bundles, base_url, verbose=False)
+            self.stdout.write(f"{region}: {len(region_bundles)} FHIR clinic bundles, {len(region_patients)} patients")
+            for patient in region_patients[:5]:
+                self.stdout.write(f"  {base_url}/{patient}?_pretty=true")
+
+    def _load(self, bundles: list[tuple[Path, dict[str, Any]]], base_url: str, *, verbose: bool) -> list[str]:
         access = AccessContext.system(purpose="sample-data")
         patients: list[str] = []
-        for number, path in enumerate(files, start=1):
-            bundle = as_idempotent_transaction(fhir_json.loads(path.read_bytes()))
+        for number, (path, bundle) in enumerate(bundles, start=1):
             try:
                 response = bundle_process(access=access, bundle=bundle, include_resources=False, base_url=base_url)
             except FhirError as error:
                 raise CommandError(f"{path.name}: {error}") from error
             statuses = [entry["response"]["status"] for entry in response["entry"]]
-            created = sum(status.startswith("201") for status in statuses)
-            self.stdout.write(f"[{number}/{len(files)}] {path.name}: {len(statuses)} entries, {created} new")
+            if verbose:
+                created = sum(status.startswith("201") for status in statuses)
+                self.stdout.write(f"[{number}/{len(bundles)}] {path.name}: {len(statuses)} entries, {created} new")
             patients += [
                 entry["response"]["location"].split("/_history")[0]
                 for entry in response["entry"]
                 if entry["response"]["location"].startswith("Patient/")
             ]
-        for patient in patients:
-            self.stdout.write(f"  {base_url}/{patient}?_pretty=true")
+        return patients
+
+
+def _region_fhir_bundles(region: Path) -> Iterator[tuple[Path, dict[str, Any]]]:
+    """The transaction Bundles of every `fhir` source listed in the region's sources.json."""
+    try:
+        sources = json.loads((region / "sources.json").read_text(encoding="utf-8"))["sources"]
+    except (OSError, ValueError, KeyError) as error:
+        raise CommandError(f"{region} is not a generated region: {error}") from error
+    for source in sources:
+        if source["kind"] == "fhir":
+            for path in sorted((region / source["path"]).glob("*.json")):
+                yield path, fhir_json.loads(path.read_bytes())
 
 
 def as_idempotent_transaction(bundle: dict[str, Any]) -> dict[str, Any]:

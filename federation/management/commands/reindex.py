@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from core.progress import progress_end, progress_show
 from federation.fhir.spec import served_resource_types
 from federation.models import ReindexJob
 from federation.search.reindex import reindex_job_create, reindex_job_run
 from federation.tasks import reindex
-
-BAR_WIDTH = 30
 
 
 class Command(BaseCommand):
@@ -46,12 +44,9 @@ class Command(BaseCommand):
             self.stdout.write(f"queued reindex job {job_id}")
             return
         job = reindex_job_run(job_id=job_id, batch_size=batch_size, progress=_show_progress)
-        sys.stderr.write("\n")
+        progress_end()
         self.stdout.write(f"reindex job {job.pk}: {job.processed} resources reindexed")
 
 
 def _show_progress(job: ReindexJob) -> None:
-    done = int(job.progress * BAR_WIDTH)
-    bar = "#" * done + "-" * (BAR_WIDTH - done)
-    sys.stderr.write(f"\r[{bar}] {job.processed}/{job.total} ({job.progress:.0%})")
-    sys.stderr.flush()
+    progress_show(job.processed, job.total)

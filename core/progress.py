@@ -1,0 +1,23 @@
+"""A one-line progress bar for management commands (written to stderr so stdout stays parseable)."""
+
+from __future__ import annotations
+
+import sys
+from typing import TextIO
+
+BAR_WIDTH = 30
+
+
+def progress_show(done: int, total: int, *, unit: str = "", stream: TextIO | None = None) -> None:
+    """Redraw the bar in place; call `progress_end` once after the last update."""
+    out = stream or sys.stderr
+    share = done / total if total else 1.0
+    filled = int(share * BAR_WIDTH)
+    bar = "#" * filled + "-" * (BAR_WIDTH - filled)
+    suffix = f" {unit}" if unit else ""
+    out.write(f"\r[{bar}] {done}/{total}{suffix} ({share:.0%})")
+    out.flush()
+
+
+def progress_end(stream: TextIO | None = None) -> None:
+    (stream or sys.stderr).write("\n")
