@@ -205,8 +205,16 @@ class HealthInsurance:
 
     @property
     def insured_key(self) -> str:
-        """被保険者個人識別子 as JP Core writes it: insurer:symbol:number:branch (empty parts kept)."""
-        return f"{self.insurer_number.zfill(8)}:{self.symbol}:{self.number}:{self.branch}"
+        """被保険者個人識別子 as JP Core writes it: insurer:symbol:number:branch (empty parts kept); a 記号 or
+        番号 holding kana or kanji is written all full-width."""
+        return f"{self.insurer_number.zfill(8)}:{_card_part(self.symbol)}:{_card_part(self.number)}:{self.branch}"
+
+
+_FULL_WIDTH = str.maketrans({chr(code): chr(code + 0xFEE0) for code in range(0x21, 0x7F)})
+
+
+def _card_part(text: str) -> str:
+    return text.translate(_FULL_WIDTH) if not text.isascii() else text
 
 
 @dataclass(frozen=True, slots=True)

@@ -177,3 +177,12 @@ def test_unwritable_folder_is_a_usage_error(tmp_path):
     assert result.returncode == 2
     assert "not writable" in result.stderr
     assert result.stderr.strip().count("\n") == 0
+
+
+def test_insured_key_follows_jp_core_width_rule():
+    from synthetic.model import HealthInsurance, InsuranceKind
+
+    national = HealthInsurance(InsuranceKind.NATIONAL, "229989", "綱12", "0000042", "01", False, AS_OF)
+    assert national.insured_key == "00229989:綱１２:0000042:01"
+    late = HealthInsurance(InsuranceKind.LATE_ELDERLY, "39229992", "", "12345678", "", False, AS_OF)
+    assert late.insured_key == "39229992::12345678:"
