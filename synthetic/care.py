@@ -58,7 +58,8 @@ class CareFacilities:
 
     def __init__(self, region: Region) -> None:
         self.by_service: dict[str, list[Institution]] = {}
-        for institution in region.of_kind(InstitutionKind.CARE_FACILITY):
+        self.all = region.of_kind(InstitutionKind.CARE_FACILITY)
+        for institution in self.all:
             for service in institution.service_types:
                 self.by_service.setdefault(service.code, []).append(institution)
         self.centers = region.of_kind(InstitutionKind.SUPPORT_CENTER)
@@ -117,8 +118,9 @@ def _use_services(region: Region, person: Person, rng: random.Random, end: date,
     if level in ("12", "13"):
         plan = ["16"] if rng.random() < 0.3 else ["15"]
     chosen = [(code, facility) for code in plan if (facility := facilities.offering(rng, code)) is not None]
-    if not chosen:
-        return
+    if not chosen:  # nobody offers the plan here: the person still uses (and is known to) some provider
+        fallback = rng.choice(facilities.all)
+        chosen = [(fallback.service_types[0].code, fallback)]
     weekdays = sorted(rng.sample(range(6), rng.randint(1, 3)))
     for code, facility in chosen:
         service_type = next(s for s in facility.service_types if s.code == code)

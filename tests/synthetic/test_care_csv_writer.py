@@ -2,42 +2,27 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import replace
 
 import pytest
 
 from synthetic.model import InstitutionKind, PersonName
 from synthetic.writers import care_csv
+from tests.synthetic.recording import Recorder
 
 TABLES = sorted(care_csv.COLUMNS)
-
-
-class Recorder:
-    """An in-memory Output that keeps each table's header once, as the final file does."""
-
-    def __init__(self):
-        self.tables: dict[str, bytearray] = {}
-
-    def write_file(self, relative, data):
-        raise AssertionError("the care writer writes shared tables only")
-
-    def append_rows(self, relative, header, rows):
-        table = self.tables.setdefault(relative, bytearray(header))
-        assert table.startswith(header)
-        table += rows
 
 
 def tables(region, institution, person) -> dict[str, list[list[str]]]:
     out = Recorder()
     care_csv.write_institution(region, institution, out)
     care_csv.write_person(region, institution, person, out)
+    assert out.files == {}  # the care writer writes shared tables only
     parsed = {}
-    for name, data in out.tables.items():
-        text = bytes(data).decode("cp932")
+    for name in out.tables:
+        text = out.data(name).decode("cp932")
         assert text.count("\n") == text.count("\r\n")
-        header, *rows = csv.reader(io.StringIO(text, newline=""))
+        header, rows = out.rows(name)
         assert header == list(care_csv.COLUMNS[name])
         assert header not in rows
         parsed[name] = rows
@@ -60,8 +45,9 @@ def test_every_table_exists_with_its_header(region, institution_of_kind, kind):
     care_csv.write_institution(region, institution_of_kind(kind), out)
 
     assert sorted(out.tables) == TABLES
-    for name, data in out.tables.items():
-        assert bytes(data).decode("cp932") == ",".join(care_csv.COLUMNS[name]) + "\r\n"
+    for name in out.tables:
+        assert out.data(name).decode("cp932") == ",".join(care_csv.COLUMNS[name]) + "\r\n"
+    assert out.files == {}
 
 
 def test_care_facility_tables(region, facility, person):
@@ -142,3 +128,5 @@ def test_deterministic(region, facility, person):
     care_csv.write_person(region, facility, person, second)
 
     assert first.tables == second.tables
+    assert [first.data(name) for name in first.tables] == [second.data(name) for name in second.tables]
+    assert first.files == second.files == {}

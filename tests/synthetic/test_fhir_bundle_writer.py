@@ -15,21 +15,9 @@ from federation.fhir.r4b import validation_issues
 from synthetic.catalog.clinical import DEPARTMENTS, LAB_TESTS
 from synthetic.model import Encounter, EncounterClass, InstitutionKind, LabPanel, LabResult, LabTest
 from synthetic.writers import fhir_bundle
+from tests.synthetic.recording import Recorder
 
 RESOURCE_INSTANCE = "http://jpfhir.jp/fhir/core/IdSystem/resourceInstance-identifier"
-
-
-class FileRecorder:
-    """An Output that keeps whole files in memory; a Bundle writer has no shared tables."""
-
-    def __init__(self):
-        self.files: dict[str, bytes] = {}
-
-    def write_file(self, relative, data):
-        self.files[relative] = data
-
-    def append_rows(self, relative, header, rows):
-        raise AssertionError(f"the FHIR clinic writes no shared table ({relative})")
 
 
 @pytest.fixture
@@ -38,8 +26,9 @@ def clinic(institution_of_kind):
 
 
 def written(region, clinic, person):
-    out = FileRecorder()
+    out = Recorder()
     fhir_bundle.write_person(region, clinic, person, out)
+    assert out.tables == []  # a Bundle writer has no shared tables
     ((name, data),) = out.files.items()
     assert name == f"{person.views[clinic.code].patient_id}.json"
     return data

@@ -4,21 +4,25 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
+import re
 import subprocess
 import sys
 from collections import Counter
 from datetime import date
 from pathlib import Path
 
+import hl7
 import pytest
 
-from synthetic.indicators import INDICATORS
+from federation.fhir.r4b import validation_issues
+from synthetic.indicators import CARE_LEVEL_KEYS, INDICATORS
 from synthetic.population import household_plan
 from synthetic.region import RegionSpec, region_generate
 
 AS_OF = date(2026, 3, 31)
-SPEC = RegionSpec(seed=11, people=160, as_of=AS_OF)
+SPEC = RegionSpec(seed=11, people=300, as_of=AS_OF)
 
 
 def _tree_digest(root: Path) -> dict[str, str]:
@@ -186,3 +190,90 @@ def test_insured_key_follows_jp_core_width_rule():
     assert national.insured_key == "00229989:綱１２:0000042:01"
     late = HealthInsurance(InsuranceKind.LATE_ELDERLY, "39229992", "", "12345678", "", False, AS_OF)
     assert late.insured_key == "39229992::12345678:"
+
+
+def _source_files(root: Path, kind: str) -> list[Path]:
+    sources = json.loads((root / "sources.json").read_text(encoding="utf-8"))["sources"]
+    return [
+        path
+        for source in sources
+        if source["kind"] == kind
+        for path in sorted((root / source["path"]).rglob("*"))
+        if path.is_file()
+    ]
+
+
+def test_every_ssmix2_file_decodes_from_iso2022jp_and_parses_as_hl7_v25(generated):
+    files = _source_files(generated, "ssmix2")
+    assert len(files) > 100
+    for path in files:
+        text = path.read_bytes().decode("iso2022_jp")
+        message = hl7.parse(text)
+        assert str(message.segment("MSH")[12]) == "2.5", path
+        data_type = path.parent.name
+        assert path.name.split("_")[2] == data_type
+        assert (
+            str(message.segment("MSH")[9]).split("^")[0]
+            == {"ADT": "ADT", "PPR": "PPR", "OMP": "RDE", "OML": "OUL"}[data_type[:3]]
+        ), path
+
+
+def test_every_jahis_file_decodes_from_cp932_and_starts_with_a_jahistc_header(generated):
+    files = _source_files(generated, "jahis")
+    assert len(files) > 20
+    for path in files:
+        text = path.read_bytes().decode("cp932")
+        assert re.match(r"JAHISTC\d{2},[12]\r\n", text), path
+        assert text.endswith("\r\n")
+
+
+def test_every_fhir_bundle_validates_as_r4(generated):
+    files = _source_files(generated, "fhir")
+    assert files
+    for path in files:
+        bundle = json.loads(path.read_bytes())
+        assert bundle["type"] == "transaction"
+        assert validation_issues(bundle) == [], path.name
+
+
+def _csv(path: Path) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(path.read_bytes().decode("cp932"), newline="")))
+
+
+def test_care_indicators_agree_with_the_care_records(generated):
+    """Who is certified, and at which level, on the end date — read back from the care CSVs via the truth."""
+    person_of = {(row["source_code"], row["source_patient_id"]): row["person_id"] for row in _identity(generated)}
+    people = {row["person_id"]: row for row in _people(generated)}
+    document = json.loads((generated / "truth" / "indicators.json").read_text(encoding="utf-8"))
+    levels: dict[str, str] = {}
+    for path in _source_files(generated, "care"):
+        if path.name != "certifications.csv":
+            continue
+        source = path.parent.name
+        for row in _csv(path):
+            as_of = AS_OF.strftime("%Y%m%d")
+            if row["有効期間開始"] <= as_of <= row["有効期間終了"] and row["認定日"] <= as_of:
+                levels[person_of[(source, row["利用者番号"])]] = row["要介護状態区分コード"]
+    residents = {
+        person_id for person_id, row in people.items() if not row["death_date"] or row["death_date"] > AS_OF.isoformat()
+    }
+    counted = Counter(CARE_LEVEL_KEYS[code] for person_id, code in levels.items() if person_id in residents)
+    assert document["total"]["care_certified"] == sum(counted.values())
+    for key in CARE_LEVEL_KEYS.values():
+        assert document["total"][key] == counted[key], key
+
+
+def test_living_alone_agrees_with_the_resident_register(generated):
+    register = _csv(generated / "sources" / "municipality" / "residents.csv")
+    living = [row for row in register if row["状態"] == "住民"]
+    households = Counter(row["世帯番号"] for row in living)
+    as_of = AS_OF.strftime("%Y%m%d")
+
+    def age(row: dict[str, str]) -> int:
+        born = row["生年月日"]
+        return AS_OF.year - int(born[:4]) - (as_of[4:] < born[4:])
+
+    document = json.loads((generated / "truth" / "indicators.json").read_text(encoding="utf-8"))
+    assert len(living) == document["total"]["residents"]
+    alone = sum(age(row) >= 65 and households[row["世帯番号"]] == 1 for row in living)
+    assert document["total"]["living_alone_65_plus"] == alone

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import replace
 from datetime import date
 
@@ -12,30 +10,8 @@ import pytest
 from synthetic.indicators import household_sizes
 from synthetic.model import InstitutionKind, PersonName, Residence
 from synthetic.writers import resident_register
-from synthetic.writers.resident_register import COLUMNS, MOVEMENTS, RESIDENTS
-
-
-class TableRecorder:
-    """An Output that joins each shared table as the generator does: its header once, then every row."""
-
-    def __init__(self):
-        self.headers: dict[str, bytes] = {}
-        self.rows: dict[str, bytes] = {}
-
-    def write_file(self, relative, data):
-        raise AssertionError(f"the register writes only shared tables ({relative})")
-
-    def append_rows(self, relative, header, rows):
-        assert self.headers.setdefault(relative, header) == header
-        self.rows[relative] = self.rows.get(relative, b"") + rows
-
-    def data(self, relative):
-        return self.headers[relative] + self.rows[relative]
-
-    def table(self, relative):
-        header, *rows = csv.reader(io.StringIO(self.data(relative).decode("cp932"), newline=""))
-        assert tuple(header) == COLUMNS[relative]
-        return [dict(zip(header, row, strict=True)) for row in rows]
+from synthetic.writers.resident_register import COLUMNS, HEADERS, MOVEMENTS, RESIDENTS
+from tests.synthetic.recording import Recorder
 
 
 @pytest.fixture
@@ -44,10 +20,13 @@ def municipality(institution_of_kind):
 
 
 def recorded(region, municipality, *people):
-    out = TableRecorder()
+    out = Recorder()
     resident_register.write_institution(region, municipality, out)
     for person in people:
         resident_register.write_person(region, municipality, person, out)
+    assert out.files == {}  # the register writes only shared tables
+    for name in out.tables:
+        assert tuple(out.rows(name)[0]) == COLUMNS[name]
     return out
 
 
@@ -64,7 +43,7 @@ def test_tables_are_cp932_crlf_with_the_header_once(region, municipality, person
         data = out.data(name)
         assert data.endswith(b"\r\n")
         assert data.count(b"\r\n") == data.count(b"\n")
-        assert data.count(out.headers[name]) == 1
+        assert data.count(HEADERS[name]) == 1
         assert not data.startswith(b"\xef\xbb\xbf")
     assert "髙橋".encode("cp932") in out.data(RESIDENTS)
 

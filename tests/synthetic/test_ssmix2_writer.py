@@ -12,6 +12,7 @@ from synthetic.catalog.clinical import DRUGS, LAB_TESTS
 from synthetic.model import InstitutionKind, PersonName
 from synthetic.writers import ssmix2
 from synthetic.writers.hl7v2 import encode, escape
+from tests.synthetic.recording import Recorder
 
 FILE_NAME = re.compile(
     r"^(\d{3})/(\d{3})/(\d+)/(-|\d{8})/([A-Z]{3}-\d{2})/"
@@ -28,24 +29,11 @@ MESSAGE_TYPES = {
 }
 
 
-class Recorder:
-    """An in-memory Output."""
-
-    def __init__(self):
-        self.files: dict[str, bytes] = {}
-
-    def write_file(self, relative, data):
-        assert relative not in self.files
-        self.files[relative] = data
-
-    def append_rows(self, relative, header, rows):
-        raise AssertionError("the SS-MIX2 writer writes whole files only")
-
-
 def raw(region, institution, person) -> dict[str, bytes]:
     out = Recorder()
     ssmix2.write_person(region, institution, person, out)
     ssmix2.write_institution(region, institution, out)
+    assert out.tables == []  # the SS-MIX2 writer writes whole files only
     return out.files
 
 
@@ -276,3 +264,4 @@ def test_no_immunizations_and_nothing_per_institution(region, person, institutio
     out = Recorder()
     ssmix2.write_institution(region, fhir_clinic, out)
     assert out.files == {}
+    assert out.tables == []
