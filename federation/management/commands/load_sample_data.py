@@ -14,6 +14,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from consent.contracts import AccessContext
 from core import fhir_json
 from core.outcome import FhirError
+from core.progress import progress_end, progress_show
 from federation.storage.bundles import bundle_process
 
 SAMPLE_DIR = Path(settings.BASE_DIR) / "fixtures" / "synthea_r4"
@@ -39,12 +40,14 @@ class Command(BaseCommand):
             self.stdout.write(f"  {base_url}/{patient}?_pretty=true")
         if region is not None:
             region_bundles = list(_region_fhir_bundles(region))
-            region_patients = self._load(region_bundles, base_url, verbose=False)
+            region_patients = self._load(region_bundles, base_url, verbose=False, progress=True)
             self.stdout.write(f"{region}: {len(region_bundles)} FHIR clinic bundles, {len(region_patients)} patients")
             for patient in region_patients[:5]:
                 self.stdout.write(f"  {base_url}/{patient}?_pretty=true")
 
-    def _load(self, bundles: list[tuple[Path, dict[str, Any]]], base_url: str, *, verbose: bool) -> list[str]:
+    def _load(
+        self, bundles: list[tuple[Path, dict[str, Any]]], base_url: str, *, verbose: bool, progress: bool = False
+    ) -> list[str]:
         access = AccessContext.system(purpose="sample-data")
         patients: list[str] = []
         for number, (path, bundle) in enumerate(bundles, start=1):
@@ -56,11 +59,15 @@ class Command(BaseCommand):
             if verbose:
                 created = sum(status.startswith("201") for status in statuses)
                 self.stdout.write(f"[{number}/{len(bundles)}] {path.name}: {len(statuses)} entries, {created} new")
+            if progress:
+                progress_show(number, len(bundles), unit="bundles")
             patients += [
                 entry["response"]["location"].split("/_history")[0]
                 for entry in response["entry"]
                 if entry["response"]["location"].startswith("Patient/")
             ]
+        if progress and bundles:
+            progress_end()
         return patients
 
 
