@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -50,3 +50,21 @@ class HistoryPage:
 
     versions: tuple[StoredVersion, ...]
     next_token: str | None
+
+
+@dataclass
+class IngestCounts:
+    """What storing records did; `targets` are the versions written, for their Provenance."""
+
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    targets: list[str] = field(default_factory=list)
+
+    def add(self, other: IngestCounts) -> None:
+        self.created += other.created
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        self.deleted += other.deleted
+        self.targets.extend(other.targets)

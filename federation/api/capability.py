@@ -13,7 +13,7 @@ from federation.search.registry import COMMON, parameters_for, searchable
 # Codes that are flags or lists on CapabilityStatement.rest rather than interactions.
 CONDITIONAL_FLAGS = {"conditional-create": "conditionalCreate", "conditional-update": "conditionalUpdate"}
 COMPARTMENT_SEARCH = "search-compartment"
-NOT_INTERACTIONS = {*CONDITIONAL_FLAGS, COMPARTMENT_SEARCH}
+NOT_INTERACTIONS = {*CONDITIONAL_FLAGS, "conditional-delete", COMPARTMENT_SEARCH}
 
 
 @cache
@@ -71,7 +71,7 @@ def _resource_capability(resource_type: str, served: frozenset[str]) -> dict[str
         "readHistory": "vread" in served,
         "updateCreate": "update" in served,
         "conditionalRead": "not-supported",
-        "conditionalDelete": "not-supported",
+        "conditionalDelete": "single" if "conditional-delete" in served else "not-supported",
         "referencePolicy": ["literal"],
     }
     for code, flag in CONDITIONAL_FLAGS.items():

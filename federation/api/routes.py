@@ -7,14 +7,22 @@ from federation.api.views.bundle import BatchView
 from federation.api.views.history import InstanceHistoryView, SystemHistoryView, TypeHistoryView
 from federation.api.views.read import ReadView, VReadView
 from federation.api.views.search import CompartmentSearchView, SystemSearchView, TypeSearchPostView, TypeSearchView
-from federation.api.views.write import ConditionalUpdateView, CreateView, DeleteView, UpdateView
+from federation.api.views.write import (
+    ConditionalDeleteView,
+    ConditionalUpdateView,
+    CreateView,
+    DeleteView,
+    UpdateView,
+)
 
 ROUTES: list[tuple[str, InteractionRoute]] = [
     ("", InteractionRoute({"GET": SystemSearchView, "POST": BatchView})),
     ("_history", InteractionRoute({"GET": SystemHistoryView})),
     (
         "<fhirtype:resource_type>",
-        InteractionRoute({"GET": TypeSearchView, "POST": CreateView, "PUT": ConditionalUpdateView}),
+        InteractionRoute(
+            {"GET": TypeSearchView, "POST": CreateView, "PUT": ConditionalUpdateView, "DELETE": ConditionalDeleteView}
+        ),
     ),
     ("<fhirtype:resource_type>/_history", InteractionRoute({"GET": TypeHistoryView})),
     ("<fhirtype:resource_type>/_search", InteractionRoute({"POST": TypeSearchPostView})),

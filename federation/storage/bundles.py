@@ -19,7 +19,7 @@ from django.db import transaction
 
 from consent.contracts import AccessContext
 from core.instant import format_instant
-from core.outcome import FhirError, Issue, conflict, invalid, not_supported
+from core.outcome import FhirError, Issue, conflict, invalid
 from federation.contracts import StoredVersion, WriteResult
 from federation.fhir.spec import served_resource_types
 from federation.search.indexing import deferred_indexing
@@ -137,7 +137,14 @@ def _run_transaction(
     access: AccessContext, entries: list[BundleEntry], include_resources: bool, base_url: str
 ) -> dict[int, dict[str, Any]]:
     with deferred_indexing():
-        results = _transaction_writes(access, entries, include_resources)
+        written = _transaction_writes(access, entries)
+    results = {
+        entry.index: _delete_response(written[entry.index])
+        if entry.method == "DELETE"
+        else _response_entry(_written(written[entry.index]), include_resources)
+        for entry in entries
+        if entry.index in written
+    }
     # Reads come last (spec order) and after the index rows of the writes are in, so a search
     # entry sees what this transaction wrote.
     for entry in entries:
@@ -147,12 +154,28 @@ def _run_transaction(
     return results
 
 
-def _transaction_writes(
-    access: AccessContext, entries: list[BundleEntry], include_resources: bool
-) -> dict[int, dict[str, Any]]:
+@transaction.atomic
+def transaction_entries_apply(*, access: AccessContext, entries: list[dict[str, Any]]) -> list[WriteResult | None]:
+    """Run Bundle entries (writes and deletes) as one transaction; per entry what it did (None: a delete that
+    found nothing). For callers that need to tell created, changed and unchanged apart, such as ingest."""
+    parsed = [_parse_entry(index, raw) for index, raw in enumerate(entries)]
+    for entry in parsed:
+        if entry.method == "GET":
+            raise invalid(f"Bundle.entry[{entry.index}]: reads have no place in an ingested record.")
+    with deferred_indexing():
+        written = _transaction_writes(access, parsed)
+    return [written[entry.index] for entry in parsed]
+
+
+def _written(result: WriteResult | None) -> WriteResult:
+    assert result is not None, "only deletes may find nothing"
+    return result
+
+
+def _transaction_writes(access: AccessContext, entries: list[BundleEntry]) -> dict[int, WriteResult | None]:
     _refuse_duplicate_targets(entries)
     ordered = sorted(entries, key=lambda entry: PROCESSING_ORDER[entry.method])
-    results: dict[int, dict[str, Any]] = {}
+    results: dict[int, WriteResult | None] = {}
     for entry in ordered:
         if entry.method == "DELETE":
             with _named_errors(entry):
@@ -171,7 +194,7 @@ def _transaction_writes(
     for entry in ordered:
         if entry.index in plans:
             with _named_errors(entry):
-                results[entry.index] = _execute_write(access, entry, plans[entry.index], resolver, include_resources)
+                results[entry.index] = _execute_write(access, entry, plans[entry.index], resolver)
     return results
 
 
@@ -184,12 +207,13 @@ def _run_batch(
         try:
             with transaction.atomic():
                 if entry.method == "DELETE":
-                    results[entry.index] = _delete(access, entry)
+                    results[entry.index] = _delete_response(_delete(access, entry))
                 elif entry.method == "GET":
                     results[entry.index] = _read(access, entry, base_url)
                 else:
                     plan = _plan_write(access, entry)
-                    results[entry.index] = _execute_write(access, entry, plan, resolver, include_resources)
+                    result = _execute_write(access, entry, plan, resolver)
+                    results[entry.index] = _response_entry(result, include_resources)
         except FhirError as error:
             results[entry.index] = _error_entry(error)
     return results
@@ -237,14 +261,10 @@ def _plan_write(access: AccessContext, entry: BundleEntry) -> _WritePlan:
 
 
 def _execute_write(
-    access: AccessContext,
-    entry: BundleEntry,
-    plan: _WritePlan,
-    resolver: _ReferenceResolver,
-    include_resources: bool,
-) -> dict[str, Any]:
+    access: AccessContext, entry: BundleEntry, plan: _WritePlan, resolver: _ReferenceResolver
+) -> WriteResult:
     if plan.existing is not None:
-        return _response_entry(WriteResult(plan.existing, created=False, changed=False), include_resources)
+        return WriteResult(plan.existing, created=False, changed=False)
     resource = resolver.rewrite(entry.resource or {})
     if entry.method == "POST":
         result = services.resource_create(
@@ -260,13 +280,19 @@ def _execute_write(
             resource=resource,
             expected_version=entry.if_match,
         )
-    return _response_entry(result, include_resources)
+    return result
 
 
-def _delete(access: AccessContext, entry: BundleEntry) -> dict[str, Any]:
-    if entry.logical_id is None:
-        raise not_supported("Conditional delete is not supported; name the resource as Type/id.")
-    result = services.resource_delete(access=access, resource_type=entry.resource_type, logical_id=entry.logical_id)
+def _delete(access: AccessContext, entry: BundleEntry) -> WriteResult | None:
+    """Delete Type/id, or the one match of Type?criteria (none: nothing to do; several: 412)."""
+    if entry.logical_id is not None:
+        return services.resource_delete(access=access, resource_type=entry.resource_type, logical_id=entry.logical_id)
+    if entry.query is None:
+        raise invalid("A DELETE entry needs Type/id or Type?criteria in request.url.")
+    return services.resource_delete_conditional(access=access, resource_type=entry.resource_type, criteria=entry.query)
+
+
+def _delete_response(result: WriteResult | None) -> dict[str, Any]:
     response: dict[str, Any] = {"status": _status_text(204)}
     if result is not None:
         response["etag"] = result.version.etag

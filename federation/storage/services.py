@@ -149,6 +149,16 @@ def resource_delete(*, access: AccessContext, resource_type: str, logical_id: st
     return WriteResult(version=row.as_stored(WriteMethod.DELETE), created=False, changed=True)
 
 
+def resource_delete_conditional(*, access: AccessContext, resource_type: str, criteria: str) -> WriteResult | None:
+    """DELETE Type?criteria: delete the one match; None when nothing matches; 412 when several do."""
+    matches = resources_matching(access=access, resource_type=resource_type, criteria=criteria)
+    if len(matches) > 1:
+        raise conflict(412, f"Conditional delete '{criteria}' matches more than one {resource_type}.")
+    if not matches:
+        return None
+    return resource_delete(access=access, resource_type=resource_type, logical_id=matches[0].logical_id)
+
+
 def _require_valid_id(resource_type: str, logical_id: str) -> None:
     if not is_valid_id(logical_id):
         raise invalid(

@@ -40,7 +40,7 @@ def test_interactions_are_those_routed(fhir):
     assert rest["compartment"] == ["http://hl7.org/fhir/CompartmentDefinition/patient"]
     assert patient["conditionalCreate"] is True
     assert patient["conditionalUpdate"] is True
-    assert patient["conditionalDelete"] == "not-supported"
+    assert patient["conditionalDelete"] == "single"
     assert patient["updateCreate"] is True
     assert patient["versioning"] == "versioned-update"
 

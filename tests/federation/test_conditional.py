@@ -1,4 +1,4 @@
-"""Conditional create (If-None-Exist) and conditional update (PUT Type?criteria)."""
+"""Conditional create (If-None-Exist), update (PUT Type?criteria) and delete (DELETE Type?criteria)."""
 
 from __future__ import annotations
 
@@ -129,3 +129,49 @@ def test_single_identifier_resources_match_too(fhir):
 
     criteria = "identifier=urn:ietf:rfc:3986|urn:uuid:0c3151bd-1cbf-4d64-b04d-cd9187a4c6e0"
     assert fhir.post("/fhir/Bundle", bundle, headers={"If-None-Exist": criteria}).status_code == 200
+
+
+def test_conditional_delete_deletes_the_single_match(fhir):
+    first = fhir.post("/fhir/Patient", with_identifier("A1")).json()
+    other = fhir.post("/fhir/Patient", with_identifier("B2")).json()
+
+    response = fhir.delete(f"/fhir/Patient?identifier={HOSPITAL}|A1")
+
+    assert response.status_code == 204
+    assert response.headers["ETag"] == 'W/"2"'
+    assert fhir.get(f"/fhir/Patient/{first['id']}").status_code == 410
+    assert fhir.get(f"/fhir/Patient/{other['id']}").status_code == 200
+
+
+def test_conditional_delete_of_nothing_is_a_no_op(fhir):
+    response = fhir.delete(f"/fhir/Patient?identifier={HOSPITAL}|nobody", headers={"Prefer": "return=OperationOutcome"})
+
+    assert response.status_code == 200
+    assert "matched nothing" in issue_texts(response)[0]
+
+
+def test_conditional_delete_with_several_matches_is_412_and_deletes_nothing(fhir):
+    first = fhir.post("/fhir/Patient", with_identifier("A1")).json()
+    fhir.post("/fhir/Patient", with_identifier("A1"))
+
+    assert fhir.delete("/fhir/Patient?identifier=A1").status_code == 412
+    assert fhir.get(f"/fhir/Patient/{first['id']}").status_code == 200
+
+
+def test_conditional_delete_without_criteria_is_400(fhir):
+    assert fhir.delete("/fhir/Patient").status_code == 400
+
+
+def test_conditional_delete_in_a_transaction(fhir):
+    first = fhir.post("/fhir/Patient", with_identifier("A1")).json()
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [{"request": {"method": "DELETE", "url": f"Patient?identifier={HOSPITAL}|A1"}}],
+    }
+
+    response = fhir.post("/fhir", bundle)
+
+    assert response.status_code == 200
+    assert response.json()["entry"][0]["response"]["status"] == "204 No Content"
+    assert fhir.get(f"/fhir/Patient/{first['id']}").status_code == 410

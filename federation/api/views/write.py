@@ -19,6 +19,7 @@ from federation.api.http import (
 )
 from federation.api.routing import Interaction, InteractionView
 from federation.api.views.access import request_access
+from federation.contracts import WriteResult
 from federation.storage import services
 
 
@@ -83,11 +84,30 @@ class DeleteView(InteractionView):
         result = services.resource_delete(
             access=request_access(request), resource_type=served_type(resource_type), logical_id=logical_id
         )
-        message = f"{resource_type}/{logical_id} " + ("deleted." if result else "did not exist; nothing to delete.")
-        if prefer_return(request) == "OperationOutcome":
-            response = Response(informational(message), status=200)
-        else:
-            response = Response(status=204)
-        if result is not None:
-            version_headers(response, result.version)
-        return response
+        return _delete_response(request, result, f"{resource_type}/{logical_id}")
+
+
+class ConditionalDeleteView(InteractionView):
+    """DELETE Type?criteria: deletes the one match (412 when several match, 204 when none)."""
+
+    interactions = (Interaction("conditional-delete", "type"),)
+
+    def delete(self, request: Request, resource_type: str) -> Response:
+        criteria = urlencode(url_parameters(request))
+        if not criteria:
+            raise invalid("DELETE on a type needs search criteria (conditional delete) or an id in the URL.")
+        result = services.resource_delete_conditional(
+            access=request_access(request), resource_type=served_type(resource_type), criteria=criteria
+        )
+        return _delete_response(request, result, f"{resource_type}?{criteria}")
+
+
+def _delete_response(request: Request, result: WriteResult | None, target: str) -> Response:
+    message = f"{target} " + ("deleted." if result else "matched nothing; nothing to delete.")
+    if prefer_return(request) == "OperationOutcome":
+        response = Response(informational(message), status=200)
+    else:
+        response = Response(status=204)
+    if result is not None:
+        version_headers(response, result.version)
+    return response

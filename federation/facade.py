@@ -1,0 +1,7 @@
+"""What other apps may ask of federation (with federation.contracts, the only modules they may import)."""
+
+from __future__ import annotations
+
+from federation.ingest.records import organization_ensure, provenance_record, record_ingest
+
+__all__ = ["organization_ensure", "provenance_record", "record_ingest"]
