@@ -1,4 +1,4 @@
-"""Top-level URLs: the FHIR API under /fhir and a landing page."""
+"""Top-level URLs: the FHIR API under /fhir, the sources' push endpoints under /ingest, a landing page."""
 
 from django.conf import settings
 from django.urls import include, path
@@ -10,4 +10,5 @@ urlpatterns = [
     path("", landing, name="landing"),
     path(settings.FHIR_BASE_PATH, include(base_urlpatterns)),
     path(f"{settings.FHIR_BASE_PATH}/", include("federation.api.urls")),
+    path("ingest/", include("connectors.urls")),
 ]

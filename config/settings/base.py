@@ -84,6 +84,9 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / ".local" / "static"
 
+# Raw inbound messages, kept by content hash before any parsing (connectors.raw_store).
+RAW_STORE_DIR = env.path("RAW_STORE_DIR", default=str(BASE_DIR / ".local" / "raw"))
+
 # The FHIR API parses request bodies itself (core.parsers) under FHIR_MAX_BODY_BYTES.
 FHIR_MAX_BODY_BYTES = env.int("FHIR_MAX_BODY_BYTES", default=50 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = FHIR_MAX_BODY_BYTES

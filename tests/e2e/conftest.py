@@ -13,8 +13,12 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+import redis
 import requests
+from django.conf import settings
 from django.db import connection
+
+from config import celery_app
 
 PROJECT = Path(__file__).resolve().parent.parent.parent
 BIN = Path(sys.executable).parent
@@ -74,6 +78,39 @@ def gunicorn_url(transactional_db: Any) -> Iterator[str]:
                     ) from None
                 time.sleep(0.2)
         yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+@pytest.fixture
+def broker() -> str:
+    url = str(settings.CELERY_BROKER_URL)
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except redis.RedisError:
+        pytest.skip(f"no Redis broker at {url}")
+    return url
+
+
+@pytest.fixture
+def worker(broker: str) -> Iterator[str]:
+    """A real worker process on the test database; yields its node name once it answers ping."""
+    node = f"tsunagi-test-{time.monotonic_ns()}@localhost"
+    process = subprocess.Popen(
+        [str(BIN / "celery"), "-A", "config", "worker", "--pool", "solo", "-n", node, "--loglevel", "WARNING"],
+        cwd=PROJECT,
+        env=server_environment(CELERY_BROKER_URL=broker, RAW_STORE_DIR=str(settings.RAW_STORE_DIR)),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        replies: list[dict[str, object]] = []
+        deadline = time.monotonic() + 60
+        while not replies and time.monotonic() < deadline and process.poll() is None:
+            replies = celery_app.control.ping(destination=[node], timeout=1.0) or []
+        assert replies, "the worker never answered ping"
+        yield node
     finally:
         process.terminate()
         process.wait(timeout=30)

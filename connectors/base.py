@@ -1,0 +1,81 @@
+"""What every connector gives the ingest pipeline: records, each a small transaction or a precise problem.
+
+A connector reads one raw message (a file or a stream) of its source family and yields `ParsedRecord`s in
+order. A record that can be mapped carries FHIR transaction entries; one that cannot carries a
+`RecordProblem` (where, which field, why) and no entries, and the connector goes on with the next record.
+The pipeline stores each record's entries as one transaction, adds meta.source, security labels and a
+Provenance, and quarantines problems with the raw message kept.
+
+Entries are conditional, so that re-sending is a no-op and a corrected record updates instead of
+duplicating:
+- the Patient: `PUT Patient?identifier=<source.patient_identifier_system>|<number>` where the record is
+  the source's patient master (ADT, register row, JAHIS record 1...), otherwise `POST Patient` with
+  `ifNoneExist: identifier=<system>|<number>` (a minimal Patient that the master data fills in later);
+- every other resource: `PUT <Type>?identifier=<RECORD_SYSTEM><source code>|<record key>`, with that
+  identifier in the resource, where the record key is stable for the same record across re-sends
+  (an SS-MIX2 order number and segment position, a JAHIS file name and RP number, ...);
+- references to the patient: the Patient entry's `urn:uuid:` fullUrl when it is in the same record,
+  else the conditional reference `Patient?identifier=<system>|<number>`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO, Protocol
+
+RECORD_SYSTEM = "https://tsunagi.example.jp/fhir/IdSystem/source-record/"
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """The registered source a message came from (what a connector may need to map it)."""
+
+    code: str
+    connector: str
+    organization_name: str
+    organization_system: str
+    organization_value: str
+    patient_identifier_system: str
+
+    @property
+    def record_system(self) -> str:
+        return f"{RECORD_SYSTEM}{self.code}"
+
+
+@dataclass(frozen=True)
+class RecordProblem:
+    """Why a record could not be taken: `location` is file[:line] or file:segment, `field` the element."""
+
+    location: str
+    field: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class ParsedRecord:
+    location: str  # where the record is: "file:line", "file:MSH-10=...", "file:entry[3]"
+    entries: list[dict[str, Any]] = field(default_factory=list)  # Bundle.entry items (fullUrl, resource, request)
+    problem: RecordProblem | None = None
+
+
+class Connector(Protocol):
+    name: str  # the --connector value: ssmix2, hl7v2, jahis, care, fhir, resident-register
+
+    def paths(self, root: Path) -> Iterator[Path]:
+        """The files under a folder to ingest, in the order to ingest them (e.g. SS-MIX2 skips superseded
+        files); `all_files(root)` is the default."""
+        ...
+
+    def records(self, source: SourceInfo, data: BinaryIO, origin: str) -> Iterator[ParsedRecord]:
+        """Read `data` (positioned at its start; may be large: stream it) named `origin` (a path relative to
+        what was ingested, used in locations) and yield its records in order; never raise for bad input."""
+        ...
+
+
+def all_files(root: Path) -> Iterator[Path]:
+    """Every regular file under `root`, in sorted path order, hidden files (.name) left out."""
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and not any(part.startswith(".") for part in path.relative_to(root).parts):
+            yield path

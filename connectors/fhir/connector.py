@@ -1,0 +1,172 @@
+"""The `fhir` connector: Bundles (transaction, batch, collection), lone resources and NDJSON files.
+
+Records: a transaction Bundle is one record (atomic, as its sender meant it); a batch gives one record per
+entry; a collection, an NDJSON file or a lone resource gives one idempotent record per resource (see
+mapping.py). A collection's records come in dependency order (a resource after those of the file it refers
+to), so that the conditional references resolve when the pipeline stores them in order. NDJSON is streamed:
+its references `Type/id` become conditional references on the record identifier, with no map of the file
+kept, so a reference to a later line or to a file not yet ingested fails at ingest (the record is
+quarantined; `ingest_replay` takes it once its target is stored). `paths` therefore orders a Bulk export's
+files (`Patient.ndjson`, `Observation-1.ndjson`...) so that master data and patients come first.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from connectors.base import ParsedRecord, RecordProblem, SourceInfo, all_files
+from connectors.fhir.mapping import (
+    COPIED_BUNDLE_TYPES,
+    LOOSE_BUNDLE_TYPES,
+    Loose,
+    bundle_entries,
+    check_resource,
+    check_write_entry,
+    references,
+    relative_name,
+)
+from connectors.fhir.parser import items
+from connectors.jp import FieldError, Json
+
+# Files named after a resource type are ingested in this order of types (anything else comes in between).
+FILE_ORDER = (
+    ("Organization", "Location", "Practitioner", "PractitionerRole", "HealthcareService", "Endpoint", "Device"),
+    ("Medication", "Substance"),
+    ("Patient",),
+    ("RelatedPerson", "Person", "Group", "Coverage", "Account", "EpisodeOfCare", "CareTeam"),
+    ("Encounter",),
+    (),  # every other type, and files that name none
+    ("DiagnosticReport", "Composition", "DocumentReference", "List", "ClinicalImpression"),
+    ("Provenance", "AuditEvent"),
+)
+_TIERS = {name: tier for tier, names in enumerate(FILE_ORDER) for name in names}
+_OTHER_TIER = FILE_ORDER.index(())
+_WORD = re.compile(r"[A-Za-z]+")
+
+
+class FhirConnector:
+    name = "fhir"
+
+    def paths(self, root: Path) -> Iterator[Path]:
+        """Every file, those named after a resource type in FILE_ORDER, the rest in path order."""
+        return iter(sorted(all_files(root), key=lambda path: (_tier(path.name), str(path))))
+
+    def records(self, source: SourceInfo, data: BinaryIO, origin: str) -> Iterator[ParsedRecord]:
+        for item in items(data, origin):
+            if item.problem is not None:
+                yield _problem(item.location, "", item.problem)
+            elif item.ndjson:
+                yield _loose_record(Loose(source), item.value, item.location, None)
+            else:
+                yield from _document(source, item.value, origin)
+
+
+def _tier(file_name: str) -> int:
+    return next((_TIERS[word] for word in _WORD.findall(file_name) if word in _TIERS), _OTHER_TIER)
+
+
+def _problem(location: str, field: str, reason: str) -> ParsedRecord:
+    return ParsedRecord(location=location, problem=RecordProblem(location, field, reason))
+
+
+def _loose_record(loose: Loose, resource: Any, location: str, full_url: str | None, where: str = "") -> ParsedRecord:
+    """One resource as an idempotent record; `where` names it in problems (its type when empty)."""
+    try:
+        resource_type = check_resource(resource, where)
+        entry = loose.entry(resource, full_url, where or resource_type)
+    except FieldError as problem:
+        return _problem(location, problem.field, problem.reason)
+    return ParsedRecord(location=location, entries=[entry])
+
+
+def _document(source: SourceInfo, document: Json, origin: str) -> Iterator[ParsedRecord]:
+    if document.get("resourceType") != "Bundle":
+        yield _loose_record(Loose(source), document, origin, None)
+        return
+    bundle_type = document.get("type")
+    try:
+        if bundle_type == "transaction":
+            entries = bundle_entries(document)
+            yield ParsedRecord(
+                location=origin,
+                entries=[check_write_entry(entry, f"entry[{index}]") for index, entry in enumerate(entries)],
+            )
+        elif bundle_type == "batch":
+            yield from _batch(bundle_entries(document), origin)
+        elif bundle_type in LOOSE_BUNDLE_TYPES:
+            yield from _collection(source, bundle_entries(document), origin)
+        else:
+            *others, last = (*COPIED_BUNDLE_TYPES, *LOOSE_BUNDLE_TYPES)
+            kinds = f"{', '.join(others)} or {last}"
+            raise FieldError("Bundle.type", f"Bundle.type '{bundle_type}' is not ingested: send a {kinds} Bundle")
+    except FieldError as problem:
+        yield _problem(origin, problem.field, problem.reason)
+
+
+def _batch(entries: list[Any], origin: str) -> Iterator[ParsedRecord]:
+    """Each entry on its own, as the batch's sender meant."""
+    for index, entry in enumerate(entries):
+        location = f"{origin}:entry[{index}]"
+        try:
+            yield ParsedRecord(location=location, entries=[check_write_entry(entry, f"entry[{index}]")])
+        except FieldError as problem:
+            yield _problem(location, problem.field, problem.reason)
+
+
+def _collection(source: SourceInfo, entries: list[Any], origin: str) -> Iterator[ParsedRecord]:
+    """One idempotent record per entry, a resource after the resources of the collection it refers to."""
+    loose = Loose(source)
+    resources: dict[int, tuple[Json, str | None]] = {}
+    names: dict[str, int] = {}  # fullUrls and Type/ids -> entry index
+    for index, entry in enumerate(entries):
+        location, where = f"{origin}:entry[{index}]", f"entry[{index}].resource"
+        try:
+            if not isinstance(entry, dict):
+                raise FieldError(f"entry[{index}]", f"entry[{index}] is not a JSON object")
+            check_resource(entry.get("resource"), where)
+            resource: Json = entry["resource"]
+            sent_url = entry.get("fullUrl")
+            full_url = sent_url if isinstance(sent_url, str) and sent_url else None
+            target = loose.target(resource, full_url)
+        except FieldError as problem:
+            yield _problem(location, problem.field, problem.reason)
+            continue
+        resources[index] = (resource, full_url)
+        for name in (full_url, relative_name(resource)):
+            if name is not None:
+                loose.targets[name] = target
+                names[name] = index
+    depends = {
+        index: [names[name] for name in references(resource) if name in names]
+        for index, (resource, _) in resources.items()
+    }
+    for index in _dependency_order(depends):
+        resource, full_url = resources[index]
+        yield _loose_record(loose, resource, f"{origin}:entry[{index}]", full_url, f"entry[{index}].resource")
+
+
+def _dependency_order(depends: dict[int, list[int]]) -> list[int]:
+    """The nodes, each after those it depends on (a cycle is cut where it closes), otherwise in key order."""
+    order: list[int] = []
+    seen: set[int] = set()
+    for root in depends:
+        if root in seen:
+            continue
+        seen.add(root)
+        stack = [(root, iter(depends[root]))]
+        while stack:
+            node, pending = stack[-1]
+            child = next((child for child in pending if child not in seen), None)
+            if child is None:
+                stack.pop()
+                order.append(node)
+            else:
+                seen.add(child)
+                stack.append((child, iter(depends[child])))
+    return order
+
+
+CONNECTOR = FhirConnector()

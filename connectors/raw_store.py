@@ -1,0 +1,49 @@
+"""Raw bytes by content: every message is written here, streamed and hashed, before anything parses it."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+from typing import BinaryIO
+
+from django.conf import settings
+
+CHUNK = 1 << 20
+
+
+def raw_root() -> Path:
+    return Path(settings.RAW_STORE_DIR)
+
+
+def raw_path(sha256: str) -> Path:
+    return raw_root() / sha256[:2] / sha256
+
+
+def raw_store_put(stream: BinaryIO) -> tuple[str, int]:
+    """Copy `stream` into the store in 1 MiB chunks (memory stays flat for any size); its SHA-256 and size.
+    The same bytes stored twice are kept once."""
+    root = raw_root()
+    root.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256()
+    size = 0
+    handle, temporary = tempfile.mkstemp(dir=root, prefix=".incoming-")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            while block := stream.read(CHUNK):
+                digest.update(block)
+                out.write(block)
+                size += len(block)
+        sha256 = digest.hexdigest()
+        target = raw_path(sha256)
+        target.parent.mkdir(exist_ok=True)
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return sha256, size
+
+
+def raw_store_open(sha256: str) -> BinaryIO:
+    return raw_path(sha256).open("rb")

@@ -1,0 +1,28 @@
+"""How the ingest commands report: one closing summary, as text or as one JSON object; and the exit code."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+
+from connectors.pipeline import IngestSummary
+
+EXIT_STORED = 0
+EXIT_QUARANTINED = 1
+
+
+def summary_render(summary: IngestSummary, *, as_json: bool) -> str:
+    if as_json:
+        return json.dumps(asdict(summary), ensure_ascii=False)
+    lines = [
+        f"received {summary.received} messages ({summary.duplicates} already seen), {summary.records} records: "
+        f"stored {summary.created}, updated {summary.updated}, unchanged {summary.unchanged}, "
+        f"deleted {summary.deleted}, quarantined {summary.quarantined}",
+        *(f"  {error}" for error in summary.first_errors),
+    ]
+    return "\n".join(lines)
+
+
+def summary_exit_code(summary: IngestSummary) -> int:
+    """0 when everything was stored, 1 when anything was quarantined."""
+    return EXIT_QUARANTINED if summary.quarantined else EXIT_STORED
