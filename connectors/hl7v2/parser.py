@@ -1,0 +1,557 @@
+"""HL7 v2 bytes to parsed messages: segments streamed off the bytes, batch envelopes checked, MSH-18 decoded.
+
+The bytes are cut into segments before they are decoded: CR and LF never occur inside a character of the
+charsets read here (ISO-2022-JP, Shift_JIS, UTF-8), whereas ``|``, ``^``, ``~`` and ``\\`` do (inside JIS X 0208
+and Shift_JIS characters), so fields are split only after decoding, by python-hl7. Only one message is held in
+memory at a time, so a file of any size streams.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import BinaryIO
+
+import hl7
+import hl7.util
+
+CHUNK = 1 << 16
+MAX_LINE = 1 << 24  # a segment longer than this is not HL7 (a binary file without line ends)
+MAX_MESSAGE = 1 << 26
+FRAMING = b"\x0b\x1c"  # MLLP start and end bytes (SS-MIX2 files end with a 0x1C after the last CR)
+BOM = b"\xef\xbb\xbf"
+ENVELOPE = frozenset({"FHS", "FTS", "BHS", "BTS"})
+_TERMINATOR = re.compile(rb"\r\n?|\n")
+_SEGMENT_ID = re.compile(rb"[A-Z][A-Z0-9]{2}(?![A-Za-z0-9])")
+_DTM = re.compile(
+    r"(\d{4})(?:(\d{2})(?:(\d{2})(?:(\d{2})(?:(\d{2})(?:(\d{2})(?:\.(\d{1,4}))?)?)?)?)?)?(?:([+-])(\d{2})(\d{2}))?"
+)
+JAPAN_OFFSET = "+09:00"
+
+
+class Hl7Error(Exception):
+    """Why a message cannot be taken: `line` is the file line of the segment at fault (None: the whole file)."""
+
+    def __init__(self, line: int | None, field: str, reason: str) -> None:
+        super().__init__(reason)
+        self.line = line
+        self.field = field
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One segment's bytes (framing bytes removed) and its line number in the file, from 1."""
+
+    number: int
+    data: bytes
+    terminated: bool = True  # False for the last line of a file cut short (no CR or LF after it)
+    too_long: bool = False
+
+    @property
+    def segment_id(self) -> str | None:
+        match = _SEGMENT_ID.match(self.data)
+        return match.group().decode() if match else None
+
+    def describe(self) -> str:
+        """The segment ID, or the first bytes when the line is not a segment."""
+        return self.segment_id or "bytes " + self.data[:8].hex(" ")
+
+
+@dataclass(slots=True)
+class RawMessage:
+    """A message's lines, MSH first, not yet decoded."""
+
+    lines: list[Line]
+    size: int = 0
+    dropped: int = 0  # lines left out past MAX_MESSAGE bytes
+
+    @property
+    def line(self) -> int:
+        return self.lines[0].number
+
+
+@dataclass(frozen=True, slots=True)
+class EnvelopeProblem:
+    """A problem outside any message: batch and file envelopes, stray segments, an empty file."""
+
+    line: int | None
+    field: str
+    reason: str
+
+
+def read_lines(stream: BinaryIO) -> Iterator[Line]:
+    """The non-blank lines of `stream`, read in chunks and cut at CR, LF or CRLF."""
+    number = 0
+    buffer = b""
+    overflow: bytes | None = None  # the head of a line too long to keep, while its end is looked for
+    while True:
+        chunk = stream.read(CHUNK)
+        if number == 0 and not buffer and chunk.startswith(BOM):
+            chunk = chunk[len(BOM) :]
+        buffer += chunk
+        start = 0
+        for match in _TERMINATOR.finditer(buffer):
+            if chunk and match.end() == len(buffer) and match.group() == b"\r":
+                break  # the LF of a CRLF may open the next chunk
+            number += 1
+            if overflow is not None:
+                yield Line(number, overflow, too_long=True)
+                overflow = None
+            else:
+                yield from _line(number, buffer[start : match.start()])
+            start = match.end()
+        buffer = buffer[start:]
+        if len(buffer) > MAX_LINE:
+            overflow = overflow if overflow is not None else buffer[:16]
+            buffer = b""
+        if not chunk:
+            break
+    if overflow is not None:
+        yield Line(number + 1, overflow, terminated=False, too_long=True)
+    else:
+        yield from _line(number + 1, buffer, terminated=False)
+
+
+def _line(number: int, data: bytes, terminated: bool = True) -> Iterator[Line]:
+    data = data.strip(FRAMING)
+    if data:
+        yield Line(number, data, terminated)
+
+
+def read_messages(stream: BinaryIO) -> Iterator[RawMessage | EnvelopeProblem]:
+    """Messages and envelope problems in file order, following HL7's batch grammar:
+    ``[FHS] {[BHS] {MSH ...} [BTS]} [FTS]`` (every header and trailer optional; counts checked when given)."""
+    envelope = _Envelope()
+    for line in read_lines(stream):
+        yield from envelope.feed(line)
+    yield from envelope.close()
+
+
+class _Envelope:
+    """The state of the batch grammar while lines stream past."""
+
+    def __init__(self) -> None:
+        self.message: RawMessage | None = None
+        self.stray: list[Line] = []
+        self.lines = 0
+        self.messages = 0
+        self.header = "BHS|^~\\&"  # the last header's delimiters, to read a trailer's count with
+        self.file_line: int | None = None  # the open FHS
+        self.file_batches = 0
+        self.batch_line: int | None = None  # the open BHS
+        self.batch_open = False  # a batch has begun (at a BHS or at a message outside one)
+        self.batch_messages = 0
+
+    def feed(self, line: Line) -> Iterator[RawMessage | EnvelopeProblem]:
+        self.lines += 1
+        kind = None if line.too_long else line.segment_id
+        if kind == "MSH":
+            yield from self._flush()
+            self._begin_batch(None)
+            self.batch_messages += 1
+            self.messages += 1
+            self.message = RawMessage([line], len(line.data))
+        elif kind in ENVELOPE:
+            yield from self._flush()
+            yield from {"FHS": self._fhs, "FTS": self._fts, "BHS": self._bhs, "BTS": self._bts}[kind](line)
+        elif self.message is not None:
+            self._append(self.message, line)
+        else:
+            self.stray.append(line)
+
+    def close(self) -> Iterator[RawMessage | EnvelopeProblem]:
+        if self.lines == 0:
+            yield EnvelopeProblem(None, "", "the file is empty: it holds no HL7 segment")
+            return
+        if len(self.stray) == self.lines:
+            first = self.stray[0]
+            reason = f"the file is not HL7 v2: it does not start with an MSH, FHS or BHS segment ({_what(first)})"
+            yield EnvelopeProblem(None, "MSH", reason)
+            return
+        yield from self._flush()
+
+    @staticmethod
+    def _append(message: RawMessage, line: Line) -> None:
+        if message.size + len(line.data) > MAX_MESSAGE:
+            message.dropped += 1
+        else:
+            message.lines.append(line)
+            message.size += len(line.data)
+
+    def _flush(self) -> Iterator[RawMessage | EnvelopeProblem]:
+        if self.message is not None:
+            yield self.message
+            self.message = None
+        if self.stray:
+            first, last = self.stray[0], self.stray[-1]
+            span = f"line {first.number}" if first is last else f"lines {first.number}-{last.number}"
+            names = ", ".join(dict.fromkeys(_what(line) for line in self.stray))
+            verb, pronoun = ("is", "it") if first is last else ("are", "them")
+            reason = f"{span} ({names}) {verb} outside any message: no MSH segment comes before {pronoun}"
+            yield EnvelopeProblem(first.number, first.segment_id or "segment", reason)
+            self.stray = []
+
+    def _begin_batch(self, header: int | None) -> None:
+        if header is not None or not self.batch_open:
+            self.batch_open = True
+            self.batch_line = header
+            self.batch_messages = 0
+            self.file_batches += 1
+
+    def _fhs(self, line: Line) -> Iterator[EnvelopeProblem]:
+        if self.file_line is not None:
+            begun = f"the file begun by the FHS at line {self.file_line}"
+            reason = f"FHS at line {line.number} is inside {begun}, which no FTS has closed: a file has one FHS"
+            yield EnvelopeProblem(line.number, "FHS", reason)
+            return
+        if self.messages or self.batch_open:
+            reason = f"FHS at line {line.number} comes after messages: an FHS must begin the file"
+            yield EnvelopeProblem(line.number, "FHS", reason)
+            return
+        self.file_line = line.number
+        self.file_batches = 0
+        self.header = _delimiters(line, self.header)
+
+    def _bhs(self, line: Line) -> Iterator[EnvelopeProblem]:
+        self.header = _delimiters(line, self.header)
+        self._begin_batch(line.number)
+        yield from ()
+
+    def _bts(self, line: Line) -> Iterator[EnvelopeProblem]:
+        begun = f"the batch begun at line {self.batch_line}" if self.batch_line else "the batch"
+        held = self.batch_messages if self.batch_open else 0
+        yield from self._count(line, "BTS-1", "batch message count", held, f"{begun} holds {held}")
+        self.batch_open = False
+        self.batch_line = None
+        self.batch_messages = 0
+
+    def _fts(self, line: Line) -> Iterator[EnvelopeProblem]:
+        begun = f"the file begun at line {self.file_line}" if self.file_line else "the file"
+        batches = self.file_batches
+        yield from self._count(line, "FTS-1", "file batch count", batches, f"{begun} holds {batches}")
+        self.file_line = None
+        self.file_batches = 0
+        self.messages = 0
+        self.batch_open = False
+        self.batch_line = None
+
+    def _count(self, line: Line, field: str, label: str, actual: int, holds: str) -> Iterator[EnvelopeProblem]:
+        text = _trailer_value(self.header, line)
+        if not text:
+            return
+        if not text.isdigit():
+            yield EnvelopeProblem(line.number, field, f"{field} {label} '{text}' is not a number")
+        elif int(text) != actual:
+            yield EnvelopeProblem(line.number, field, f"{field} {label} is {int(text)}, but {holds}")
+
+
+def _what(line: Line) -> str:
+    if line.too_long:
+        return f"a line longer than {MAX_LINE // (1 << 20)} MiB"
+    return line.describe()
+
+
+def _delimiters(line: Line, default: str) -> str:
+    """A header's segment ID and delimiters (``BHS|^~\\&``), to parse trailers with."""
+    return _header_delimiters(line.data[:16].decode("latin-1")) or default
+
+
+def _header_delimiters(text: str) -> str | None:
+    """The start of a header segment up to its delimiters (``MSH|^~\\&``) when they are usable: a field
+    separator and four (or five) encoding characters, all different, none a letter, digit or space.
+    python-hl7 fails on an assertion with repeated ones."""
+    if len(text) < 8:
+        return None
+    end = text.find(text[3], 4)
+    encoding = text[4:] if end < 0 else text[4:end]
+    delimiters = text[3] + encoding
+    usable = not any(char.isalnum() or char.isspace() for char in delimiters)
+    if len(encoding) not in (4, 5) or len(set(delimiters)) != len(delimiters) or not usable:
+        return None
+    return text[: 4 + len(encoding)]
+
+
+def _trailer_value(header: str, line: Line) -> str:
+    """Field 1 of a BTS or FTS, parsed by python-hl7 under the header's delimiters (its value is ASCII digits)."""
+    try:
+        message = hl7.parse(f"{header}\r{line.data.decode('latin-1')}")
+        return str(message[1].extract_field(1, 1)).strip()
+    except (hl7.ParseException, IndexError, ValueError):
+        return ""
+
+
+# --- decoding -------------------------------------------------------------------------------------------
+
+# MSH-18 values (upper case, without spaces, _ and -) and the codecs to try, in order. ISO-2022-JP is also the
+# default: SS-MIX2 files are ISO-2022-JP whatever MSH-18 says, and plain ASCII decodes the same under it.
+ISO_2022_JP = ("ISO-2022-JP", ("iso2022_jp", "iso2022_jp_ext", "iso2022_jp_2004"))
+CHARSETS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "": ISO_2022_JP,
+    "ISOIR87": ISO_2022_JP,
+    "ISOIR159": ISO_2022_JP,
+    "ISOIR13": ISO_2022_JP,
+    "ISOIR14": ISO_2022_JP,
+    "ISO2022JP": ISO_2022_JP,
+    "ASCII": ("ASCII", ("ascii",)),
+    "ISOIR6": ("ASCII", ("ascii",)),
+    "UNICODEUTF8": ("UTF-8", ("utf-8",)),
+    "UTF8": ("UTF-8", ("utf-8",)),
+    "SHIFTJIS": ("Shift_JIS", ("cp932", "shift_jis_2004")),
+    "SJIS": ("Shift_JIS", ("cp932", "shift_jis_2004")),
+    "CP932": ("Shift_JIS", ("cp932", "shift_jis_2004")),
+    "MS932": ("Shift_JIS", ("cp932", "shift_jis_2004")),
+    "WINDOWS31J": ("Shift_JIS", ("cp932", "shift_jis_2004")),
+    "88591": ("ISO-8859-1", ("latin-1",)),
+    "ISOIR100": ("ISO-8859-1", ("latin-1",)),
+}
+_JAPANESE_SETS = frozenset({"ISOIR87", "ISOIR159", "ISOIR13", "ISOIR14"})
+_SNIFF = ("iso2022_jp", "iso2022_jp_ext", "utf-8", "cp932", "latin-1")  # to read MSH-18 with, in this order
+
+
+def _sniff(data: bytes) -> tuple[str, str]:
+    """The first codec that decodes the bytes (latin-1 always does), and the text: enough to read MSH-18."""
+    for codec in _SNIFF:
+        try:
+            return codec, data.decode(codec)
+        except UnicodeDecodeError:
+            continue
+    raise AssertionError("latin-1 decodes any bytes")  # pragma: no cover
+
+
+def _decode(data: bytes, declared: str, charset: tuple[str, tuple[str, ...]], lines: list[Line]) -> str:
+    """The bytes in the declared charset (its codecs tried in order); an Hl7Error naming the first bad byte."""
+    label, codecs = charset
+    error: UnicodeDecodeError | None = None
+    for codec in codecs:
+        try:
+            return data.decode(codec)
+        except UnicodeDecodeError as failure:
+            error = error or failure
+    assert error is not None
+    line = lines[data.count(b"\r", 0, error.start)]
+    said = f"as MSH-18 '{declared}' declares" if declared else "(the default when MSH-18 is empty)"
+    byte = data[error.start : error.start + 1].hex()
+    reason = f"the message is not {label} text {said}: byte 0x{byte} on line {line.number} cannot be decoded"
+    raise Hl7Error(line.number, "MSH-18", reason)
+
+
+def _charset(declared: str, line: int) -> tuple[str, tuple[str, ...]]:
+    names = [re.sub(r"[\s_\-/]", "", name).upper() for name in declared.split("~")]
+    japanese = [name for name in names if name in _JAPANESE_SETS]
+    name = japanese[0] if japanese else next((name for name in names if name), "")
+    if name not in CHARSETS:
+        known = "ASCII, ISO IR87 (ISO-2022-JP), SHIFT_JIS, UNICODE UTF-8, 8859/1"
+        raise Hl7Error(line, "MSH-18", f"MSH-18 character set '{declared}' is not one this connector reads ({known})")
+    return CHARSETS[name]
+
+
+def parse(message: RawMessage) -> Message:
+    """Decode and parse one message; every structural fault is an Hl7Error."""
+    for line in message.lines:
+        if line.too_long:
+            raise Hl7Error(line.number, "segment", f"line {line.number} is longer than {MAX_LINE >> 20} MiB")
+        if line.segment_id is None:
+            reason = f"line {line.number} is not an HL7 segment: it starts with {line.describe()}"
+            raise Hl7Error(line.number, "segment", reason)
+    if message.dropped:
+        reason = f"the message at line {message.line} is longer than {MAX_MESSAGE >> 20} MiB"
+        raise Hl7Error(message.line, "MSH", reason)
+    last = message.lines[-1]
+    if not last.terminated:
+        reason = (
+            f"the file ends inside the {last.segment_id} segment on line {last.number} "
+            "(no CR after it): the message is truncated"
+        )
+        raise Hl7Error(last.number, last.segment_id or "segment", reason)
+    data = b"\r".join(line.data for line in message.lines)
+    sniffed, text = _sniff(data)
+    parsed = _parse_text(text, message.line)
+    declared = "~".join(rep.value(1) for rep in Segment(parsed[0], message.line, 1).repetitions(18))
+    charset = _charset(declared, message.line)
+    plain = data.isascii() and b"\x1b" not in data  # the same text in every charset read here
+    if not plain and sniffed not in charset[1]:
+        parsed = _parse_text(_decode(data, declared, charset, message.lines), message.line)
+    return Message(
+        [
+            Segment(raw, line.number, position)
+            for position, (raw, line) in enumerate(zip(parsed, message.lines, strict=True), 1)
+        ]
+    )
+
+
+def _parse_text(text: str, line: int) -> hl7.Message:
+    if _header_delimiters(text[:16]) is None:
+        reason = f"MSH-1 and MSH-2 '{text[3:8]}' are not a field separator and four different encoding characters"
+        raise Hl7Error(line, "MSH-2", reason)
+    try:
+        return hl7.parse(text)
+    except (hl7.ParseException, IndexError, ValueError) as failure:
+        raise Hl7Error(line, "MSH", f"the MSH segment on line {line} is malformed") from failure
+
+
+# --- parsed messages ------------------------------------------------------------------------------------
+
+
+class Repetition:
+    """One repetition of a field: components of subcomponents, unescaped; HL7's null ``""`` reads as empty."""
+
+    __slots__ = ("components", "separators")
+
+    def __init__(self, components: list[list[str]], separators: str) -> None:
+        self.components = components
+        self.separators = separators  # component then subcomponent separator
+
+    def value(self, component: int, subcomponent: int = 1) -> str:
+        """One subcomponent (1-based), or ``""`` when absent."""
+        if component > len(self.components):
+            return ""
+        parts = self.components[component - 1]
+        return parts[subcomponent - 1] if subcomponent <= len(parts) else ""
+
+    def component(self, component: int) -> str:
+        """A whole component as written, its subcomponents joined (a code such as ``9A100&IMP``)."""
+        if component > len(self.components):
+            return ""
+        return self.separators[1].join(self.components[component - 1]).rstrip(self.separators[1])
+
+    def text(self) -> str:
+        """The whole repetition as written, its components joined (a value such as ``^182``)."""
+        return self.separators[0].join(self.component(i) for i in range(1, self.count() + 1))
+
+    def count(self) -> int:
+        """The number of components up to the last non-empty one."""
+        filled = [i for i, parts in enumerate(self.components, 1) if any(parts)]
+        return filled[-1] if filled else 0
+
+    def __bool__(self) -> bool:
+        return self.count() > 0
+
+
+class Segment:
+    """A parsed segment and where it is: `line` in the file, `position` in its message (from 1)."""
+
+    __slots__ = ("_fields", "line", "name", "position", "raw")
+
+    def __init__(self, raw: hl7.Segment, line: int, position: int) -> None:
+        self.raw = raw
+        self.line = line
+        self.position = position
+        self.name = str(raw[0][0])
+        self._fields: dict[int, list[Repetition]] = {}
+
+    def repetitions(self, number: int) -> list[Repetition]:
+        """Field `number` (HL7 numbering) as its non-empty repetitions."""
+        cached = self._fields.get(number)
+        if cached is None:
+            cached = self._fields[number] = self._read(number)
+        return cached
+
+    def repetition(self, number: int) -> Repetition:
+        """The field's first repetition (empty when the field is empty)."""
+        repetitions = self.repetitions(number)
+        return repetitions[0] if repetitions else Repetition([], self._separators())
+
+    def value(self, number: int, component: int = 1, subcomponent: int = 1) -> str:
+        return self.repetition(number).value(component, subcomponent)
+
+    def _separators(self) -> str:
+        return str(self.raw.separators[3:5])
+
+    def _read(self, number: int) -> list[Repetition]:
+        """python-hl7 leaves a part without delimiters as a bare string; every part is nested alike here."""
+        if number >= len(self.raw):
+            return []
+        separators = self._separators()
+        repetitions = []
+        for repetition in self.raw[number]:
+            parts = [repetition] if isinstance(repetition, str) else repetition
+            components = [
+                [self._unescape(part)] if isinstance(part, str) else [self._unescape(sub) for sub in part]
+                for part in parts
+            ]
+            read = Repetition(components, separators)
+            if read:
+                repetitions.append(read)
+        return repetitions
+
+    def _unescape(self, text: str) -> str:
+        if text == '""':
+            return ""
+        if self.raw.esc not in text:
+            return text
+        try:
+            return str(hl7.util.unescape(self.raw, text))
+        except (ValueError, IndexError) as failure:
+            reason = f"{self.name} holds a malformed escape sequence in '{text}'"
+            raise Hl7Error(self.line, self.name, reason) from failure
+
+
+@dataclass(frozen=True)
+class Message:
+    segments: list[Segment]
+    _by_name: dict[str, list[Segment]] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        for segment in self.segments:
+            self._by_name.setdefault(segment.name, []).append(segment)
+
+    def all(self, name: str) -> list[Segment]:
+        return self._by_name.get(name, [])
+
+    def first(self, name: str) -> Segment | None:
+        found = self._by_name.get(name)
+        return found[0] if found else None
+
+    @property
+    def header(self) -> Segment:
+        return self.segments[0]
+
+    @property
+    def control_id(self) -> str:
+        return self.header.value(10)
+
+    @property
+    def message_type(self) -> str:
+        """MSH-9 as ``code^trigger`` (the structure, MSH-9.3, left out)."""
+        msh9 = self.header.repetition(9)
+        return f"{msh9.value(1)}^{msh9.value(2)}"
+
+
+# --- data types -----------------------------------------------------------------------------------------
+
+
+class FormatError(ValueError):
+    """A value that does not follow its HL7 data type; the message says how, after the field's label."""
+
+
+def date_time(text: str) -> str:
+    """An HL7 DTM as a FHIR dateTime: as precise as given, Japan time (+09:00) unless an offset is written."""
+    match = _DTM.fullmatch(text.strip())
+    if match is None:
+        raise FormatError("is not an HL7 date/time (YYYY[MM[DD[HH[MM[SS[.S]]]]]][+ZZZZ])")
+    year, month, day, hour, minute, second, fraction, sign, offset_hours, offset_minutes = match.groups()
+    _check_calendar(year, month, day, hour, minute, second)
+    if hour is None:
+        return "-".join(part for part in (year, month, day) if part is not None)
+    if sign and (int(offset_hours) > 14 or int(offset_minutes) > 59):
+        raise FormatError("has an offset from UTC that does not exist")
+    seconds = f"{second or '00'}{f'.{fraction}' if fraction else ''}"
+    zone = f"{sign}{offset_hours}:{offset_minutes}" if sign else JAPAN_OFFSET
+    return f"{year}-{month}-{day}T{hour}:{minute or '00'}:{seconds}{zone}"
+
+
+def date(text: str) -> str:
+    """An HL7 DT (or the date part of a DTM) as a FHIR date."""
+    return date_time(text).partition("T")[0]
+
+
+def _check_calendar(*parts: str | None) -> None:
+    year, month, day, hour, minute, second = (int(part) if part is not None else None for part in parts)
+    try:
+        datetime(year or 0, month or 1, day or 1, hour or 0, minute or 0, second or 0)
+    except ValueError as failure:
+        kind = "date" if hour is None else "date and time"
+        raise FormatError(f"is not a calendar {kind}") from failure
