@@ -17,51 +17,10 @@ from typing import BinaryIO, TypeVar
 
 from connectors.base import RecordProblem
 from connectors.jp import DateError, parse_yyyymmdd
+from core.formats import BARTHEL_SCORES, CARE_CSV_COLUMNS, CHECKLIST_ITEMS
 
-BARTHEL_ITEMS: dict[str, tuple[int, ...]] = {
-    "食事": (0, 5, 10),
-    "移乗": (0, 5, 10, 15),
-    "整容": (0, 5),
-    "トイレ動作": (0, 5, 10),
-    "入浴": (0, 5),
-    "平地歩行": (0, 5, 10, 15),
-    "階段": (0, 5, 10),
-    "更衣": (0, 5, 10),
-    "排便": (0, 5, 10),
-    "排尿": (0, 5, 10),
-}
-CHECKLIST_ITEMS = 25
-
-TABLES: dict[str, tuple[str, ...]] = {
-    "clients": (
-        "利用者番号",
-        "氏名",
-        "氏名カナ",
-        "生年月日",
-        "性別",
-        "郵便番号",
-        "住所",
-        "電話番号",
-        "介護保険者番号",
-        "被保険者番号",
-        "登録日",
-    ),
-    "certifications": (
-        "利用者番号",
-        "要介護状態区分コード",
-        "要介護状態区分",
-        "申請区分",
-        "申請日",
-        "認定日",
-        "有効期間開始",
-        "有効期間終了",
-    ),
-    "services": ("利用者番号", "サービス提供日", "サービス種類コード", "サービス種類", "単位数"),
-    "adl": ("利用者番号", "評価日", *BARTHEL_ITEMS, "合計"),
-    "incidents": ("利用者番号", "発生日", "種別", "場所", "受傷"),
-    "checklists": ("利用者番号", "実施日", *(f"質問{n}" for n in range(1, CHECKLIST_ITEMS + 1)), "身長", "体重"),
-    "vitals": ("利用者番号", "測定日時", "収縮期血圧", "拡張期血圧", "脈拍", "体温", "体重"),
-}
+BARTHEL_ITEMS = BARTHEL_SCORES
+TABLES = {name.removesuffix(".csv"): columns for name, columns in CARE_CSV_COLUMNS.items()}
 # The order to ingest a source's folder in: clients first, so that their Patients carry full demographics
 # before the other tables' conditional creates would make minimal ones.
 FILE_NAMES = tuple(f"{table}.csv" for table in TABLES)

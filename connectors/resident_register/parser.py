@@ -13,33 +13,11 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import BinaryIO
 
+from core.formats import RESIDENT_REGISTER_COLUMNS
+
 RESIDENTS = "residents.csv"
 MOVEMENTS = "movements.csv"
-COLUMNS: dict[str, tuple[str, ...]] = {
-    RESIDENTS: (
-        "宛名番号",
-        "世帯番号",
-        "続柄",
-        "氏名",
-        "氏名カナ",
-        "生年月日",
-        "性別",
-        "郵便番号",
-        "住所",
-        "地区",
-        "住民となった日",
-        "状態",
-        "死亡日",
-        "電話番号",
-        "介護保険被保険者番号",
-        "医療保険種別",
-        "医療保険者番号",
-        "被保険者記号",
-        "被保険者番号",
-        "被保険者枝番",
-    ),
-    MOVEMENTS: ("宛名番号", "異動日", "異動事由", "旧住所", "新住所", "旧世帯番号", "新世帯番号"),
-}
+COLUMNS = RESIDENT_REGISTER_COLUMNS
 # A physical line longer than this is cut (and its row reported): no register row comes near it.
 MAX_LINE_BYTES = 1 << 20
 

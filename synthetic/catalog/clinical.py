@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from core.formats import BARTHEL_SCORES
 from synthetic.model import (
     CareLevel,
     CareServiceType,
@@ -675,5 +676,5 @@ CARE_SERVICE_TYPES = {
     )
 }
 
-BARTHEL_ITEMS = ("食事", "移乗", "整容", "トイレ動作", "入浴", "平地歩行", "階段", "更衣", "排便", "排尿")
-BARTHEL_MAXIMA = (10, 15, 5, 10, 5, 15, 10, 10, 10, 10)
+BARTHEL_ITEMS = tuple(BARTHEL_SCORES)
+BARTHEL_MAXIMA = tuple(max(scores) for scores in BARTHEL_SCORES.values())

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 
-from synthetic.catalog.clinical import BARTHEL_ITEMS
+from core.formats import CARE_CSV_COLUMNS
 from synthetic.model import (
     ChecklistResponse,
     Institution,
@@ -33,36 +33,7 @@ INCIDENTS = "incidents.csv"
 CHECKLISTS = "checklists.csv"
 VITALS = "vitals.csv"
 
-COLUMNS: dict[str, tuple[str, ...]] = {
-    CLIENTS: (
-        "利用者番号",
-        "氏名",
-        "氏名カナ",
-        "生年月日",
-        "性別",
-        "郵便番号",
-        "住所",
-        "電話番号",
-        "介護保険者番号",
-        "被保険者番号",
-        "登録日",
-    ),
-    CERTIFICATIONS: (
-        "利用者番号",
-        "要介護状態区分コード",
-        "要介護状態区分",
-        "申請区分",
-        "申請日",
-        "認定日",
-        "有効期間開始",
-        "有効期間終了",
-    ),
-    SERVICES: ("利用者番号", "サービス提供日", "サービス種類コード", "サービス種類", "単位数"),
-    ADL: ("利用者番号", "評価日", *BARTHEL_ITEMS, "合計"),
-    INCIDENTS: ("利用者番号", "発生日", "種別", "場所", "受傷"),
-    CHECKLISTS: ("利用者番号", "実施日", *(f"質問{number}" for number in range(1, 26)), "身長", "体重"),
-    VITALS: ("利用者番号", "測定日時", "収縮期血圧", "拡張期血圧", "脈拍", "体温", "体重"),
-}
+COLUMNS = CARE_CSV_COLUMNS
 
 SEX_CODES = {Sex.MALE: "1", Sex.FEMALE: "2"}
 APPLICATIONS = {"new": "新規", "renewal": "更新", "change": "区分変更"}

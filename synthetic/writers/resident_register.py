@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from itertools import pairwise
 
+from core.formats import RESIDENT_REGISTER_COLUMNS
 from synthetic.model import Institution, InsuranceKind, Person, Region, Sex
 from synthetic.output import Output
 from synthetic.writers.cp932 import csv_rows, western
@@ -20,32 +21,7 @@ from synthetic.writers.cp932 import csv_rows, western
 RESIDENTS = "residents.csv"
 MOVEMENTS = "movements.csv"
 
-COLUMNS: dict[str, tuple[str, ...]] = {
-    RESIDENTS: (
-        "宛名番号",
-        "世帯番号",
-        "続柄",
-        "氏名",
-        "氏名カナ",
-        "生年月日",
-        "性別",
-        "郵便番号",
-        "住所",
-        "地区",
-        "住民となった日",
-        "状態",
-        "死亡日",
-        "電話番号",
-        "介護保険被保険者番号",
-        "医療保険種別",
-        "医療保険者番号",
-        "被保険者記号",
-        "被保険者番号",
-        "被保険者枝番",
-    ),
-    MOVEMENTS: ("宛名番号", "異動日", "異動事由", "旧住所", "新住所", "旧世帯番号", "新世帯番号"),
-}
-
+COLUMNS = RESIDENT_REGISTER_COLUMNS
 SEX_CODES = {Sex.MALE: "1", Sex.FEMALE: "2"}
 INSURANCE_KINDS = {
     InsuranceKind.NATIONAL: "国保",
@@ -55,7 +31,6 @@ INSURANCE_KINDS = {
 RESIDENT = "住民"
 DEAD = "死亡"
 MOVE = "転居"
-
 
 HEADERS = {name: csv_rows([columns]) for name, columns in COLUMNS.items()}
 
