@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import BinaryIO
 
@@ -28,6 +29,7 @@ MEDICAL_INSTITUTION_SYSTEM = "http://jpfhir.jp/fhir/core/IdSystem/insurance-medi
 INSTITUTION_PATIENT_OID = "urn:oid:1.2.392.100495.20.3.51.1"
 SOURCE_URI = "https://tsunagi.example.jp/fhir/source/"
 PROVENANCE_TARGETS = 500  # targets per Provenance: a big file gets several
+RECORDS_PER_COMMIT = 200
 FIRST_ERRORS = 10
 
 ProgressHook = Callable[[int, int], None]  # called after each file: (done, total)
@@ -125,11 +127,14 @@ def message_process(*, message_id: int) -> tuple[InboundMessage, list[str]]:
     problems: dict[int, RecordProblem] = {}
     records = 0
     with raw_store_open(message.sha256) as data:
-        for index, record in enumerate(_records(source, data, message.origin)):
-            records += 1
-            problem = record.problem or _store(access, record, source_uri, counts)
-            if problem is not None:
-                problems[index] = problem
+        numbered = enumerate(_records(source, data, message.origin))
+        while batch := list(islice(numbered, RECORDS_PER_COMMIT)):
+            with transaction.atomic():  # one commit per batch; each record is its own savepoint inside it
+                for index, record in batch:
+                    records += 1
+                    problem = record.problem or _store(access, record, source_uri, counts)
+                    if problem is not None:
+                        problems[index] = problem
     _quarantine(message, problems)
     if counts.targets:
         _provenance(access, message, counts.targets, source_uri)
@@ -153,9 +158,8 @@ def _records(source: SourceSystem, data: BinaryIO, origin: str) -> Iterator[Pars
 
 
 def _store(access: AccessContext, record: ParsedRecord, source_uri: str, counts: IngestCounts) -> RecordProblem | None:
-    try:
-        with transaction.atomic():
-            counts.add(record_ingest(access=access, entries=record.entries, source_uri=source_uri))
+    try:  # record_ingest is atomic: a refused record rolls back to its savepoint, its batch goes on
+        counts.add(record_ingest(access=access, entries=record.entries, source_uri=source_uri))
     except FhirError as error:
         where = ", ".join(expression for issue in error.issues for expression in issue.expression)
         return RecordProblem(record.location, where, f"not stored ({error.status}): {error}")
