@@ -23,6 +23,8 @@ JP_EXTENSION = "http://jpfhir.jp/fhir/core/Extension/StructureDefinition/"
 HL7_CODE_SYSTEM = "http://terminology.hl7.org/CodeSystem/"
 NAME_REPRESENTATION = "http://hl7.org/fhir/StructureDefinition/iso21090-EN-representation"
 INSURER_NUMBER = "http://jpfhir.jp/fhir/core/mhlw/IdSystem/InsurerNumber"
+MEDICAL_INSTITUTION = "http://jpfhir.jp/fhir/core/IdSystem/insurance-medical-institution-no"
+INSTITUTION_PATIENT_OID = "urn:oid:1.2.392.100495.20.3.51.1"  # + 10-digit 医療機関コード
 INSURANCE_MEMBER_ID = "http://jpfhir.jp/fhir/clins/Idsystem/JP_Insurance_memberID"
 PROJECT_SYSTEMS = "https://tsunagi.example.jp/fhir/"
 # 介護保険 被保険者番号 are unique per 保険者 only, so the system names the insurer: `…/ltc-insured-number/229997`.
@@ -151,15 +153,6 @@ def _card_part(text: str) -> str:
 def ltc_insured_identifier(insurer: str, number: str) -> Json:
     """介護保険 被保険者番号 as a Patient identifier, under its 保険者's system."""
     return {"system": f"{LTC_INSURED_NUMBER}{insurer}", "value": number}
-
-
-def check_digit(digits: str) -> str:
-    """検証番号 of 保険者番号 / 医療機関コード: weights 2,1,2,... from the right, digit sums, modulus 10."""
-    total = 0
-    for position, char in enumerate(reversed(digits)):
-        product = int(char) * (2 if position % 2 == 0 else 1)
-        total += product // 10 + product % 10
-    return str((10 - total % 10) % 10)
 
 
 class FieldError(ValueError):

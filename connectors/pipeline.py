@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from connectors.base import ParsedRecord, RecordProblem, SourceInfo
+from connectors.jp import INSTITUTION_PATIENT_OID, MEDICAL_INSTITUTION, PROJECT_SYSTEMS
 from connectors.models import InboundMessage, MessageStatus, QuarantinedRecord, SourceSystem
 from connectors.raw_store import raw_store_open, raw_store_put
 from connectors.registry import connector_for
@@ -24,9 +25,7 @@ from core.outcome import FhirError
 from federation.contracts import IngestCounts
 from federation.facade import organization_ensure, provenance_record, record_ingest
 
-PROJECT_IDS = "https://tsunagi.example.jp/fhir/IdSystem"
-MEDICAL_INSTITUTION_SYSTEM = "http://jpfhir.jp/fhir/core/IdSystem/insurance-medical-institution-no"
-INSTITUTION_PATIENT_OID = "urn:oid:1.2.392.100495.20.3.51.1"
+PROJECT_IDS = f"{PROJECT_SYSTEMS}IdSystem"
 SOURCE_URI = "https://tsunagi.example.jp/fhir/source/"
 PROVENANCE_TARGETS = 500  # targets per Provenance: a big file gets several
 RECORDS_PER_COMMIT = 200
@@ -67,7 +66,7 @@ class IngestSummary:
 
 def default_patient_identifier_system(code: str, organization_system: str, organization_value: str) -> str:
     """JP Core's institution patient-id OID for a 10-digit 医療機関コード; a project system otherwise."""
-    if organization_system == MEDICAL_INSTITUTION_SYSTEM and len(organization_value) == 10:
+    if organization_system == MEDICAL_INSTITUTION and len(organization_value) == 10:
         return f"{INSTITUTION_PATIENT_OID}{organization_value}"
     return f"{PROJECT_IDS}/patient/{code}"
 

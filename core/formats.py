@@ -1,7 +1,17 @@
-"""The CSV formats this project defines (docs/connectors/care-csv.md, resident-register.md): one definition
-for the generator that writes them and the connectors that read them."""
+"""The formats this project defines (docs/connectors/care-csv.md, resident-register.md) and the Japanese
+number rules they use: one definition for the generator that writes them and the connectors that read them."""
 
 from __future__ import annotations
+
+
+def check_digit(digits: str) -> str:
+    """検証番号 of 保険者番号 / 医療機関コード: weights 2,1,2,... from the right, digit sums, modulus 10."""
+    total = 0
+    for position, char in enumerate(reversed(digits)):
+        product = int(char) * (2 if position % 2 == 0 else 1)
+        total += product // 10 + product % 10
+    return str((10 - total % 10) % 10)
+
 
 # Barthel Index items in file order, with the scores each allows.
 BARTHEL_SCORES: dict[str, tuple[int, ...]] = {

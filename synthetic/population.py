@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from core.formats import check_digit
 from synthetic.catalog import names, places
 from synthetic.model import (
     CareInsurance,
@@ -22,7 +23,7 @@ from synthetic.model import (
     Residence,
     Sex,
 )
-from synthetic.world import check_digit, district_address, phone_number, years_before
+from synthetic.world import district_address, phone_number, years_before
 
 # Share of the population per 5-year age band (0-4, 5-9, ..., 95-99, 100+), Japan around 2024.
 AGE_BANDS = (3.5, 4.0, 4.3, 4.5, 5.0, 5.1, 5.2, 5.8, 6.3, 7.5, 7.5, 6.5, 6.0, 6.0, 7.2, 6.0, 4.8, 3.2, 1.6, 0.5, 0.08)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import random
 from dataclasses import replace
 from datetime import date, timedelta
+from functools import cache
 
 from synthetic.catalog.names import KANJI_VARIANTS
 from synthetic.model import (
@@ -62,13 +63,19 @@ ID_DIGITS = {
 def patient_number(region: Region, institution: Institution, person_index: int) -> str:
     """A number unique in the source that looks arbitrary: an affine bijection modulo 10**digits."""
     digits = ID_DIGITS[institution.kind]
+    multiplier, offset = _numbering(region.seed, institution.code, digits)
+    return f"{(person_index * multiplier + offset) % 10**digits:0{digits}d}"
+
+
+@cache
+def _numbering(seed: int, source: str, digits: int) -> tuple[int, int]:
+    """The source's multiplier (coprime to 10) and offset, drawn once from the seed."""
     modulus = 10**digits
-    seed_rng = random.Random(f"{region.seed}:ids:{institution.code}")
+    seed_rng = random.Random(f"{seed}:ids:{source}")
     multiplier = seed_rng.randrange(modulus // 10, modulus) | 1
     while multiplier % 5 == 0:
         multiplier += 2
-    offset = seed_rng.randrange(modulus)
-    return f"{(person_index * multiplier + offset) % modulus:0{digits}d}"
+    return multiplier, seed_rng.randrange(modulus)
 
 
 def views_build(region: Region, person: Person, person_index: int, rng: random.Random) -> None:

@@ -6,6 +6,7 @@ import math
 import random
 from datetime import date, timedelta
 
+from core.formats import check_digit
 from synthetic.catalog import places
 from synthetic.catalog.clinical import CARE_SERVICE_TYPES, DEPARTMENTS
 from synthetic.catalog.names import FAMILY_NAMES, given_names_for
@@ -45,15 +46,6 @@ HOSPITAL_DEPARTMENTS = (
     "psychiatry",
     "emergency",
 )
-
-
-def check_digit(digits: str) -> str:
-    """保険者番号 / 医療機関コード 検証番号: weights 2,1,2,... from the right, digit sums, modulus 10."""
-    total = 0
-    for position, char in enumerate(reversed(digits)):
-        product = int(char) * (2 if position % 2 == 0 else 1)
-        total += product // 10 + product % 10
-    return str((10 - total % 10) % 10)
 
 
 def region_build(*, seed: int, people: int, as_of: date, years: int) -> Region:

@@ -32,7 +32,9 @@ from connectors.jahis.parser import (
 )
 from connectors.jp import (
     HL7_CODE_SYSTEM,
+    JP_EXTENSION,
     JP_PROFILE,
+    MEDICAL_INSTITUTION,
     PROJECT_SYSTEMS,
     create_entry,
     full_url,
@@ -44,8 +46,6 @@ from connectors.jp import (
 
 Json = dict[str, Any]
 
-JP_EXTENSION = "http://jpfhir.jp/fhir/core/Extension/StructureDefinition/"
-MEDICAL_INSTITUTION = "http://jpfhir.jp/fhir/core/IdSystem/insurance-medical-institution-no"
 MEDICAL_INSTITUTION_7 = "http://jpfhir.jp/fhir/core/mhlw/IdSystem/MedicalOrganizationID"
 PREFECTURE_NO = "http://jpfhir.jp/fhir/core/mhlw/CodeSystem/PrefectureNo-2digits"
 FEE_SCORE_TYPE = "http://jpfhir.jp/fhir/core/mhlw/CodeSystem/MedicationFeeScoreType"

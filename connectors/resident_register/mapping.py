@@ -21,7 +21,6 @@ from connectors.jp import (
     DateError,
     FieldError,
     Json,
-    check_digit,
     create_entry,
     full_url,
     human_names,
@@ -33,6 +32,7 @@ from connectors.jp import (
     put_entry,
     record_entry,
 )
+from core.formats import check_digit
 
 GENDERS = {"1": "male", "2": "female"}
 RESIDENT = "住民"

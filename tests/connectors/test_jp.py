@@ -10,7 +10,6 @@ from connectors.base import SourceInfo
 from connectors.jp import (
     NAME_REPRESENTATION,
     DateError,
-    check_digit,
     conditional_reference,
     create_entry,
     full_url,
@@ -22,6 +21,7 @@ from connectors.jp import (
     put_entry,
     record_entry,
 )
+from core.formats import check_digit
 from federation.fhir.r4b import validation_issues
 
 SOURCE = SourceInfo("clinic-01", "ssmix2", "クリニック", "urn:x", "1", "urn:oid:1.2.392.100495.20.3.51.12214110037")
