@@ -6,6 +6,7 @@ and written back digit for digit (simplejson can write Decimal as a JSON number;
 
 from __future__ import annotations
 
+import hashlib
 import json
 from decimal import Decimal
 from typing import Any
@@ -30,6 +31,44 @@ def dumps(value: Any, *, pretty: bool = False, sort_keys: bool = False) -> str:
         indent=2 if pretty else None,
         separators=None if pretty else (",", ":"),
     )
+
+
+# Written in place of each Decimal by the standard library's encoder, then replaced (see canonical).
+_DECIMAL_STAND_IN = "\x00"
+_WRITTEN_STAND_IN = '"\\u0000"'
+
+
+def canonical(value: Any) -> str:
+    """The text `dumps(value, sort_keys=True)` gives, written several times faster.
+
+    simplejson escapes each string in Python when it writes non-ASCII text; the standard library
+    does it in C but cannot write a Decimal as a number. So each Decimal is written as a stand-in
+    string and replaced by its digits afterwards. Where that could go wrong (a string holding NUL
+    writes like the stand-in) or the standard library cannot write the value, simplejson does.
+    """
+    decimals: list[str] = []
+
+    def stand_in(item: Any) -> str:
+        if not isinstance(item, Decimal):
+            raise TypeError(type(item).__name__)
+        decimals.append(str(item))
+        return _DECIMAL_STAND_IN
+
+    try:
+        text = json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=stand_in)
+    except TypeError:
+        return dumps(value, sort_keys=True)
+    if not decimals:
+        return text
+    pieces = text.split(_WRITTEN_STAND_IN)
+    if len(pieces) != len(decimals) + 1:
+        return dumps(value, sort_keys=True)
+    return "".join(piece + number for piece, number in zip(pieces, [*decimals, ""], strict=True))
+
+
+def canonical_sha256(value: Any) -> str:
+    """Hex SHA-256 of the canonical text (sorted keys, no spaces, decimals as written): equal content, equal hash."""
+    return hashlib.sha256(canonical(value).encode()).hexdigest()
 
 
 class FhirJsonDecoder(json.JSONDecoder):

@@ -30,7 +30,7 @@ from fhirpathpy.models import models as fhirpathpy_models
 from federation.fhir.r4b import choice_types, element_type, type_ancestors
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TypedValue:
     """One node an expression selected: its FHIR type and the JSON node itself.
 
@@ -38,6 +38,8 @@ class TypedValue:
     choice element (valueQuantity: Quantity), the resource's own for contained and Bundle entries,
     and R4B's class name for backbone elements (ObservationComponent), which FHIR calls all
     BackboneElement though their elements differ (compile_relative needs to tell them apart).
+    Not frozen: a frozen dataclass is built through object.__setattr__, several times slower, and
+    indexing builds one per value of every parameter of every write.
     """
 
     type: str
@@ -82,6 +84,15 @@ def compile_relative(expression: str) -> RelativeEvaluator:
 def is_native(expression: str, resource_type: str) -> bool:
     """Whether `expression` runs as compiled closures for `resource_type`, not through fhirpathpy."""
     return _compile(expression, resource_type).native
+
+
+def resource_keys(expression: str, resource_type: str) -> frozenset[str] | None:
+    """The top-level JSON keys `expression` starts from in a `resource_type` resource: with none of them
+    present it selects nothing, so indexing skips it unevaluated (most parameters of a type find nothing
+    in a given resource). None when no such set is known: fhirpathpy's expressions (`x.exists()` is
+    true or false either way) and paths that start at the resource itself (`Observation`).
+    """
+    return _compile(expression, resource_type).reads
 
 
 class _NotCompiledError(ValueError):
@@ -486,11 +497,16 @@ def _compile_condition(node: _Node, current: str) -> _Condition:
 
 
 def _compile_part(part: _Node, resource_type: str) -> _Runner:
+    return _compile_steps(_resource_steps(part), resource_type, _typed)
+
+
+def _resource_steps(part: _Node) -> list[_Step]:
+    """A part's steps from the resource on: its root type, which `_applies` matched, dropped."""
     steps = _steps(part)
     first = steps[0]
     if isinstance(first, _Child) and _is_type_name(first.name):
-        steps = steps[1:]  # the root type, which `_applies` matched
-    return _compile_steps(steps, resource_type, _typed)
+        return steps[1:]
+    return steps
 
 
 # ---------------------------------------------------------------------------------------------
@@ -675,6 +691,7 @@ _Evaluation = Callable[[Any, dict[str, Any] | None], list[TypedValue]]
 class _Compiled:
     evaluate: _Evaluation
     native: bool
+    reads: frozenset[str] | None = None  # see resource_keys
 
 
 @functools.cache
@@ -688,7 +705,31 @@ def _compile(expression: str, context_type: str) -> _Compiled:
         runners = [_compile_part(part, context_type) for part in parts]
     except _NotCompiledError:
         return _Compiled(_fallback(_fallback_text(expression, parts, context_type)), native=False)
-    return _Compiled(_native(runners, union=isinstance(tree, _Binary) and tree.operator == "|"), native=True)
+    evaluate = _native(runners, union=isinstance(tree, _Binary) and tree.operator == "|")
+    return _Compiled(evaluate, native=True, reads=_union_reads(parts, context_type))
+
+
+def _union_reads(parts: list[_Node], context_type: str) -> frozenset[str] | None:
+    """What resource_keys tells, for compiled union parts (no part at all reads nothing)."""
+    keys: set[str] = set()
+    for part in parts:
+        part_keys = _part_reads(_resource_steps(part), context_type)
+        if part_keys is None:
+            return None
+        keys |= part_keys
+    return frozenset(keys)
+
+
+def _part_reads(steps: list[_Step], context_type: str) -> frozenset[str] | None:
+    """The keys a compiled path's first step reads: the element's, each variant's of a choice, `extension`."""
+    first = steps[0] if steps else None
+    if isinstance(first, _Child):
+        if element_type(context_type, first.name) is not None:
+            return frozenset({first.name})
+        return frozenset(choice_types(context_type, first.name))
+    if isinstance(first, _ExtensionStep):
+        return frozenset({"extension"})
+    return None
 
 
 def _native(runners: list[_Runner], *, union: bool) -> _Evaluation:

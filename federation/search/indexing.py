@@ -32,6 +32,7 @@ from federation.search.fhirpath import (
     TypedValue,
     compile_expression,
     compile_relative,
+    resource_keys,
 )
 from federation.search.registry import COLUMN_PARAMETERS, SearchParameter, index_key, parameter_by_url, parameters_for
 
@@ -62,8 +63,9 @@ class IndexBatch:
             self.cleared.append(resource.pk)
         if resource.content is None:
             return
-        for plan in extraction_plan(resource.resource_type):
-            plan.index(self, resource.pk, resource.content)
+        resource_id = resource.pk
+        for plan in _type_plans(resource.resource_type).reading(resource.content):
+            plan.index(self, resource_id, resource.content)
 
     def write(self) -> None:
         if self.cleared:
@@ -124,119 +126,172 @@ def _delete_rows(resource_ids: list[int]) -> None:
         cursor.execute("WITH " + ", ".join(statements) + " SELECT 1", {"ids": resource_ids})
 
 
+RowBuilder = Callable[[dict[type[SearchIndex], list[Row]], int, TypedValue, int | None], None]
+
+
 @dataclass(frozen=True)
 class ParameterPlan:
     """How one parameter of one type is extracted and stored."""
 
     parameter: SearchParameter
     param: int
+    add: RowBuilder | None = None  # appends one found value's rows; None for a composite (its components do)
     extract: Evaluator | None = None  # a parameter's expression, from the resource
+    reads: frozenset[str] | None = None  # the resource keys `extract` starts from, if known (fhirpath.resource_keys)
     relative: RelativeEvaluator | None = None  # a composite component's, from the composite's value
     components: tuple[ParameterPlan, ...] = ()
 
-    @property
-    def is_component(self) -> bool:
-        """Parts of a composite store their value only, no :text, :of-type or :identifier rows."""
-        return self.relative is not None
-
     def index(self, batch: IndexBatch, resource_id: int, content: dict[str, Any]) -> None:
         assert self.extract is not None
-        found = self.extract(content)
-        if self.parameter.type != "composite":
-            self.add_rows(batch, resource_id, found, group=None)
+        found, rows = self.extract(content), batch.rows
+        if self.add is not None:
+            for item in found:
+                self.add(rows, resource_id, item, None)
             return
         for group, item in enumerate(found):
             for component in self.components:
                 assert component.relative is not None
-                component.add_rows(batch, resource_id, component.relative(item.value, item.type, content), group)
-
-    def add_rows(self, batch: IndexBatch, resource_id: int, found: list[TypedValue], group: int | None) -> None:
-        for item in found:
-            _ROW_BUILDERS[self.parameter.type](batch, self, resource_id, item, group)
+                assert component.add is not None
+                for value in component.relative(item.value, item.type, content):
+                    component.add(rows, resource_id, value, group)
 
 
-def _token_rows(batch: IndexBatch, plan: ParameterPlan, resource_id: int, item: TypedValue, group: int | None) -> None:
-    tokens = batch.rows[TokenIndex]
-    for key in values.tokens(item.type, item.value):
-        tokens.append((resource_id, plan.param, group, key.system, key.code, key.system_code))
-    if plan.is_component:
-        return
-    of_type = index_key(plan.parameter, ":of-type")
-    for key in values.identifier_types(item.type, item.value):
-        tokens.append((resource_id, of_type, group, key.system, key.code, key.system_code))
-    text_param = index_key(plan.parameter, ":text")
-    for text in values.token_texts(item.type, item.value):
-        text_key = values.string_key(text)
-        batch.rows[StringIndex].append((resource_id, text_param, group, text_key.normalized, text_key.exact))
+def _row_builder(parameter: SearchParameter, param: int, *, component: bool) -> RowBuilder | None:
+    """The function appending a value's rows for this parameter, its keys hashed once here.
 
-
-def _string_rows(batch: IndexBatch, plan: ParameterPlan, resource_id: int, item: TypedValue, group: int | None) -> None:
-    for key in values.strings(item.type, item.value):
-        batch.rows[StringIndex].append((resource_id, plan.param, group, key.normalized, key.exact))
-
-
-def _date_rows(batch: IndexBatch, plan: ParameterPlan, resource_id: int, item: TypedValue, group: int | None) -> None:
-    for low, high in values.dates(item.type, item.value):
-        batch.rows[DateIndex].append((resource_id, plan.param, group, low, high))
-
-
-def _number_rows(batch: IndexBatch, plan: ParameterPlan, resource_id: int, item: TypedValue, group: int | None) -> None:
-    for number in values.numbers(item.type, item.value):
-        batch.rows[NumberIndex].append((resource_id, plan.param, group, number))
-
-
-def _quantity_rows(
-    batch: IndexBatch, plan: ParameterPlan, resource_id: int, item: TypedValue, group: int | None
-) -> None:
-    for key in values.quantities(item.type, item.value):
-        batch.rows[QuantityIndex].append(
-            (resource_id, plan.param, group, key.value, key.system_code, key.code, key.unit)
+    Parts of a composite store their value only, no :text, :of-type or :identifier rows.
+    """
+    kind = parameter.type
+    if kind == "composite":
+        return None
+    if kind == "token":
+        return _token_rows(
+            param, None if component else (index_key(parameter, ":of-type"), index_key(parameter, ":text"))
         )
+    if kind == "reference":
+        return _reference_rows(param, None if component else index_key(parameter, ":identifier"))
+    return _VALUE_ROWS[kind](param)
 
 
-def _reference_rows(
-    batch: IndexBatch, plan: ParameterPlan, resource_id: int, item: TypedValue, group: int | None
-) -> None:
-    for key in values.references(item.type, item.value):
-        batch.rows[ReferenceIndex].append((resource_id, plan.param, group, key.target_type, key.target_id, key.url))
-    if plan.is_component:
-        return
-    identifier = index_key(plan.parameter, ":identifier")
-    for token in values.reference_identifiers(item.type, item.value):
-        batch.rows[TokenIndex].append((resource_id, identifier, group, token.system, token.code, token.system_code))
+def _token_rows(param: int, derived: tuple[int, int] | None) -> RowBuilder:
+    def add(rows: dict[type[SearchIndex], list[Row]], resource_id: int, item: TypedValue, group: int | None) -> None:
+        tokens = rows[TokenIndex]
+        for key in values.tokens(item.type, item.value):
+            tokens.append((resource_id, param, group, key.system, key.code, key.system_code))
+        if derived is None:
+            return
+        of_type, text_param = derived
+        for key in values.identifier_types(item.type, item.value):
+            tokens.append((resource_id, of_type, group, key.system, key.code, key.system_code))
+        for text in values.token_texts(item.type, item.value):
+            text_key = values.string_key(text)
+            rows[StringIndex].append((resource_id, text_param, group, text_key.normalized, text_key.exact))
+
+    return add
 
 
-def _uri_rows(batch: IndexBatch, plan: ParameterPlan, resource_id: int, item: TypedValue, group: int | None) -> None:
-    for uri in values.uris(item.type, item.value):
-        batch.rows[UriIndex].append((resource_id, plan.param, group, uri))
+def _reference_rows(param: int, identifier: int | None) -> RowBuilder:
+    def add(rows: dict[type[SearchIndex], list[Row]], resource_id: int, item: TypedValue, group: int | None) -> None:
+        for key in values.references(item.type, item.value):
+            rows[ReferenceIndex].append((resource_id, param, group, key.target_type, key.target_id, key.url))
+        if identifier is None:
+            return
+        for token in values.reference_identifiers(item.type, item.value):
+            rows[TokenIndex].append((resource_id, identifier, group, token.system, token.code, token.system_code))
+
+    return add
 
 
-_ROW_BUILDERS: dict[str, Callable[[IndexBatch, ParameterPlan, int, TypedValue, int | None], None]] = {
-    "token": _token_rows,
+def _string_rows(param: int) -> RowBuilder:
+    def add(rows: dict[type[SearchIndex], list[Row]], resource_id: int, item: TypedValue, group: int | None) -> None:
+        for key in values.strings(item.type, item.value):
+            rows[StringIndex].append((resource_id, param, group, key.normalized, key.exact))
+
+    return add
+
+
+def _date_rows(param: int) -> RowBuilder:
+    def add(rows: dict[type[SearchIndex], list[Row]], resource_id: int, item: TypedValue, group: int | None) -> None:
+        for low, high in values.dates(item.type, item.value):
+            rows[DateIndex].append((resource_id, param, group, low, high))
+
+    return add
+
+
+def _number_rows(param: int) -> RowBuilder:
+    def add(rows: dict[type[SearchIndex], list[Row]], resource_id: int, item: TypedValue, group: int | None) -> None:
+        for number in values.numbers(item.type, item.value):
+            rows[NumberIndex].append((resource_id, param, group, number))
+
+    return add
+
+
+def _quantity_rows(param: int) -> RowBuilder:
+    def add(rows: dict[type[SearchIndex], list[Row]], resource_id: int, item: TypedValue, group: int | None) -> None:
+        for key in values.quantities(item.type, item.value):
+            rows[QuantityIndex].append((resource_id, param, group, key.value, key.system_code, key.code, key.unit))
+
+    return add
+
+
+def _uri_rows(param: int) -> RowBuilder:
+    def add(rows: dict[type[SearchIndex], list[Row]], resource_id: int, item: TypedValue, group: int | None) -> None:
+        for uri in values.uris(item.type, item.value):
+            rows[UriIndex].append((resource_id, param, group, uri))
+
+    return add
+
+
+_VALUE_ROWS: dict[str, Callable[[int], RowBuilder]] = {
     "string": _string_rows,
     "date": _date_rows,
     "number": _number_rows,
     "quantity": _quantity_rows,
-    "reference": _reference_rows,
     "uri": _uri_rows,
 }
 
 
-_plans: dict[str, tuple[dict[str, SearchParameter], tuple[ParameterPlan, ...]]] = {}
+# Key sets remembered per type: resources of a type mostly share a few, but input may vary without end.
+KEY_SETS_KEPT = 256
+
+
+@dataclass
+class _TypePlans:
+    """A type's plans, built for one state of the registry, and which of them each key set needs."""
+
+    parameters: dict[str, SearchParameter]
+    plans: tuple[ParameterPlan, ...]
+    by_keys: dict[frozenset[str], tuple[ParameterPlan, ...]] = field(default_factory=dict)
+
+    def reading(self, content: dict[str, Any]) -> tuple[ParameterPlan, ...]:
+        """The plans that can find something in `content`: most of a type's parameters find nothing in a
+        given resource, and skipping them unevaluated (by their `reads`) is cheaper than evaluating."""
+        keys = frozenset(content)
+        found = self.by_keys.get(keys)
+        if found is None:
+            if len(self.by_keys) >= KEY_SETS_KEPT:
+                self.by_keys.clear()
+            found = tuple(plan for plan in self.plans if plan.reads is None or not plan.reads.isdisjoint(keys))
+            self.by_keys[keys] = found
+        return found
+
+
+_plans: dict[str, _TypePlans] = {}
 
 
 def extraction_plan(resource_type: str) -> tuple[ParameterPlan, ...]:
-    """Every parameter of the type with its compiled expression (composites with their parts).
+    """Every parameter of the type with its compiled expression (composites with their parts)."""
+    return _type_plans(resource_type).plans
 
-    Rebuilt when the registry is (stored definitions changed); reused otherwise.
-    """
+
+def _type_plans(resource_type: str) -> _TypePlans:
+    """Rebuilt when the registry is (stored definitions changed); reused otherwise."""
     parameters = parameters_for(resource_type, for_indexing=True)
     cached = _plans.get(resource_type)
-    if cached is not None and cached[0] is parameters:
-        return cached[1]
-    plans = _build_plans(parameters)
-    _plans[resource_type] = (parameters, plans)
-    return plans
+    if cached is not None and cached.parameters is parameters:
+        return cached
+    cached = _plans[resource_type] = _TypePlans(parameters, _build_plans(parameters))
+    return cached
 
 
 def _build_plans(parameters: dict[str, SearchParameter]) -> tuple[ParameterPlan, ...]:
@@ -244,10 +299,13 @@ def _build_plans(parameters: dict[str, SearchParameter]) -> tuple[ParameterPlan,
     for parameter in parameters.values():
         if parameter.code in COLUMN_PARAMETERS:
             continue
+        param = index_key(parameter)
         plan = ParameterPlan(
             parameter=parameter,
+            param=param,
+            add=_row_builder(parameter, param, component=False),
             extract=compile_expression(parameter.expression, parameter.resource_type),
-            param=index_key(parameter),
+            reads=resource_keys(parameter.expression, parameter.resource_type),
             components=_component_plans(parameter) if parameter.type == "composite" else (),
         )
         plans.append(plan)
@@ -261,10 +319,12 @@ def _component_plans(parameter: SearchParameter) -> tuple[ParameterPlan, ...]:
         definition = parameter_by_url(component.definition, parameter.resource_type)
         if definition is None:
             return ()
+        param = index_key(parameter, f"${number}")
         parts.append(
             ParameterPlan(
                 parameter=definition,
-                param=index_key(parameter, f"${number}"),
+                param=param,
+                add=_row_builder(definition, param, component=True),
                 relative=compile_relative(component.expression),
             )
         )

@@ -7,6 +7,7 @@ spec allows e.g. a date parameter over `onset[x]`, where onsetString has no date
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,6 +26,11 @@ QUANTITY_TYPES = frozenset({"Quantity", "Age", "Duration", "Distance", "Count", 
 URI_TYPES = frozenset({"uri", "url", "canonical", "oid", "uuid"})
 DATE_TYPES = frozenset({"date", "dateTime", "instant"})
 LOCAL_REFERENCE = re.compile(r"^(?P<type>[A-Z][A-Za-z]+)/(?P<id>[A-Za-z0-9\-.]{1,64})(?:/_history/[^/]+)?$")
+# Keys kept per process: systems, codes, names and places come back with nearly every write, and
+# hashing (blake2b) and normalising them again costs far more than the lookup. Bounded in count
+# (least recently used out first) and in text length, so a few MB at most.
+KEY_CACHE_SIZE = 8192
+CACHED_TEXT_LENGTH = 256
 
 
 @dataclass(frozen=True)
@@ -57,13 +63,29 @@ class ReferenceKey:
 
 def token_key(system: str | None, code: str) -> TokenKey:
     """`system|code`, `|code` (no system: system_code hashes an empty system) and `code` alone."""
+    if len(code) + len(system or "") <= CACHED_TEXT_LENGTH:
+        return _cached_token_key(system, code)
+    return _token_key(system, code)
+
+
+def _token_key(system: str | None, code: str) -> TokenKey:
     return TokenKey(
         system=hash64(system) if system else None, code=hash64(code), system_code=hash64(system or "", code)
     )
 
 
 def string_key(value: str) -> StringKey:
+    if len(value) <= CACHED_TEXT_LENGTH:
+        return _cached_string_key(value)
+    return _string_key(value)
+
+
+def _string_key(value: str) -> StringKey:
     return StringKey(normalized=normalize_string(value)[:STRING_INDEX_LENGTH], exact=hash64(value))
+
+
+_cached_token_key = functools.lru_cache(maxsize=KEY_CACHE_SIZE)(_token_key)
+_cached_string_key = functools.lru_cache(maxsize=KEY_CACHE_SIZE)(_string_key)
 
 
 def tokens(fhir_type: str, value: Any) -> Iterator[TokenKey]:
@@ -146,11 +168,12 @@ def quantities(fhir_type: str, value: Any) -> Iterator[QuantityKey]:
         return
     code = value.get("currency") if fhir_type == "Money" else value.get("code")
     system = "urn:iso:std:iso:4217" if fhir_type == "Money" else value.get("system")
+    coded = token_key(system, code) if code else None  # a unit code hashes as a token's code does
     yield QuantityKey(
         value=float(value["value"]),
-        system_code=hash64(system or "", code) if code else None,
-        code=hash64(code) if code else None,
-        unit=hash64(value["unit"]) if "unit" in value else None,
+        system_code=coded.system_code if coded else None,
+        code=coded.code if coded else None,
+        unit=token_key(None, value["unit"]).code if "unit" in value else None,
     )
 
 

@@ -1,0 +1,66 @@
+"""The canonical text behind content hashes: the fast writer gives exactly what simplejson gives.
+
+Stored content hashes were computed from `dumps(value, sort_keys=True)`, so `canonical` must match it
+character for character, or an unchanged resource would look changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from core import fhir_json
+from tests.conftest import FIXTURES
+
+AWKWARD_VALUES = [
+    {},
+    [],
+    {"b": 1, "a": {"d": [1, 2], "c": None}, "é": True, "日本": False},
+    {"value": Decimal("1.50"), "low": Decimal("-0.0"), "big": Decimal("1E+3"), "int": 1, "float": 0.1},
+    [Decimal("2"), Decimal("0.000001"), "2"],
+    {"text": 'quote " backslash \\ newline \n tab \t bell \x07 delete \x7f line separator \u2028 ｶﾞ 🩺'},
+    # Strings holding NUL, written like the writer's stand-in for a Decimal, with and without decimals.
+    {"nul": "\x00"},
+    {"nul": "\x00", "value": Decimal("3.0")},
+    {"quoted nul": 'x"\x00', "value": Decimal("4.25")},
+    ["\x00", Decimal("5.5"), "\x00"],
+]
+
+
+@pytest.mark.parametrize("value", AWKWARD_VALUES)
+def test_canonical_is_sorted_dumps(value):
+    assert fhir_json.canonical(value) == fhir_json.dumps(value, sort_keys=True)
+
+
+def fixture_values() -> list[tuple[Path, Any]]:
+    """Every fixture file that is JSON (some are deliberately broken input)."""
+    values = []
+    for path in sorted(FIXTURES.rglob("*.json")):
+        try:
+            values.append((path, fhir_json.loads(path.read_bytes())))
+        except ValueError:
+            continue
+    return values
+
+
+def test_canonical_matches_dumps_on_every_fixture():
+    checked = fixture_values()
+    assert len(checked) > 300
+    for path, value in checked:
+        assert fhir_json.canonical(value) == fhir_json.dumps(value, sort_keys=True), path
+
+
+def test_canonical_sha256_hashes_the_canonical_utf8_text():
+    value = {"name": [{"family": "山田"}], "valueQuantity": {"value": Decimal("72.50")}}
+    expected = hashlib.sha256(fhir_json.dumps(value, sort_keys=True).encode()).hexdigest()
+    assert fhir_json.canonical_sha256(value) == expected
+
+
+def test_what_json_cannot_hold_fails_as_before():
+    with pytest.raises(TypeError):
+        fhir_json.canonical({"when": date(2026, 1, 1)})
