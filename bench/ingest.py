@@ -1,13 +1,18 @@
 """Benchmark of the ingest pipeline on a generated region, per connector, against a bare COPY of the same JSON.
 
-Run it as `.venv/bin/python bench/ingest.py [--people N]` (default 1,000). It drops and recreates the
-`tsunagi_ingest_bench` database on the machine's PostgreSQL server (DATABASE_URL's server, else the embedded
-one), migrates it, generates a region (seed 1) into a temporary folder, then ingests each source with
-`manage.py ingest --json` in its own process while a sampler keeps that process's peak memory. Rates are
-records per second (a record is one HL7 message, one JAHIS dispensing, one CSV row, one Bundle or NDJSON
-line) and stored resources per second. The floor: every stored resource's JSON is copied with COPY into a
-one-column jsonb table on one connection — the limit the FHIR path is compared with. Results print and go
-to bench/results/ingest-<timestamp>.json (git-ignored).
+Run it as `.venv/bin/python bench/ingest.py [--people N] [--workers W] [--no-ndjson]` (default 1,000 people,
+2 workers). It drops and recreates the `tsunagi_ingest_bench` database on the machine's PostgreSQL server
+(DATABASE_URL's server, else the embedded one), migrates it, generates a region (seed 1) into a temporary
+folder, then ingests each source with `manage.py ingest --json --workers W` in its own process while a sampler
+keeps the peak memory of that process tree (the workers included). Rates are records per second (a record is
+one HL7 message, one JAHIS dispensing, one CSV row, one Bundle or NDJSON line) and stored resources per second.
+
+FHIR NDJSON: the resources the region's sources stored are written out as a Bulk export would (one
+`<Type>.ndjson` per type, ids and `Type/id` references of this server; Provenance left out, as it has no
+identifier to re-key a loose copy on) and ingested into a second, fresh database as one `fhir` source. The
+floor: the same NDJSON lines copied with COPY into a one-column jsonb table on one connection, in the same
+run — the limit the FHIR path is compared with. Results print and go to bench/results/ingest-<timestamp>.json
+(git-ignored).
 """
 
 from __future__ import annotations
@@ -40,22 +45,25 @@ from fhir_api import (
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BENCH_DATABASE = "tsunagi_ingest_bench"
+NDJSON_DATABASE = "tsunagi_ingest_bench_ndjson"
+LEFT_OUT_OF_EXPORT = ("Provenance",)
 
 
 def peak_rss(process: subprocess.Popen[bytes]) -> int:
-    """Wait for the process while sampling its RSS every 50 ms; the peak in bytes."""
+    """Wait for the process while sampling the RSS of it and its children every 50 ms; the peak in bytes."""
     peak = 0
     watched = psutil.Process(process.pid)
     while process.poll() is None:
         try:
-            peak = max(peak, watched.memory_info().rss)
+            tree = [watched, *watched.children(recursive=True)]
+            peak = max(peak, sum(member.memory_info().rss for member in tree))
         except psutil.NoSuchProcess:
-            break
+            pass
         time.sleep(0.05)
     return peak
 
 
-def run_source(database_url: str, raw_dir: Path, region: Path, source: dict[str, Any]) -> dict[str, Any]:
+def run_source(database_url: str, raw_dir: Path, region: Path, source: dict[str, Any], workers: int) -> dict[str, Any]:
     env = django_env(database_url) | {"RAW_STORE_DIR": str(raw_dir)}
     manage = [str(VENV_BIN / "python"), "manage.py"]
     identifier = source["organization"]["identifier"]
@@ -90,6 +98,8 @@ def run_source(database_url: str, raw_dir: Path, region: Path, source: dict[str,
                 source["kind"],
                 "--source",
                 source["code"],
+                "--workers",
+                str(workers),
                 str(region / source["path"]),
             ],
             cwd=REPO_ROOT,
@@ -115,27 +125,67 @@ def run_source(database_url: str, raw_dir: Path, region: Path, source: dict[str,
     }
 
 
-def copy_floor(database_url: str) -> dict[str, Any]:
-    """COPY every stored resource's JSON into a one-column table: resources per second."""
+def ndjson_export(database_url: str, out: Path) -> list[str]:
+    """The stored resources as a Bulk export's files (`<Type>.ndjson`); their lines, for the COPY floor."""
+    out.mkdir(parents=True)
+    lines: list[str] = []
     with psycopg.connect(database_url) as connection:
-        rows = [row[0] for row in connection.execute("SELECT content::text FROM federation_resource")]
+        rows = connection.execute(
+            "SELECT resource_type, content::text FROM federation_resource "
+            "WHERE NOT is_deleted AND resource_type <> ALL(%s) ORDER BY resource_type, id",
+            [list(LEFT_OUT_OF_EXPORT)],
+        )
+        files: dict[str, Any] = {}
+        try:
+            for resource_type, text in rows:
+                if resource_type not in files:
+                    files[resource_type] = (out / f"{resource_type}.ndjson").open("w", encoding="utf-8")
+                files[resource_type].write(text + "\n")
+                lines.append(text)
+        finally:
+            for file in files.values():
+                file.close()
+    return lines
+
+
+def copy_floor(database_url: str, lines: list[str]) -> dict[str, Any]:
+    """COPY the NDJSON lines into a one-column jsonb table: resources per second."""
+    with psycopg.connect(database_url) as connection:
         connection.execute("CREATE TEMPORARY TABLE copy_floor (content jsonb)")
         started = time.perf_counter()
         with connection.cursor().copy("COPY copy_floor (content) FROM STDIN") as copy:
-            for text in rows:
+            for text in lines:
                 copy.write_row((text,))
         seconds = time.perf_counter() - started
-    return {"resources": len(rows), "seconds": round(seconds, 3), "resources_per_second": round(len(rows) / seconds)}
+    return {"resources": len(lines), "seconds": round(seconds, 3), "resources_per_second": round(len(lines) / seconds)}
+
+
+def run_ndjson(server: str, scratch: Path, export: Path, workers: int) -> dict[str, Any]:
+    """Ingest the export into a fresh database as one fhir source."""
+    database_url = recreate_database(server, NDJSON_DATABASE)
+    migrate(database_url)
+    source = {
+        "code": "bulk-export",
+        "kind": "fhir",
+        "organization": {"name": "Bulk export", "identifier": {"system": "urn:ietf:rfc:3986", "value": "urn:bench"}},
+        "patient_identifier_system": "https://tsunagi.example.jp/fhir/IdSystem/patient/bulk-export",
+        "path": export.name,
+    }
+    return run_source(database_url, scratch / "raw-ndjson", export.parent, source, workers)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--people", type=int, default=1_000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--no-ndjson", action="store_true", help="skip the FHIR NDJSON phase")
     args = parser.parse_args()
     server, where = server_url()
     database_url = recreate_database(server, BENCH_DATABASE)
     migrate(database_url)
     scratch = Path(tempfile.mkdtemp(prefix="tsunagi-ingest-bench-"))
+    ndjson: dict[str, Any] | None = None
+    floor: dict[str, Any] | None = None
     try:
         region = scratch / "region"
         subprocess.run(
@@ -158,9 +208,14 @@ def main() -> None:
         ordered = sorted(sources, key=lambda s: s["kind"] != "resident-register")  # the register first
         per_source = []
         for source in ordered:
-            per_source.append(run_source(database_url, scratch / "raw", region, source))
+            per_source.append(run_source(database_url, scratch / "raw", region, source, args.workers))
             print(json.dumps(per_source[-1], ensure_ascii=False), file=sys.stderr)
-        floor = copy_floor(database_url)
+        if not args.no_ndjson:
+            lines = ndjson_export(database_url, scratch / "export")
+            floor = copy_floor(database_url, lines)
+            del lines
+            ndjson = run_ndjson(server, scratch, scratch / "export", args.workers)
+            print(json.dumps(ndjson, ensure_ascii=False), file=sys.stderr)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     by_connector: dict[str, dict[str, float]] = {}
@@ -177,9 +232,11 @@ def main() -> None:
         "machine": machine_facts(),
         "database": {"server": where, "postgresql": server_version(database_url)},
         "people": args.people,
+        "workers": args.workers,
         "as_of": date(2026, 3, 31).isoformat(),
         "by_connector": by_connector,
         "per_source": per_source,
+        "fhir_ndjson": ndjson,
         "copy_floor": floor,
     }
     RESULTS_DIR.mkdir(exist_ok=True)
@@ -189,7 +246,12 @@ def main() -> None:
         print(
             f"{connector:18} {total['records_per_second']:>8} records/s {total['resources_per_second']:>8} resources/s"
         )
-    print(f"{'COPY floor':18} {floor['resources_per_second']:>8} resources/s")
+    if ndjson is not None and floor is not None:
+        print(
+            f"{'fhir NDJSON':18} {ndjson['records_per_second']:>8} lines/s "
+            f"{ndjson['resources_per_second']:>8} resources/s"
+        )
+        print(f"{'COPY floor':18} {floor['resources_per_second']:>8} resources/s")
     print(f"written to {path.relative_to(REPO_ROOT)}")
 
 

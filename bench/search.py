@@ -487,8 +487,9 @@ def phase_clock(clock: dict[str, float]) -> Iterator[None]:
 
     targets: list[tuple[Any, str, str]] = [
         (services, "resource_validate", "validate (R4B model)"),
-        (services, "_content_hash", "content hash"),
-        (services, "_copy_resources", "COPY resource + version rows"),
+        (services, "content_hash", "content hash"),
+        (services, "resources_copy", "COPY resource rows"),
+        (services, "versions_copy", "COPY version rows"),
         (IndexBatch, "replace", "extract index rows"),
         (IndexBatch, "write", "COPY index rows"),
     ]

@@ -6,32 +6,43 @@ Services write, selectors read: these are the write side (`<entity>_<action>`, k
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from itertools import islice
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from connectors.base import ParsedRecord, RecordProblem, SourceInfo
 from connectors.jp import INSTITUTION_PATIENT_OID, MEDICAL_INSTITUTION, PROJECT_SYSTEMS
+from connectors.lanes import ingest_stages, stage_tasks, tasks_run
 from connectors.models import InboundMessage, MessageStatus, QuarantinedRecord, SourceSystem
 from connectors.raw_store import raw_store_open, raw_store_put
 from connectors.registry import connector_for
 from consent.contracts import AccessContext
 from core.outcome import FhirError
 from federation.contracts import IngestCounts
-from federation.facade import organization_ensure, provenance_record, record_ingest
+from federation.facade import organization_ensure, provenance_entry, records_ingest
 
 PROJECT_IDS = f"{PROJECT_SYSTEMS}IdSystem"
 SOURCE_URI = "https://tsunagi.example.jp/fhir/source/"
 PROVENANCE_TARGETS = 500  # targets per Provenance: a big file gets several
 RECORDS_PER_COMMIT = 200
+MESSAGES_PER_GROUP = 100  # small messages processed together
+MESSAGE_COUNTS = ("records", "created", "updated", "unchanged", "deleted", "quarantined")
+FINISH_MESSAGES = (
+    "UPDATE connectors_inboundmessage AS m SET processed_at = %s, status = v.status, records = v.records, "
+    "created = v.created, updated = v.updated, unchanged = v.unchanged, deleted = v.deleted, "
+    "quarantined = v.quarantined FROM unnest(%s::bigint[], %s::text[], %s::integer[], %s::integer[], "
+    "%s::integer[], %s::integer[], %s::integer[], %s::integer[]) "
+    "AS v(id, status, records, created, updated, unchanged, deleted, quarantined) WHERE m.id = v.id"
+)
 FIRST_ERRORS = 10
 
-ProgressHook = Callable[[int, int], None]  # called after each file: (done, total)
+ProgressHook = Callable[[int, int], None]  # called as files are done: (done, total)
 
 
 @dataclass
@@ -115,35 +126,76 @@ def message_receive(*, source: SourceSystem, stream: BinaryIO, origin: str) -> t
 
 
 def message_process(*, message_id: int) -> tuple[InboundMessage, list[str]]:
-    """Parse and store every record of a received message; each problem is quarantined and the rest goes
-    on. Returns the message with its counts and the problems as one-line texts. Running it again is safe:
-    every write is conditional."""
-    message = InboundMessage.objects.select_related("source").get(pk=message_id)
-    source = message.source
+    """Parse and store every record of a received message; see messages_process."""
+    ((message, problems),) = messages_process(message_ids=[message_id])
+    return message, problems
+
+
+def messages_process(*, message_ids: list[int]) -> list[tuple[InboundMessage, list[str]]]:
+    """Parse and store every record of received messages of one source, in order; each problem is quarantined
+    and the rest goes on. Per message: the message with its counts and the problems as one-line texts.
+
+    Records of many small messages (an SS-MIX2 file holds one) are stored together, RECORDS_PER_COMMIT at a
+    time, so a message costs a few statements, not a transaction of its own. Running it again is safe: every
+    write is conditional."""
+    found = InboundMessage.objects.select_related("source").in_bulk(message_ids)
+    messages = [found[message_id] for message_id in message_ids]
+    if not messages:
+        return []
+    source = messages[0].source
+    assert all(message.source_id == source.pk for message in messages), "one source per call"
     access = AccessContext.system(purpose=f"ingest:{source.code}")
     source_uri = f"{SOURCE_URI}{source.code}"
-    counts = IngestCounts()
-    problems: dict[int, RecordProblem] = {}
-    records = 0
-    with raw_store_open(message.sha256) as data:
-        numbered = enumerate(_records(source, data, message.origin))
-        while batch := list(islice(numbered, RECORDS_PER_COMMIT)):
-            with transaction.atomic():  # one commit per batch; each record is its own savepoint inside it
-                for index, record in batch:
-                    records += 1
-                    problem = record.problem or _store(access, record, source_uri, counts)
-                    if problem is not None:
-                        problems[index] = problem
-    _quarantine(message, problems)
-    if counts.targets:
-        _provenance(access, message, counts.targets, source_uri)
-    message.records = records
-    message.created, message.updated, message.unchanged = counts.created, counts.updated, counts.unchanged
-    message.deleted, message.quarantined = counts.deleted, len(problems)
-    message.status = _status(records, len(problems))
-    message.processed_at = timezone.now()
-    message.save()
-    return message, [f"{message.source.code}:{p.location}: {p.reason}" for p in problems.values()]
+    tallies = {message.pk: _Tally() for message in messages}
+    numbered = _numbered_records(source, messages)
+    while batch := list(islice(numbered, RECORDS_PER_COMMIT)):
+        for message, index, record in batch:
+            tallies[message.pk].records += 1
+            if record.problem is not None:
+                tallies[message.pk].problems[index] = record.problem
+        readable = [(message, index, record) for message, index, record in batch if record.problem is None]
+        with transaction.atomic():  # one commit per batch; a refused record leaves no trace in it
+            outcomes = records_ingest(
+                access=access, records=[record.entries for _, _, record in readable], source_uri=source_uri
+            )
+        for (message, index, record), outcome in zip(readable, outcomes, strict=True):
+            if isinstance(outcome, FhirError):
+                tallies[message.pk].problems[index] = _refused(record, outcome)
+            else:
+                tallies[message.pk].counts.add(outcome)
+    with transaction.atomic():
+        _quarantine(messages, tallies)
+        _provenance(access, source, messages, tallies, source_uri)
+        _finish(messages, tallies)
+    return [
+        (
+            message,
+            [
+                f"{source.code}:{problem.location}: {problem.reason}"
+                for problem in tallies[message.pk].problems.values()
+            ],
+        )
+        for message in messages
+    ]
+
+
+@dataclass
+class _Tally:
+    """What processing one message did so far."""
+
+    records: int = 0
+    counts: IngestCounts = field(default_factory=IngestCounts)
+    problems: dict[int, RecordProblem] = field(default_factory=dict)
+
+
+def _numbered_records(
+    source: SourceSystem, messages: list[InboundMessage]
+) -> Iterator[tuple[InboundMessage, int, ParsedRecord]]:
+    """Every record of the messages in order, each with its message and its index there, read as needed."""
+    for message in messages:
+        with raw_store_open(message.sha256) as data:
+            for index, record in enumerate(_records(source, data, message.origin)):
+                yield message, index, record
 
 
 def _records(source: SourceSystem, data: BinaryIO, origin: str) -> Iterator[ParsedRecord]:
@@ -156,44 +208,84 @@ def _records(source: SourceSystem, data: BinaryIO, origin: str) -> Iterator[Pars
         )
 
 
-def _store(access: AccessContext, record: ParsedRecord, source_uri: str, counts: IngestCounts) -> RecordProblem | None:
-    try:  # record_ingest is atomic: a refused record rolls back to its savepoint, its batch goes on
-        counts.add(record_ingest(access=access, entries=record.entries, source_uri=source_uri))
-    except FhirError as error:
-        where = ", ".join(expression for issue in error.issues for expression in issue.expression)
-        return RecordProblem(record.location, where, f"not stored ({error.status}): {error}")
-    return None
+def _refused(record: ParsedRecord, error: FhirError) -> RecordProblem:
+    where = ", ".join(expression for issue in error.issues for expression in issue.expression)
+    return RecordProblem(record.location, where, f"not stored ({error.status}): {error}")
 
 
-def _quarantine(message: InboundMessage, problems: dict[int, RecordProblem]) -> None:
+def _quarantine(messages: list[InboundMessage], tallies: dict[int, _Tally]) -> None:
     """Record this run's problems; earlier open entries that no longer fail are resolved, not deleted."""
     now = timezone.now()
-    open_entries = {entry.record_index: entry for entry in message.quarantine.filter(resolved_at__isnull=True)}
-    for index, entry in open_entries.items():
-        if index not in problems:
-            entry.resolved_at = now
-            entry.save(update_fields=["resolved_at"])
-    for index, problem in problems.items():
-        entry = open_entries.get(index) or QuarantinedRecord(message=message, record_index=index)
-        entry.location, entry.field, entry.reason = problem.location[:500], problem.field[:200], problem.reason
-        entry.save()
+    open_entries = {
+        (entry.message_id, entry.record_index): entry
+        for entry in QuarantinedRecord.objects.filter(message__in=messages, resolved_at__isnull=True)
+    }
+    resolved = [
+        entry for (message_id, index), entry in open_entries.items() if index not in tallies[message_id].problems
+    ]
+    for entry in resolved:
+        entry.resolved_at = now
+    QuarantinedRecord.objects.bulk_update(resolved, ["resolved_at"])
+    fresh: list[QuarantinedRecord] = []
+    again: list[QuarantinedRecord] = []
+    for message in messages:
+        for index, problem in tallies[message.pk].problems.items():
+            known = open_entries.get((message.pk, index))
+            entry = known or QuarantinedRecord(message=message, record_index=index)
+            (again if known else fresh).append(entry)
+            entry.location, entry.field, entry.reason = problem.location[:500], problem.field[:200], problem.reason
+    QuarantinedRecord.objects.bulk_create(fresh)
+    QuarantinedRecord.objects.bulk_update(again, ["location", "field", "reason"])
 
 
-def _provenance(access: AccessContext, message: InboundMessage, targets: list[str], source_uri: str) -> None:
-    source = message.source
+def _provenance(
+    access: AccessContext,
+    source: SourceSystem,
+    messages: list[InboundMessage],
+    tallies: dict[int, _Tally],
+    source_uri: str,
+) -> None:
+    """A Provenance per message (per PROVENANCE_TARGETS of what it wrote), stored in one go."""
+    written = [message for message in messages if tallies[message.pk].counts.targets]
+    if not written:
+        return
     system = source.organization_system or f"{PROJECT_IDS}/source"
     value = source.organization_value or source.code
     organization = organization_ensure(access=access, name=source.organization_name, system=system, value=value)
-    for start in range(0, len(targets), PROVENANCE_TARGETS):
-        provenance_record(
-            access=access,
-            targets=targets[start : start + PROVENANCE_TARGETS],
-            organization=organization,
-            message_sha256=message.sha256,
-            message_origin=message.origin,
-            recorded=timezone.now(),
-            source_uri=source_uri,
-        )
+    now = timezone.now()
+    records = [
+        [
+            provenance_entry(
+                targets=targets[start : start + PROVENANCE_TARGETS],
+                organization=organization,
+                message_sha256=message.sha256,
+                message_origin=message.origin,
+                recorded=now,
+            )
+        ]
+        for message in written
+        for targets in [tallies[message.pk].counts.targets]
+        for start in range(0, len(targets), PROVENANCE_TARGETS)
+    ]
+    for outcome in records_ingest(access=access, records=records, source_uri=source_uri):
+        if isinstance(outcome, FhirError):
+            raise outcome  # our own Provenance refused: a bug, not a record problem
+
+
+def _finish(messages: list[InboundMessage], tallies: dict[int, _Tally]) -> None:
+    """Each message's counts and status, in one statement."""
+    now = timezone.now()
+    for message in messages:
+        tally = tallies[message.pk]
+        counts = tally.counts
+        message.records = tally.records
+        message.created, message.updated, message.unchanged = counts.created, counts.updated, counts.unchanged
+        message.deleted, message.quarantined = counts.deleted, len(tally.problems)
+        message.status = _status(tally.records, len(tally.problems))
+        message.processed_at = now
+    columns: list[Any] = [[getattr(message, name) for message in messages] for name in MESSAGE_COUNTS]
+    with connection.cursor() as cursor:
+        cursor.execute(FINISH_MESSAGES, [now, [m.pk for m in messages], [m.status for m in messages], *columns])
 
 
 def _status(records: int, quarantined: int) -> str:
@@ -202,23 +294,59 @@ def _status(records: int, quarantined: int) -> str:
     return MessageStatus.QUARANTINED if quarantined >= records else MessageStatus.PARTIAL
 
 
-def path_ingest(*, source: SourceSystem, path: Path, on_file: ProgressHook | None = None) -> IngestSummary:
-    """Ingest a file, or every file the connector takes from a folder, message by message."""
+def path_ingest(
+    *, source: SourceSystem, path: Path, on_file: ProgressHook | None = None, workers: int = 1
+) -> IngestSummary:
+    """Ingest a file, or every file the connector takes from a folder; with `workers` > 1, lanes of files that
+    do not depend on each other run on that many processes (see connectors.lanes)."""
     files = [path] if path.is_file() else list(connector_for(source.connector).paths(path))
     root = path.parent if path.is_file() else path
     summary = IngestSummary()
-    for number, file in enumerate(files, start=1):
-        with file.open("rb") as stream:
-            message, new = message_receive(source=source, stream=stream, origin=str(file.relative_to(root)))
-        summary.received += 1
-        if not new and message.status != MessageStatus.RECEIVED:
-            summary.duplicates += 1
-        else:
-            message, problems = message_process(message_id=message.pk)
-            summary.add(message, problems)
-        if on_file is not None:
-            on_file(number, len(files))
+    for stage in ingest_stages(source.connector, files, root):
+        tasks = list(stage_tasks(stage))
+        for done in tasks_run(tasks, workers, partial(_files_ingest, source.pk, root)):
+            assert isinstance(done, IngestSummary)
+            summary.merge(done)
+            if on_file is not None:
+                on_file(summary.received, len(files))
     return summary
+
+
+def _files_ingest(source_id: int, root: Path, files: list[Path]) -> IngestSummary:
+    """Files of one source in order, MESSAGES_PER_GROUP at a time: a group is kept raw and received in one
+    commit, then processed."""
+    source = SourceSystem.objects.get(pk=source_id)
+    summary = IngestSummary()
+    for start in range(0, len(files), MESSAGES_PER_GROUP):
+        waiting: list[int] = []
+        with transaction.atomic():
+            for file in files[start : start + MESSAGES_PER_GROUP]:
+                with file.open("rb") as stream:
+                    message, new = message_receive(source=source, stream=stream, origin=str(file.relative_to(root)))
+                if _to_process(summary, message, new, waiting):
+                    waiting.append(message.pk)
+        for processed, problems in messages_process(message_ids=waiting):
+            summary.add(processed, problems)
+    return summary
+
+
+def message_ingest(*, source: SourceSystem, stream: BinaryIO, origin: str, summary: IngestSummary) -> InboundMessage:
+    """Receive one message and process it unless it was already; counted in `summary`."""
+    message, new = message_receive(source=source, stream=stream, origin=origin)
+    if not _to_process(summary, message, new, ()):
+        return message
+    message, problems = message_process(message_id=message.pk)
+    summary.add(message, problems)
+    return message
+
+
+def _to_process(summary: IngestSummary, message: InboundMessage, new: bool, waiting: Collection[int]) -> bool:
+    """Count a received message; False when it was processed before or is already waiting (the same bytes)."""
+    summary.received += 1
+    if message.pk in waiting or (not new and message.status != MessageStatus.RECEIVED):
+        summary.duplicates += 1
+        return False
+    return True
 
 
 def message_replay(*, message_id: int) -> tuple[InboundMessage, list[str]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 from dataclasses import asdict
 
@@ -26,3 +27,10 @@ def summary_render(summary: IngestSummary, *, as_json: bool) -> str:
 def summary_exit_code(summary: IngestSummary) -> int:
     """0 when everything was stored, 1 when anything was quarantined."""
     return EXIT_QUARANTINED if summary.quarantined else EXIT_STORED
+
+
+def worker_count(text: str) -> int:
+    """`--workers`: a whole number of processes, at least 1 (argparse turns the error into exit code 2)."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"--workers takes a whole number of processes, 1 or more, not '{text}'")
+    return int(text)

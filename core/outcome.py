@@ -41,6 +41,10 @@ class FhirError(Exception):
     def outcome(self) -> dict[str, Any]:
         return operation_outcome(self.issues)
 
+    def __reduce__(self) -> tuple[type[FhirError], tuple[int, tuple[Issue, ...]]]:
+        """Picklable, so an error raised on an ingest worker process reaches the parent as it was."""
+        return (FhirError, (self.status, self.issues))
+
 
 def operation_outcome(issues: Iterable[Issue]) -> dict[str, Any]:
     return {"resourceType": "OperationOutcome", "issue": [issue.as_fhir() for issue in issues]}

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from federation.ingest.records import organization_ensure, provenance_record, record_ingest
+from federation.ingest.records import organization_ensure, provenance_entry, records_ingest
 
-__all__ = ["organization_ensure", "provenance_record", "record_ingest"]
+__all__ = ["organization_ensure", "provenance_entry", "records_ingest"]

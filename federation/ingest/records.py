@@ -1,39 +1,83 @@
-"""Store one connector record (a small transaction) and, per message, the Provenance of what it wrote."""
+"""Store connector records (small transactions), batched, and per message the Provenance of what they wrote."""
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Any
 
+from django.db import IntegrityError, OperationalError, transaction
+
 from consent.contracts import AccessContext
 from core.instant import format_instant
+from core.outcome import FhirError, conflict
 from federation.contracts import IngestCounts
 from federation.ingest.labels import resource_label
 from federation.storage import services
+from federation.storage.batch import BatchConflictError, EntryOutcome, RecordOutcome, records_apply
 from federation.storage.bundles import transaction_entries_apply
+
+logger = logging.getLogger(__name__)
 
 INBOUND_MESSAGE_SYSTEM = "https://tsunagi.example.jp/fhir/IdSystem/inbound-message"
 
 
-def record_ingest(*, access: AccessContext, entries: list[dict[str, Any]], source_uri: str) -> IngestCounts:
-    """Label and stamp each resource with its source, then run the entries as one transaction."""
-    stamped = [_stamped(entry, source_uri) for entry in entries]
-    results = transaction_entries_apply(access=access, entries=stamped)
+def records_ingest(
+    *, access: AccessContext, records: list[list[dict[str, Any]]], source_uri: str
+) -> list[IngestCounts | FhirError]:
+    """Store connector records, each a small transaction of entries: what each stored, or why it was refused.
+
+    Each resource is labelled and stamped with its source first. The batch goes through the batch writer in
+    one go; when it cannot take the batch (other criteria) or another writer got in between, the records
+    run one at a time, each in its own savepoint.
+    """
+    stamped = [[_stamped(entry, source_uri) for entry in entries] for entries in records]
+    try:
+        with transaction.atomic():
+            outcomes = records_apply(access=access, records=stamped)
+    except (BatchConflictError, IntegrityError, OperationalError) as error:  # a concurrent writer: go slowly
+        logger.info("ingest batch of %d records runs one by one: %s", len(records), type(error).__name__)
+        outcomes = None
+    if outcomes is None:
+        outcomes = [_record_apply_alone(access, entries) for entries in stamped]
+    return [outcome if isinstance(outcome, FhirError) else _counts(outcome) for outcome in outcomes]
+
+
+def _record_apply_alone(access: AccessContext, entries: list[dict[str, Any]]) -> RecordOutcome:
+    try:
+        results = transaction_entries_apply(access=access, entries=entries)  # atomic: a savepoint
+    except FhirError as error:
+        return error
+    except (IntegrityError, OperationalError) as error:  # e.g. a deadlock with another ingest process
+        return conflict(409, f"another writer changed the same resources at the same time ({type(error).__name__})")
+    return [
+        EntryOutcome(
+            str(entry["request"]["method"]).upper(),
+            result.version.version_url,
+            created=result.created,
+            changed=result.changed,
+        )
+        if result is not None
+        else EntryOutcome(str(entry["request"]["method"]).upper(), None)
+        for entry, result in zip(entries, results, strict=True)
+    ]
+
+
+def _counts(outcomes: list[EntryOutcome]) -> IngestCounts:
     counts = IngestCounts()
-    for entry, result in zip(stamped, results, strict=True):
-        method = str(entry.get("request", {}).get("method", "")).upper()
-        if result is None:
+    for outcome in outcomes:
+        if outcome.version_url is None:
             continue
-        if method == "DELETE":
-            counts.deleted += result.changed
-        elif result.created:
+        if outcome.method == "DELETE":
+            counts.deleted += outcome.changed
+        elif outcome.created:
             counts.created += 1
-        elif result.changed:
+        elif outcome.changed:
             counts.updated += 1
         else:
             counts.unchanged += 1
-        if result.changed and method != "DELETE":
-            counts.targets.append(result.version.version_url)
+        if outcome.changed and outcome.method != "DELETE":
+            counts.targets.append(outcome.version_url)
     return counts
 
 
@@ -45,20 +89,13 @@ def _stamped(entry: dict[str, Any], source_uri: str) -> dict[str, Any]:
     return {**entry, "resource": resource_label({**resource, "meta": meta})}
 
 
-def provenance_record(
-    *,
-    access: AccessContext,
-    targets: list[str],
-    organization: str,
-    message_sha256: str,
-    message_origin: str,
-    recorded: datetime,
-    source_uri: str,
-) -> str:
-    """A Provenance for what one message wrote: the source organisation as agent, the raw message as entity."""
+def provenance_entry(
+    *, targets: list[str], organization: str, message_sha256: str, message_origin: str, recorded: datetime
+) -> dict[str, Any]:
+    """The entry creating a Provenance for what one message wrote: the source organisation as agent, the raw
+    message as entity. Stored like a record, it gets its meta.source there."""
     provenance = {
         "resourceType": "Provenance",
-        "meta": {"source": source_uri},
         "target": [{"reference": target} for target in targets],
         "recorded": format_instant(recorded),
         "activity": {
@@ -93,7 +130,7 @@ def provenance_record(
             }
         ],
     }
-    return services.resource_create(access=access, resource=provenance).version.relative_url
+    return {"resource": provenance, "request": {"method": "POST", "url": "Provenance"}}
 
 
 def organization_ensure(*, access: AccessContext, name: str, system: str, value: str) -> str:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models
-from django.db.models.fields.json import KeyTransform
 
 from federation.contracts import StoredVersion
 from federation.models.fields import FhirContentField
@@ -36,13 +34,6 @@ class Resource(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["resource_type", "logical_id"], name="resource_type_logical_id_unique")
-        ]
-        indexes = [
-            # Conditional create/update/references match on identifier by JSON containment.
-            GinIndex(
-                OpClass(KeyTransform("identifier", "content"), name="jsonb_path_ops"),
-                name="resource_identifier_gin",
-            ),
         ]
 
     def __str__(self) -> str:

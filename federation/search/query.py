@@ -213,6 +213,8 @@ def _check_modifier(parameter: SearchParameter, modifier: str | None) -> None:
 
 def split_values(value: str, separator: str = ",") -> tuple[str, ...]:
     """Split on an unescaped separator; escapes (\\, \\$ \\| \\\\) stay for the type's parser."""
+    if "\\" not in value:  # the common case, and a hot one (every conditional write): nothing escaped
+        return tuple(value.split(separator))
     parts, current, index = [], "", 0
     while index < len(value):
         char = value[index]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from http import HTTPStatus
@@ -61,13 +61,13 @@ def bundle_process(*, access: AccessContext, bundle: Any, include_resources: boo
     bundle_type = _bundle_type(bundle)
     raw_entries = bundle.get("entry") or []
     if bundle_type == "transaction":
-        entries = [_parse_entry(index, raw) for index, raw in enumerate(raw_entries)]
+        entries = [parse_entry(index, raw) for index, raw in enumerate(raw_entries)]
         results = _run_transaction(access, entries, include_resources, base_url)
     else:
         results, entries = {}, []
         for index, raw in enumerate(raw_entries):
             try:
-                entries.append(_parse_entry(index, raw))
+                entries.append(parse_entry(index, raw))
             except FhirError as error:  # a batch answers a malformed entry in its place and goes on
                 results[index] = _error_entry(error)
         results |= _run_batch(access, entries, include_resources, base_url)
@@ -90,7 +90,7 @@ def _bundle_type(bundle: Any) -> str:
     return str(bundle_type)
 
 
-def _parse_entry(index: int, raw: Any) -> BundleEntry:
+def parse_entry(index: int, raw: Any) -> BundleEntry:
     where = f"Bundle.entry[{index}]"
     request = raw.get("request") if isinstance(raw, dict) else None
     if not isinstance(request, dict):
@@ -149,7 +149,7 @@ def _run_transaction(
     # entry sees what this transaction wrote.
     for entry in entries:
         if entry.method == "GET":
-            with _named_errors(entry):
+            with named_errors(entry):
                 results[entry.index] = _read(access, entry, base_url)
     return results
 
@@ -158,7 +158,7 @@ def _run_transaction(
 def transaction_entries_apply(*, access: AccessContext, entries: list[dict[str, Any]]) -> list[WriteResult | None]:
     """Run Bundle entries (writes and deletes) as one transaction; per entry what it did (None: a delete that
     found nothing). For callers that need to tell created, changed and unchanged apart, such as ingest."""
-    parsed = [_parse_entry(index, raw) for index, raw in enumerate(entries)]
+    parsed = [parse_entry(index, raw) for index, raw in enumerate(entries)]
     for entry in parsed:
         if entry.method == "GET":
             raise invalid(f"Bundle.entry[{entry.index}]: reads have no place in an ingested record.")
@@ -173,27 +173,27 @@ def _written(result: WriteResult | None) -> WriteResult:
 
 
 def _transaction_writes(access: AccessContext, entries: list[BundleEntry]) -> dict[int, WriteResult | None]:
-    _refuse_duplicate_targets(entries)
+    refuse_duplicate_targets(entries)
     ordered = sorted(entries, key=lambda entry: PROCESSING_ORDER[entry.method])
     results: dict[int, WriteResult | None] = {}
     for entry in ordered:
         if entry.method == "DELETE":
-            with _named_errors(entry):
+            with named_errors(entry):
                 results[entry.index] = _delete(access, entry)
     plans: dict[int, _WritePlan] = {}
     for entry in ordered:
         if entry.method in ("POST", "PUT"):
-            with _named_errors(entry):
+            with named_errors(entry):
                 plans[entry.index] = _plan_write(access, entry)
     targets = {
         entry.full_url: plans[entry.index].relative_target
         for entry in entries
         if entry.full_url and entry.index in plans
     }
-    resolver = _ReferenceResolver(access, targets)
+    resolver = ReferenceResolver(targets, stored_matches(access))
     for entry in ordered:
         if entry.index in plans:
-            with _named_errors(entry):
+            with named_errors(entry):
                 results[entry.index] = _execute_write(access, entry, plans[entry.index], resolver)
     return results
 
@@ -202,7 +202,7 @@ def _run_batch(
     access: AccessContext, entries: list[BundleEntry], include_resources: bool, base_url: str
 ) -> dict[int, dict[str, Any]]:
     results: dict[int, dict[str, Any]] = {}
-    resolver = _ReferenceResolver(access, {})
+    resolver = ReferenceResolver({}, stored_matches(access))
     for entry in sorted(entries, key=lambda entry: PROCESSING_ORDER[entry.method]):
         try:
             with transaction.atomic():
@@ -261,7 +261,7 @@ def _plan_write(access: AccessContext, entry: BundleEntry) -> _WritePlan:
 
 
 def _execute_write(
-    access: AccessContext, entry: BundleEntry, plan: _WritePlan, resolver: _ReferenceResolver
+    access: AccessContext, entry: BundleEntry, plan: _WritePlan, resolver: ReferenceResolver
 ) -> WriteResult:
     if plan.existing is not None:
         return WriteResult(plan.existing, created=False, changed=False)
@@ -340,7 +340,7 @@ def _status_text(status: int) -> str:
     return f"{status} {HTTPStatus(status).phrase}"
 
 
-def _refuse_duplicate_targets(entries: list[BundleEntry]) -> None:
+def refuse_duplicate_targets(entries: list[BundleEntry]) -> None:
     seen: dict[str, int] = {}
     for entry in entries:
         if entry.method == "GET" or entry.logical_id is None:
@@ -352,7 +352,7 @@ def _refuse_duplicate_targets(entries: list[BundleEntry]) -> None:
 
 
 @contextmanager
-def _named_errors(entry: BundleEntry) -> Iterator[None]:
+def named_errors(entry: BundleEntry) -> Iterator[None]:
     """An error inside one entry names that entry, so the sender can find it."""
     try:
         yield
@@ -375,12 +375,16 @@ def _within_entry(where: str, path: str) -> str:
     return f"{where}.resource.{inner}" if inner else f"{where}.resource"
 
 
-class _ReferenceResolver:
-    """Rewrites Reference.reference values: fullUrls of this Bundle and conditional references."""
+class ReferenceResolver:
+    """Rewrites Reference.reference values: fullUrls of this Bundle and conditional references.
 
-    def __init__(self, access: AccessContext, targets: dict[str, str]) -> None:
-        self._access = access
+    `find(type, criteria)` answers a conditional reference with the relative URLs of its matches (two are
+    enough to refuse it).
+    """
+
+    def __init__(self, targets: dict[str, str], find: Callable[[str, str], list[str]]) -> None:
         self._targets = targets
+        self._find = find
 
     def rewrite(self, resource: dict[str, Any]) -> dict[str, Any]:
         return dict(self._walk(resource))
@@ -404,11 +408,19 @@ class _ReferenceResolver:
             if reference.startswith("urn:uuid:") or reference.startswith("urn:oid:"):
                 raise invalid(f"Reference '{reference}' names no entry of this Bundle.")
             return reference
-        matches = resources_matching(
-            access=self._access, resource_type=conditional["type"], criteria=conditional["query"]
-        )
+        matches = self._find(conditional["type"], conditional["query"])
         if len(matches) != 1:
             found = "no" if not matches else "more than one"
             raise conflict(412, f"Conditional reference '{reference}' matches {found} {conditional['type']}.")
-        self._targets[reference] = matches[0].relative_url
-        return matches[0].relative_url
+        self._targets[reference] = matches[0]
+        return matches[0]
+
+
+def stored_matches(access: AccessContext) -> Callable[[str, str], list[str]]:
+    """Conditional references resolved against what is stored, through the search engine."""
+
+    def find(resource_type: str, criteria: str) -> list[str]:
+        matches = resources_matching(access=access, resource_type=resource_type, criteria=criteria)
+        return [match.relative_url for match in matches]
+
+    return find

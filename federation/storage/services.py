@@ -7,9 +7,7 @@ and answers with a WriteResult.
 
 from __future__ import annotations
 
-import hashlib
 import uuid
-from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -18,16 +16,22 @@ from django.utils import timezone
 
 from consent.contracts import AccessContext
 from core import fhir_json
-from core.instant import format_instant
 from core.outcome import FhirError, conflict, invalid
-from federation.contracts import WriteResult
+from federation.contracts import StoredVersion, WriteResult
 from federation.fhir import r4b
-from federation.fhir.spec import is_valid_id, served_resource_types
+from federation.fhir.spec import served_resource_types
 from federation.models import Resource, ResourceVersion, WriteMethod
 from federation.search.indexing import IndexBatch, index_resource
 from federation.search.selectors import resources_matching
-
-SERVER_META_FIELDS = ("versionId", "lastUpdated")
+from federation.storage.claims import creation_claim
+from federation.storage.rows import (
+    CopiedRow,
+    content_hash,
+    require_valid_id,
+    resources_copy,
+    versions_copy,
+    with_server_meta,
+)
 
 
 def resource_validate(resource: Any, *, expected_type: str | None = None) -> dict[str, Any]:
@@ -68,7 +72,7 @@ def resource_create_conditional(
 ) -> WriteResult:
     """If-None-Exist: return the one match unchanged, create when none, 412 when several."""
     resource_validate(resource, expected_type=expected_type)
-    matches = resources_matching(access=access, resource_type=resource["resourceType"], criteria=criteria)
+    matches = _matches_or_claim(access, resource["resourceType"], criteria)
     if len(matches) > 1:
         raise conflict(412, f"If-None-Exist '{criteria}' matches more than one {resource['resourceType']}.")
     if matches:
@@ -87,7 +91,7 @@ def resource_update(
 ) -> WriteResult:
     """PUT: a new version (none if the content is unchanged); creates when the id is new."""
     resource_validate(resource, expected_type=resource_type)
-    _require_valid_id(resource_type, logical_id)
+    require_valid_id(resource_type, logical_id)
     if resource.get("id") != logical_id:
         raise invalid(
             f"The body's id '{resource.get('id')}' differs from the id '{logical_id}' in the URL.",
@@ -100,10 +104,10 @@ def resource_update(
         return _insert(resource, logical_id, WriteMethod.PUT)
     if expected_version is not None and expected_version != row.version_id:
         raise conflict(412, f"If-Match names version {expected_version}; the current version is {row.version_id}.")
-    content_hash = _content_hash(resource)
-    if not row.is_deleted and row.content_hash == content_hash:
+    new_hash = content_hash(resource)
+    if not row.is_deleted and row.content_hash == new_hash:
         return WriteResult(version=row.as_stored(WriteMethod.PUT), created=False, changed=False)
-    return _append_version(row, resource, content_hash, WriteMethod.PUT)
+    return _append_version(row, resource, new_hash, WriteMethod.PUT)
 
 
 @transaction.atomic
@@ -112,7 +116,7 @@ def resource_update_conditional(
 ) -> WriteResult:
     """PUT Type?criteria: update the one match, create when none, 412 when several."""
     resource_validate(resource, expected_type=resource_type)
-    matches = resources_matching(access=access, resource_type=resource_type, criteria=criteria)
+    matches = _matches_or_claim(access, resource_type, criteria)
     if len(matches) > 1:
         raise conflict(412, f"Conditional update '{criteria}' matches more than one {resource_type}.")
     body_id = resource.get("id")
@@ -128,6 +132,15 @@ def resource_update_conditional(
         logical_id=logical_id,
         resource={**resource, "id": logical_id},
     )
+
+
+def _matches_or_claim(access: AccessContext, resource_type: str, criteria: str) -> list[StoredVersion]:
+    """The matches; when there are none, claim the criteria (see claims.py) and look again."""
+    matches = resources_matching(access=access, resource_type=resource_type, criteria=criteria)
+    if matches:
+        return matches
+    creation_claim(resource_type, criteria)
+    return resources_matching(access=access, resource_type=resource_type, criteria=criteria)
 
 
 @transaction.atomic
@@ -159,25 +172,17 @@ def resource_delete_conditional(*, access: AccessContext, resource_type: str, cr
     return resource_delete(access=access, resource_type=resource_type, logical_id=matches[0].logical_id)
 
 
-def _require_valid_id(resource_type: str, logical_id: str) -> None:
-    if not is_valid_id(logical_id):
-        raise invalid(
-            f"'{logical_id}' is not a valid FHIR id ([A-Za-z0-9-.], 1-64 characters).",
-            expression=f"{resource_type}.id",
-        )
-
-
 def _insert(resource: dict[str, Any], logical_id: str, method: WriteMethod) -> WriteResult:
-    _require_valid_id(resource["resourceType"], logical_id)
+    require_valid_id(resource["resourceType"], logical_id)
     now = timezone.now()
-    content = _with_server_meta(resource, logical_id, 1, now)
+    content = with_server_meta(resource, logical_id, 1, now)
     row = Resource(
         resource_type=resource["resourceType"],
         logical_id=logical_id,
         version_id=1,
         last_updated=now,
         content=content,
-        content_hash=_content_hash(content),
+        content_hash=content_hash(content),
     )
     if method == WriteMethod.POST:
         row.save(force_insert=True)  # a fresh uuid4: nothing can collide
@@ -197,13 +202,13 @@ def _insert_client_id(row: Resource) -> None:
         raise conflict(409, f"{row.resource_type}/{row.logical_id} was created concurrently; retry.") from error
 
 
-def _append_version(row: Resource, resource: dict[str, Any], content_hash: str, method: WriteMethod) -> WriteResult:
+def _append_version(row: Resource, resource: dict[str, Any], new_hash: str, method: WriteMethod) -> WriteResult:
     now = timezone.now()
     row.version_id += 1
     row.last_updated = now
     row.is_deleted = False
-    row.content = _with_server_meta(resource, row.logical_id, row.version_id, now)
-    row.content_hash = content_hash
+    row.content = with_server_meta(resource, row.logical_id, row.version_id, now)
+    row.content_hash = new_hash
     row.save(update_fields=["version_id", "last_updated", "is_deleted", "content", "content_hash"])
     _record_version(row, method)
     index_resource(row, is_new=False)
@@ -222,28 +227,6 @@ def _record_version(row: Resource, method: WriteMethod) -> None:
     )
 
 
-def _client_meta(resource: dict[str, Any]) -> dict[str, Any]:
-    """The meta a client controls (tags, profiles, security, source): all but the server's fields."""
-    return {key: value for key, value in (resource.get("meta") or {}).items() if key not in SERVER_META_FIELDS}
-
-
-def _with_server_meta(resource: dict[str, Any], logical_id: str, version_id: int, moment: datetime) -> dict[str, Any]:
-    meta = _client_meta(resource)
-    meta["versionId"] = str(version_id)
-    meta["lastUpdated"] = format_instant(moment)
-    return {**resource, "id": logical_id, "meta": meta}
-
-
-def _content_hash(resource: dict[str, Any]) -> str:
-    """Hash of the content a client controls: server meta fields do not count as a change."""
-    meta = _client_meta(resource)
-    comparable = {key: value for key, value in resource.items() if key != "meta"}
-    if meta:
-        comparable["meta"] = meta
-    canonical = fhir_json.dumps(comparable, sort_keys=True)
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
 @transaction.atomic
 def resources_import(*, access: AccessContext, resources: list[dict[str, Any]]) -> int:
     """Bulk create: new resources with their own ids, validated, written and indexed by COPY.
@@ -254,7 +237,7 @@ def resources_import(*, access: AccessContext, resources: list[dict[str, Any]]) 
     """
     for resource in resources:
         resource_validate(resource)
-        _require_valid_id(resource["resourceType"], resource.get("id", ""))
+        require_valid_id(resource["resourceType"], resource.get("id", ""))
     if not resources:
         return 0
     now = timezone.now()
@@ -268,14 +251,16 @@ def resources_import(*, access: AccessContext, resources: list[dict[str, Any]]) 
                 logical_id=resource["id"],
                 version_id=1,
                 last_updated=now,
-                content=(content := _with_server_meta(resource, resource["id"], 1, now)),
-                content_hash=_content_hash(content),
+                content=(content := with_server_meta(resource, resource["id"], 1, now)),
+                content_hash=content_hash(content),
             )
             for key, resource in zip(keys, resources, strict=True)
         ]
+        copied = [_copied(row, fhir_json.dumps(row.content)) for row in rows]  # one text for both tables
         try:
             with transaction.atomic():
-                _copy_resources(cursor.cursor, rows)
+                resources_copy(cursor.cursor, copied)
+                versions_copy(cursor.cursor, copied)
         except (IntegrityError, psycopg.IntegrityError) as error:  # COPY runs on the raw psycopg cursor
             raise conflict(409, "Bulk import found ids that already exist; it only creates.") from error
     batch = IndexBatch()
@@ -285,21 +270,14 @@ def resources_import(*, access: AccessContext, resources: list[dict[str, Any]]) 
     return len(rows)
 
 
-def _copy_resources(cursor: Any, rows: list[Resource]) -> None:
-    texts = [fhir_json.dumps(row.content) for row in rows]  # the same text goes into both tables
-    with cursor.copy(
-        "COPY federation_resource (id, resource_type, logical_id, version_id, last_updated, is_deleted, "
-        "content, content_hash) FROM STDIN"
-    ) as copy:
-        for row, text in zip(rows, texts, strict=True):
-            copy.write_row(
-                (row.pk, row.resource_type, row.logical_id, 1, row.last_updated, False, text, row.content_hash)
-            )
-    with cursor.copy(
-        "COPY federation_resourceversion (resource_id, resource_type, logical_id, version_id, last_updated, "
-        "method, content) FROM STDIN"
-    ) as copy:
-        for row, text in zip(rows, texts, strict=True):
-            copy.write_row(
-                (row.pk, row.resource_type, row.logical_id, 1, row.last_updated, WriteMethod.POST.value, text)
-            )
+def _copied(row: Resource, text: str) -> CopiedRow:
+    return CopiedRow(
+        pk=row.pk,
+        resource_type=row.resource_type,
+        logical_id=row.logical_id,
+        version_id=row.version_id,
+        last_updated=row.last_updated,
+        text=text,
+        content_hash=row.content_hash,
+        method=WriteMethod.POST.value,
+    )

@@ -26,10 +26,10 @@ def region(tmp_path_factory) -> Path:
     return out
 
 
-def ingest_region(region: Path) -> tuple[int, dict[str, Any]]:
+def ingest_region(region: Path, *options: str) -> tuple[int, dict[str, Any]]:
     out = StringIO()
     try:
-        call_command("ingest_region", str(region), "--json", stdout=out)
+        call_command("ingest_region", str(region), "--json", *options, stdout=out)
         code = 0
     except SystemExit as exit_:
         code = int(exit_.code or 0)
@@ -44,11 +44,7 @@ def stored_patient_numbers() -> dict[str, set[str]]:
     return numbers
 
 
-def test_every_source_of_a_generated_region_arrives_once(region):
-    code, summary = ingest_region(region)
-
-    assert summary["first_errors"] == []
-    assert (code, summary["quarantined"]) == (0, 0)
+def assert_patients_are_the_truth(region: Path) -> None:
     sources = {s["code"]: s for s in json.loads((region / "sources.json").read_text(encoding="utf-8"))["sources"]}
     expected: dict[str, set[str]] = defaultdict(set)
     with (region / "truth" / "identity.csv").open(encoding="utf-8", newline="") as rows:
@@ -58,8 +54,35 @@ def test_every_source_of_a_generated_region_arrives_once(region):
     for system, numbers in expected.items():
         assert stored[system] == numbers, system
 
+
+def test_every_source_of_a_generated_region_arrives_once(region):
+    code, summary = ingest_region(region)
+
+    assert summary["first_errors"] == []
+    assert (code, summary["quarantined"]) == (0, 0)
+    assert_patients_are_the_truth(region)
+
     again_code, again = ingest_region(region)
 
     assert again_code == 0
     assert again["duplicates"] == again["received"] == summary["received"]
     assert (again["created"], again["updated"], again["deleted"]) == (0, 0, 0)
+
+
+@pytest.mark.django_db(transaction=True)  # the worker processes read what this one committed
+def test_two_worker_processes_store_the_same_region_without_duplicates(region):
+    code, summary = ingest_region(region, "--workers", "2")
+
+    assert summary["first_errors"] == []
+    assert (code, summary["quarantined"]) == (0, 0)
+    assert_patients_are_the_truth(region)
+    # What lanes share (organisations, practitioners, insurers) was created once, not once per process.
+    for resource_type in ("Organization", "Practitioner", "Patient", "Coverage"):
+        keys = [
+            (identifier["system"], identifier["value"])
+            for content in Resource.objects.filter(resource_type=resource_type, is_deleted=False).values_list(
+                "content", flat=True
+            )
+            for identifier in (content or {}).get("identifier", [])[:1]
+        ]
+        assert len(keys) == len(set(keys)), resource_type

@@ -71,7 +71,7 @@ def gunicorn_url(transactional_db: Any) -> Iterator[str]:
             try:
                 requests.get(f"{url}/fhir/metadata", timeout=2)
                 break
-            except requests.ConnectionError:
+            except requests.RequestException:  # refused, or accepted before a worker is up to answer
                 if process.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(
                         f"gunicorn did not start: {process.stderr and process.stderr.read()!r}"

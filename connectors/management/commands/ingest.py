@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from connectors.models import SourceSystem
 from connectors.pipeline import IngestSummary, path_ingest
 from connectors.registry import CONNECTORS
-from connectors.summary import summary_exit_code, summary_render
+from connectors.summary import summary_exit_code, summary_render, worker_count
 from core.progress import progress_end, progress_show
 
 
@@ -22,6 +22,9 @@ class Command(BaseCommand):
         parser.add_argument("--connector", required=True, help=f"one of: {', '.join(sorted(CONNECTORS))}")
         parser.add_argument("--source", required=True, help="a code registered with add_source")
         parser.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+        parser.add_argument(
+            "--workers", type=worker_count, default=1, help="processes for files that do not depend on each other"
+        )
         parser.add_argument("paths", nargs="+", type=Path, metavar="PATH")
 
     def handle(self, *args: Any, connector: str, source: str, json: bool, paths: list[Path], **options: Any) -> None:
@@ -40,7 +43,11 @@ class Command(BaseCommand):
         show = options["verbosity"] > 0 and not json
         summary = IngestSummary()
         for path in paths:
-            summary.merge(path_ingest(source=registered, path=path, on_file=progress_show if show else None))
+            summary.merge(
+                path_ingest(
+                    source=registered, path=path, on_file=progress_show if show else None, workers=options["workers"]
+                )
+            )
             if show:
                 progress_end()
         self.stdout.write(summary_render(summary, as_json=json))

@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from connectors.pipeline import IngestSummary, path_ingest, source_register
 from connectors.registry import CONNECTORS
-from connectors.summary import summary_exit_code, summary_render
+from connectors.summary import summary_exit_code, summary_render, worker_count
 from core.progress import progress_end, progress_show
 
 
@@ -21,6 +21,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("region", type=Path, metavar="DIR")
         parser.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+        parser.add_argument(
+            "--workers", type=worker_count, default=1, help="processes for files that do not depend on each other"
+        )
 
     def handle(self, *args: Any, region: Path, json: bool, **options: Any) -> None:
         sources = _sources(region)
@@ -38,7 +41,12 @@ class Command(BaseCommand):
             )
             if show:
                 self.stderr.write(f"{source.code} ({source.connector})")
-            summary = path_ingest(source=source, path=region / entry["path"], on_file=progress_show if show else None)
+            summary = path_ingest(
+                source=source,
+                path=region / entry["path"],
+                on_file=progress_show if show else None,
+                workers=options["workers"],
+            )
             if show:
                 progress_end()
             total.merge(summary)

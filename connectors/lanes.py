@@ -1,0 +1,66 @@
+"""Which files of a source may be ingested side by side, and running them on several processes.
+
+Order matters where one file updates what another wrote: a patient's SS-MIX2 messages (an A08 after the A04),
+a register's moves after its residents, a FHIR export's Observations after its Patients. Files are put in
+*lanes*: a lane keeps its files in order on one process; lanes of a *stage* run side by side; stages run one
+after the other. What two lanes share (an Organization, a prescribing institution) is written conditionally and
+the batch writer turns a race on it into a retry, so lanes only need to keep each person's history in order.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from django.db import connections
+
+from connectors.fhir.connector import type_tier
+
+Lane = list[Path]
+Stage = list[Lane]
+FILES_PER_TASK = 200  # lanes are handed out in tasks of about this many files, so batches stay full
+
+
+def ingest_stages(connector: str, files: list[Path], root: Path) -> list[Stage]:
+    """The files (in the connector's order) as stages of lanes; one lane when order is all that is known."""
+    if connector == "ssmix2":  # <root>/<3>/<3>/<patient id>/<date>/<kind>/<file>: a lane per patient
+        return [_lanes(files, lambda file: file.relative_to(root).parts[:3])]
+    if connector == "jahis":  # generated and exported trees keep a folder per patient
+        return [_lanes(files, lambda file: file.relative_to(root).parts[:-1] or (file.name,))]
+    if connector == "fhir":  # a stage per FILE_ORDER tier; every file of a tier on its own
+        tiers: dict[int, Stage] = {}
+        for file in files:
+            tiers.setdefault(type_tier(file.name), []).append([file])
+        return [tiers[tier] for tier in sorted(tiers)]
+    return [[files]]
+
+
+def _lanes(files: list[Path], key: Callable[[Path], tuple[str, ...]]) -> Stage:
+    lanes: dict[tuple[str, ...], Lane] = {}
+    for file in files:
+        lanes.setdefault(key(file), []).append(file)
+    return list(lanes.values())
+
+
+def stage_tasks(stage: Stage) -> Iterator[Lane]:
+    """Whole lanes packed into tasks of about FILES_PER_TASK files (one long lane is one task)."""
+    task: Lane = []
+    for lane in stage:
+        task.extend(lane)
+        if len(task) >= FILES_PER_TASK:
+            yield task
+            task = []
+    if task:
+        yield task
+
+
+def tasks_run(tasks: list[Lane], workers: int, run: Callable[[Lane], object]) -> Iterator[object]:
+    """Each task's result as it completes: in this process for one worker, else on forked processes, each
+    with its own database connection."""
+    if workers <= 1 or len(tasks) <= 1:
+        yield from map(run, tasks)
+        return
+    connections.close_all()  # a forked child must not share the parent's socket
+    with multiprocessing.get_context("fork").Pool(workers, initializer=connections.close_all) as pool:
+        yield from pool.imap_unordered(run, tasks)

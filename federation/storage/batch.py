@@ -1,0 +1,523 @@
+"""Many small transactions written at once: the batched form of the write path, for ingest.
+
+A connector's records are small transactions of Bundle entries whose conditions name business identifiers
+(`Type?identifier=system|value`). Run one at a time, each costs dozens of round trips. Here a batch of records
+is planned in memory against one lookup of every identifier and id it names, then written with a handful of
+statements: COPY for new rows, versions and index rows, one UPDATE for changed rows. The outcome is that of
+`transaction_entries_apply` run record by record in order: each record all or nothing (a refused record
+changes nothing and the others go on), a later record sees what an earlier one wrote.
+
+`records_apply` answers None when a record holds anything else (other criteria, If-Match): such a batch is
+run one record at a time by the caller. BatchConflictError means another writer changed a row this batch read, or
+created a resource under an identifier this batch creates, since it looked: the caller rolls back and runs
+the records one at a time, which sees the other writer's work.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from django.db import connection
+from django.db.models import Q
+from django.utils import timezone
+
+from consent.contracts import AccessContext
+from consent.facade import access_filter
+from core import fhir_json
+from core.outcome import FhirError, conflict, invalid
+from federation.models import Resource, TokenIndex, WriteMethod
+from federation.search import values
+from federation.search.indexing import IndexBatch, extraction_plan
+from federation.search.registry import index_key, parameters_for
+from federation.storage.bundles import (
+    CONDITIONAL_REFERENCE,
+    PROCESSING_ORDER,
+    BundleEntry,
+    ReferenceResolver,
+    named_errors,
+    parse_entry,
+    refuse_duplicate_targets,
+)
+from federation.storage.claims import Key, identifier_claim_key, identifier_key
+from federation.storage.rows import (
+    CopiedRow,
+    content_hash,
+    require_valid_id,
+    resources_copy,
+    versions_copy,
+    with_server_meta,
+)
+from federation.storage.services import resource_validate
+
+Target = tuple[str, str]  # (resource type, logical id)
+
+
+class BatchConflictError(Exception):
+    """Another writer got in between this batch's reads and its writes."""
+
+
+@dataclass(frozen=True)
+class EntryOutcome:
+    """What one entry did: the version it leaves current (None: a delete that found nothing)."""
+
+    method: str
+    version_url: str | None
+    created: bool = False
+    changed: bool = False
+
+
+RecordOutcome = list[EntryOutcome] | FhirError
+
+
+def records_apply(*, access: AccessContext, records: list[list[dict[str, Any]]]) -> list[RecordOutcome] | None:
+    """Run each record (a list of Bundle write entries) as its own transaction, all in one go; per record
+    what its entries did, or the error that refused it. None when the batch needs the one-by-one path."""
+    plan = batch_plan(access=access, records=records)
+    if plan is None:
+        return None
+    batch_write(plan=plan)
+    return plan.outcomes
+
+
+@dataclass
+class BatchPlan:
+    """A batch planned against what was stored when it looked; `batch_write` stores it."""
+
+    state: _State
+    outcomes: list[RecordOutcome]
+    moment: datetime
+
+
+def batch_plan(*, access: AccessContext, records: list[list[dict[str, Any]]]) -> BatchPlan | None:
+    """Read what the records name and decide every write in memory; None when a record is not for this path."""
+    parsed: list[list[BundleEntry] | FhirError] = []
+    for entries in records:
+        try:
+            parsed.append([parse_entry(index, raw) for index, raw in enumerate(entries)])
+        except FhirError as error:
+            parsed.append(error)
+    wanted = _Wanted()
+    for record in parsed:
+        if isinstance(record, list) and not wanted.add_record(record):
+            return None
+    state = _State.load(access, wanted)
+    now = timezone.now()
+    outcomes = [record if isinstance(record, FhirError) else _record_apply(state, record, now) for record in parsed]
+    return BatchPlan(state, outcomes, now)
+
+
+def batch_write(*, plan: BatchPlan) -> None:
+    """Store a planned batch; BatchConflictError when another writer got in between (roll back, go slowly)."""
+    _write(plan.state, plan.moment)
+
+
+@dataclass
+class _Wanted:
+    """The identifiers and ids a batch names: looked up once, before planning."""
+
+    keys: set[Key] = field(default_factory=set)
+    targets: set[Target] = field(default_factory=set)
+
+    def add_record(self, entries: list[BundleEntry]) -> bool:
+        """Collect what the record names; False when something in it is not for this path."""
+        for entry in entries:
+            if entry.method == "GET" or entry.if_match is not None:
+                return False
+            if entry.logical_id is not None:
+                self.targets.add((entry.resource_type, entry.logical_id))
+            for criteria in (entry.query, entry.if_none_exist):
+                if criteria is not None and not self._add_key(entry.resource_type, criteria):
+                    return False
+            body_id = (entry.resource or {}).get("id")
+            if entry.method == "PUT" and entry.query is not None and isinstance(body_id, str):
+                self.targets.add((entry.resource_type, body_id))  # the id it creates when nothing matches
+            for reference in _references(entry.resource or {}):
+                conditional = CONDITIONAL_REFERENCE.match(reference)
+                if conditional is not None and not self._add_key(conditional["type"], conditional["query"]):
+                    return False
+        return True
+
+    def _add_key(self, resource_type: str, criteria: str) -> bool:
+        key = identifier_key(resource_type, criteria)
+        if key is not None:
+            self.keys.add(key)
+        return key is not None
+
+
+def _references(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "reference" and isinstance(value, str):
+                yield value
+            else:
+                yield from _references(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _references(item)
+
+
+def _identifier_param(resource_type: str) -> int:
+    return index_key(parameters_for(resource_type)["identifier"])
+
+
+@dataclass(frozen=True)
+class _Row:
+    """A resource as this batch sees it; `stored_version` is the database's when the batch began (None: new)."""
+
+    pk: int | None  # None until a new row gets its key at write time
+    resource_type: str
+    logical_id: str
+    version_id: int
+    content_hash: str
+    is_deleted: bool
+    stored_version: int | None
+    content: dict[str, Any] | None = None  # the latest content this batch wrote
+
+    @property
+    def target(self) -> Target:
+        return (self.resource_type, self.logical_id)
+
+    @property
+    def version_url(self) -> str:
+        return f"{self.resource_type}/{self.logical_id}/_history/{self.version_id}"
+
+
+@dataclass(frozen=True)
+class _Version:
+    target: Target
+    version_id: int
+    method: str
+    content: dict[str, Any] | None
+
+
+_MISSING = object()
+
+
+class _State:
+    """The rows and identifier matches a batch works on, with an undo journal so a refused record leaves
+    no trace. `matches` covers exactly the looked-up keys: every live resource each one matches."""
+
+    def __init__(self, wanted: set[Key], rows: dict[Target, _Row], row_keys: dict[Target, frozenset[Key]]) -> None:
+        self.wanted = wanted
+        self.rows = rows
+        self.row_keys = row_keys
+        self.matches: dict[Key, frozenset[Target]] = {key: frozenset() for key in wanted}
+        for target, keys in row_keys.items():
+            for key in keys:
+                self.matches[key] |= {target}
+        self.versions: list[_Version] = []
+        self._journal: list[tuple[dict[Any, Any], Any, Any]] = []
+
+    @classmethod
+    def load(cls, access: AccessContext, wanted: _Wanted) -> _State:
+        """Two queries: token index rows of the wanted identifiers, then the rows they and the ids name."""
+        keys_by_pair = {
+            (_identifier_param(resource_type), code): (resource_type, code) for resource_type, code in wanted.keys
+        }
+        found: dict[int, set[Key]] = {}
+        if keys_by_pair:
+            tokens = TokenIndex.objects.filter(
+                param__in={param for param, _ in keys_by_pair}, system_code__in={code for _, code in keys_by_pair}
+            ).values_list("param", "system_code", "resource_id")
+            for param, code, resource_id in tokens:
+                key = keys_by_pair.get((param, code or 0))
+                if key is not None:
+                    found.setdefault(resource_id, set()).add(key)
+        named = Q(pk__in=list(found), is_deleted=False)
+        for resource_type, logical_id in wanted.targets:
+            named |= Q(resource_type=resource_type, logical_id=logical_id)
+        rows: dict[Target, _Row] = {}
+        row_keys: dict[Target, frozenset[Key]] = {}
+        if found or wanted.targets:
+            columns = ("pk", "resource_type", "logical_id", "version_id", "content_hash", "is_deleted")
+            for pk, resource_type, logical_id, version_id, hash_, is_deleted in access_filter(
+                access, Resource.objects.filter(named)
+            ).values_list(*columns):
+                row = _Row(pk, resource_type, logical_id, version_id, hash_, is_deleted, stored_version=version_id)
+                rows[row.target] = row
+                keys = frozenset(found.get(pk, ())) if not is_deleted else frozenset()
+                if keys:
+                    row_keys[row.target] = keys
+        return cls(wanted.keys, rows, row_keys)
+
+    # Planning reads
+
+    def matching(self, key: Key) -> list[_Row]:
+        return sorted((self.rows[target] for target in self.matches[key]), key=lambda row: row.logical_id)
+
+    def find(self, resource_type: str, criteria: str) -> list[str]:
+        """Conditional references: the relative URLs of the live matches."""
+        key = identifier_key(resource_type, criteria)
+        assert key is not None, "the batch was checked for criteria of this path"
+        return [f"{row.resource_type}/{row.logical_id}" for row in self.matching(key)]
+
+    # Journaled writes
+
+    def mark(self) -> tuple[int, int]:
+        return len(self._journal), len(self.versions)
+
+    def undo(self, mark: tuple[int, int]) -> None:
+        journal_length, versions_length = mark
+        while len(self._journal) > journal_length:
+            table, key, old = self._journal.pop()
+            if old is _MISSING:
+                del table[key]
+            else:
+                table[key] = old
+        del self.versions[versions_length:]
+
+    def _set(self, table: dict[Any, Any], key: Any, value: Any) -> None:
+        self._journal.append((table, key, table.get(key, _MISSING)))
+        table[key] = value
+
+    def store(self, row: _Row, method: WriteMethod) -> _Row:
+        """Make `row` current (its content None for a deletion), keep its version and its key matches."""
+        self._set(self.rows, row.target, row)
+        self.versions.append(_Version(row.target, row.version_id, method.value, row.content))
+        old_keys = self.row_keys.get(row.target, frozenset())
+        new_keys = _identifier_keys(row.resource_type, row.content) & self.wanted if row.content else frozenset()
+        if new_keys != old_keys:
+            self._set(self.row_keys, row.target, new_keys)
+            for key in old_keys - new_keys:
+                self._set(self.matches, key, self.matches[key] - {row.target})
+            for key in new_keys - old_keys:
+                self._set(self.matches, key, self.matches[key] | {row.target})
+        return row
+
+
+def _identifier_keys(resource_type: str, content: dict[str, Any]) -> frozenset[Key]:
+    """The keys the token index will hold for the resource's `identifier` parameter."""
+    plan = next((plan for plan in extraction_plan(resource_type) if plan.parameter.code == "identifier"), None)
+    if plan is None or plan.extract is None:
+        return frozenset()
+    return frozenset(
+        (resource_type, key.system_code)
+        for item in plan.extract(content)
+        for key in values.tokens(item.type, item.value)
+    )
+
+
+def _record_apply(state: _State, entries: list[BundleEntry], now: datetime) -> RecordOutcome:
+    mark = state.mark()
+    try:
+        return _record_entries(state, entries, now)
+    except FhirError as error:
+        state.undo(mark)
+        return error
+
+
+def _record_entries(state: _State, entries: list[BundleEntry], now: datetime) -> list[EntryOutcome]:
+    """As transaction_entries_apply: deletes, then where each write lands, then references, then writes."""
+    refuse_duplicate_targets(entries)
+    ordered = sorted(entries, key=lambda entry: PROCESSING_ORDER[entry.method])
+    outcomes: dict[int, EntryOutcome] = {}
+    for entry in ordered:
+        if entry.method == "DELETE":
+            with named_errors(entry):
+                outcomes[entry.index] = _delete(state, entry, now)
+    plans: dict[int, _Plan] = {}
+    for entry in ordered:
+        if entry.method in ("POST", "PUT"):
+            with named_errors(entry):
+                plans[entry.index] = _plan(state, entry)
+    targets = {
+        entry.full_url: plans[entry.index].relative for entry in entries if entry.full_url and entry.index in plans
+    }
+    resolver = ReferenceResolver(targets, state.find)
+    for entry in ordered:
+        if entry.index in plans:
+            with named_errors(entry):
+                outcomes[entry.index] = _execute(state, entry, plans[entry.index], resolver, now)
+    return [outcomes[entry.index] for entry in entries]
+
+
+@dataclass(frozen=True)
+class _Plan:
+    resource_type: str
+    logical_id: str
+    existing: _Row | None  # a conditional create that matched: nothing is written
+
+    @property
+    def relative(self) -> str:
+        return f"{self.resource_type}/{self.logical_id}"
+
+
+def _one_match(state: _State, entry: BundleEntry, criteria: str, what: str) -> _Row | None:
+    key = identifier_key(entry.resource_type, criteria)
+    assert key is not None, "the batch was checked for criteria of this path"
+    matches = state.matching(key)
+    if len(matches) > 1:
+        raise conflict(412, f"{what} '{criteria}' matches more than one {entry.resource_type}.")
+    return matches[0] if matches else None
+
+
+def _plan(state: _State, entry: BundleEntry) -> _Plan:
+    if entry.method == "POST":
+        match = _one_match(state, entry, entry.if_none_exist, "ifNoneExist") if entry.if_none_exist else None
+        if match is not None:
+            return _Plan(entry.resource_type, match.logical_id, match)
+        return _Plan(entry.resource_type, str(uuid.uuid4()), None)
+    if entry.logical_id is not None:
+        return _Plan(entry.resource_type, entry.logical_id, None)
+    if entry.query is None:
+        raise invalid("A PUT entry needs Type/id or Type?criteria in request.url.")
+    match = _one_match(state, entry, entry.query, "Conditional update")
+    body_id = (entry.resource or {}).get("id")
+    if match is not None:
+        if body_id is not None and body_id != match.logical_id:
+            raise invalid(
+                f"The body's id '{body_id}' differs from the matched {entry.resource_type}/{match.logical_id}."
+            )
+        return _Plan(entry.resource_type, match.logical_id, None)
+    return _Plan(entry.resource_type, body_id if isinstance(body_id, str) else str(uuid.uuid4()), None)
+
+
+def _execute(
+    state: _State, entry: BundleEntry, plan: _Plan, resolver: ReferenceResolver, now: datetime
+) -> EntryOutcome:
+    if plan.existing is not None:
+        return EntryOutcome(entry.method, plan.existing.version_url)
+    resource = resolver.rewrite(entry.resource or {})
+    if entry.method == "PUT" and entry.query is not None:
+        resource = {**resource, "id": plan.logical_id}
+    if entry.method == "PUT" and resource.get("id") != plan.logical_id:
+        raise invalid(
+            f"The body's id '{resource.get('id')}' differs from the id '{plan.logical_id}' in the URL.",
+            expression=f"{entry.resource_type}.id",
+        )
+    row = state.rows.get((entry.resource_type, plan.logical_id))
+    content = with_server_meta(resource, plan.logical_id, (row.version_id + 1) if row else 1, now)
+    new_hash = content_hash(content)
+    if row is not None and not row.is_deleted and row.content_hash == new_hash:
+        return EntryOutcome(entry.method, row.version_url)  # what is stored was valid: no need to check again
+    resource_validate(resource, expected_type=entry.resource_type)
+    require_valid_id(entry.resource_type, plan.logical_id)
+    if row is None:
+        row = _Row(None, entry.resource_type, plan.logical_id, 1, new_hash, False, stored_version=None, content=content)
+        method = WriteMethod.POST if entry.method == "POST" else WriteMethod.PUT
+        return _stored(state.store(row, method), entry, created=True)
+    row = replace(row, version_id=row.version_id + 1, content_hash=new_hash, is_deleted=False, content=content)
+    return _stored(state.store(row, WriteMethod.PUT), entry, created=False)
+
+
+def _stored(row: _Row, entry: BundleEntry, *, created: bool) -> EntryOutcome:
+    return EntryOutcome(entry.method, row.version_url, created=created, changed=True)
+
+
+def _delete(state: _State, entry: BundleEntry, now: datetime) -> EntryOutcome:
+    """Delete Type/id, or the one match of Type?criteria (none: nothing to do; several: 412)."""
+    if entry.logical_id is not None:
+        row = state.rows.get((entry.resource_type, entry.logical_id))
+    elif entry.query is not None:
+        row = _one_match(state, entry, entry.query, "Conditional delete")
+    else:
+        raise invalid("A DELETE entry needs Type/id or Type?criteria in request.url.")
+    if row is None:
+        return EntryOutcome(entry.method, None)
+    if row.is_deleted:
+        return EntryOutcome(entry.method, row.version_url)
+    row = replace(row, version_id=row.version_id + 1, content_hash="", is_deleted=True, content=None)
+    return EntryOutcome(entry.method, state.store(row, WriteMethod.DELETE).version_url, changed=True)
+
+
+def _write(state: _State, now: datetime) -> None:
+    """Write what the batch planned: new rows, changed rows, versions and index rows."""
+    if not state.versions:
+        return
+    texts = {
+        (version.target, version.version_id): fhir_json.dumps(version.content)
+        for version in state.versions
+        if version.content is not None
+    }  # one text per version; a row's current text is its last version's
+    rows = [state.rows[target] for target in dict.fromkeys(version.target for version in state.versions)]
+    new_rows = [row for row in rows if row.pk is None]
+    changed_rows = [row for row in rows if row.pk is not None]
+    with connection.cursor() as cursor:
+        _claim_new_identifiers(cursor, state, new_rows)
+        new_rows = [replace(row, pk=pk) for row, pk in zip(new_rows, _new_keys(cursor, len(new_rows)), strict=True)]
+        pks = {row.target: row.pk for row in (*new_rows, *changed_rows)}
+        resources_copy(cursor.cursor, (_copied(row, texts, now) for row in new_rows))
+        _update_changed(cursor, changed_rows, texts, now)
+        versions_copy(cursor.cursor, _version_rows(state, pks, texts, now))
+    index = IndexBatch()
+    for row in (*new_rows, *changed_rows):
+        stored = Resource(pk=row.pk, resource_type=row.resource_type, logical_id=row.logical_id)
+        stored.content = row.content
+        index.replace(stored, is_new=row.stored_version is None)
+    index.write()
+
+
+def _claim_new_identifiers(cursor: Any, state: _State, new_rows: list[_Row]) -> None:
+    """Identifiers this batch is first to use are locked, then checked again: another writer that created a
+    resource under one of them meanwhile makes this batch a conflict instead of a duplicate."""
+    created = {row.target for row in new_rows}
+    claimed = sorted(
+        {identifier_claim_key(key) for key, targets in state.matches.items() if targets and targets <= created}
+    )
+    if not claimed:
+        return
+    cursor.execute(
+        "SELECT pg_advisory_xact_lock(key) FROM (SELECT unnest(%s::bigint[]) AS key ORDER BY 1) AS claimed", [claimed]
+    )
+    keys = [key for key, targets in state.matches.items() if targets and targets <= created]
+    params = {(_identifier_param(resource_type), code) for resource_type, code in keys}
+    cursor.execute(
+        "SELECT 1 FROM federation_tokenindex t JOIN federation_resource r ON r.id = t.resource_id "
+        "WHERE (t.param, t.system_code) IN (SELECT * FROM unnest(%s::bigint[], %s::bigint[])) AND NOT r.is_deleted "
+        "LIMIT 1",
+        [[param for param, _ in params], [code for _, code in params]],
+    )
+    if cursor.fetchone() is not None:
+        raise BatchConflictError("a resource was created under an identifier this batch creates")
+
+
+def _new_keys(cursor: Any, count: int) -> list[int]:
+    if not count:
+        return []
+    cursor.execute("SELECT nextval('federation_resource_id_seq') FROM generate_series(1, %s)", [count])
+    return [row[0] for row in cursor.fetchall()]
+
+
+def _copied(row: _Row, texts: dict[tuple[Target, int], str], now: datetime) -> CopiedRow:
+    assert row.pk is not None
+    text = texts.get((row.target, row.version_id))
+    return CopiedRow(row.pk, row.resource_type, row.logical_id, row.version_id, now, text, row.content_hash)
+
+
+def _update_changed(cursor: Any, rows: list[_Row], texts: dict[tuple[Target, int], str], now: datetime) -> None:
+    """One UPDATE for every changed row, each only if its version is still the one read."""
+    if not rows:
+        return
+    cursor.execute(
+        "UPDATE federation_resource AS r SET version_id = v.version_id, last_updated = %s, is_deleted = v.is_deleted, "
+        "content = v.content::jsonb, content_hash = v.content_hash "
+        "FROM unnest(%s::bigint[], %s::integer[], %s::integer[], %s::boolean[], %s::text[], %s::text[]) "
+        "AS v(id, read_version, version_id, is_deleted, content, content_hash) "
+        "WHERE r.id = v.id AND r.version_id = v.read_version",
+        [
+            now,
+            [row.pk for row in rows],
+            [row.stored_version for row in rows],
+            [row.version_id for row in rows],
+            [row.is_deleted for row in rows],
+            [texts.get((row.target, row.version_id)) for row in rows],
+            [row.content_hash for row in rows],
+        ],
+    )
+    if cursor.rowcount != len(rows):
+        raise BatchConflictError("a resource this batch read was changed meanwhile")
+
+
+def _version_rows(
+    state: _State, pks: dict[Target, int | None], texts: dict[tuple[Target, int], str], now: datetime
+) -> Iterator[CopiedRow]:
+    for version in state.versions:
+        resource_type, logical_id = version.target
+        pk = pks[version.target]
+        assert pk is not None
+        text = texts.get((version.target, version.version_id))
+        yield CopiedRow(pk, resource_type, logical_id, version.version_id, now, text, method=version.method)

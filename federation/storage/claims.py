@@ -1,0 +1,54 @@
+"""Claims on the criteria of conditional creates, so two writers never create the same resource twice.
+
+A conditional create (If-None-Exist, or a conditional update that finds nothing) searches, then inserts: two
+writers doing that at once would both insert. Whoever is about to create takes a transaction-scoped advisory
+lock on the criteria and looks again; the other waits for the commit and then finds the resource. The batch
+writer claims `identifier=system|value` under the same key, so it and the one-by-one path exclude each other.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from django.db import connection
+
+from federation.search.hashing import hash64
+from federation.search.query import query_pairs, split_values, unescape
+from federation.search.registry import parameters_for
+
+Key = tuple[str, int]  # (resource type, hash of an identifier's system|value, as the token index keeps it)
+
+
+@functools.lru_cache(maxsize=65536)  # a batch asks for the same criteria once per entry and reference
+def identifier_key(resource_type: str, criteria: str) -> Key | None:
+    """The key of `identifier=system|value` (one value, both parts given); None for any other criteria."""
+    pairs = query_pairs(criteria)
+    if len(pairs) != 1 or pairs[0][0] != "identifier":
+        return None
+    parameter = parameters_for(resource_type).get("identifier")
+    alternatives = split_values(pairs[0][1])
+    if parameter is None or parameter.type != "token" or len(alternatives) != 1:
+        return None
+    parts = split_values(alternatives[0], "|")
+    if len(parts) != 2:
+        return None
+    system, code = unescape(parts[0]), unescape(parts[1])
+    if not system or not code:
+        return None
+    return (resource_type, hash64(system, code))
+
+
+def identifier_claim_key(key: Key) -> int:
+    return hash64("create-claim", key[0], str(key[1]))
+
+
+def criteria_claim_key(resource_type: str, criteria: str) -> int:
+    """The lock key of a conditional create's criteria: per identifier when that is all they say."""
+    key = identifier_key(resource_type, criteria)
+    return identifier_claim_key(key) if key is not None else hash64("create-claim", resource_type, criteria)
+
+
+def creation_claim(resource_type: str, criteria: str) -> None:
+    """Wait until no other transaction may create under these criteria (held until this one ends)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [criteria_claim_key(resource_type, criteria)])

@@ -1,0 +1,95 @@
+"""Row-level helpers the write paths share: ids, server meta, the change hash, and COPY into the two tables.
+
+The single-resource services and the batch writer both store through these, so a version looks the same
+whichever path wrote it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from core import fhir_json
+from core.instant import format_instant
+from core.outcome import invalid
+from federation.fhir.spec import is_valid_id
+
+SERVER_META_FIELDS = ("versionId", "lastUpdated")
+
+
+def require_valid_id(resource_type: str, logical_id: str) -> None:
+    if not is_valid_id(logical_id):
+        raise invalid(
+            f"'{logical_id}' is not a valid FHIR id ([A-Za-z0-9-.], 1-64 characters).",
+            expression=f"{resource_type}.id",
+        )
+
+
+def client_meta(resource: dict[str, Any]) -> dict[str, Any]:
+    """The meta a client controls (tags, profiles, security, source): all but the server's fields."""
+    return {key: value for key, value in (resource.get("meta") or {}).items() if key not in SERVER_META_FIELDS}
+
+
+def with_server_meta(resource: dict[str, Any], logical_id: str, version_id: int, moment: datetime) -> dict[str, Any]:
+    meta = client_meta(resource)
+    meta["versionId"] = str(version_id)
+    meta["lastUpdated"] = format_instant(moment)
+    return {**resource, "id": logical_id, "meta": meta}
+
+
+def content_hash(resource: dict[str, Any]) -> str:
+    """Hash of the content a client controls: server meta fields do not count as a change."""
+    meta = client_meta(resource)
+    comparable = {key: value for key, value in resource.items() if key != "meta"}
+    if meta:
+        comparable["meta"] = meta
+    return fhir_json.canonical_sha256(comparable)
+
+
+@dataclass(frozen=True)
+class CopiedRow:
+    """One row for COPY: a resource's state (current row) or one of its versions; `text` None for a deletion."""
+
+    pk: int
+    resource_type: str
+    logical_id: str
+    version_id: int
+    last_updated: datetime
+    text: str | None
+    content_hash: str = ""
+    method: str = ""
+
+
+def resources_copy(cursor: Any, rows: Iterable[CopiedRow]) -> None:
+    """New current rows, as one COPY stream (the raw psycopg cursor)."""
+    with cursor.copy(
+        "COPY federation_resource (id, resource_type, logical_id, version_id, last_updated, is_deleted, "
+        "content, content_hash) FROM STDIN"
+    ) as copy:
+        for row in rows:
+            copy.write_row(
+                (
+                    row.pk,
+                    row.resource_type,
+                    row.logical_id,
+                    row.version_id,
+                    row.last_updated,
+                    row.text is None,
+                    row.text,
+                    row.content_hash,
+                )
+            )
+
+
+def versions_copy(cursor: Any, versions: Iterable[CopiedRow]) -> None:
+    """Versions of resources (`pk` is the resource's), as one COPY stream."""
+    with cursor.copy(
+        "COPY federation_resourceversion (resource_id, resource_type, logical_id, version_id, last_updated, "
+        "method, content) FROM STDIN"
+    ) as copy:
+        for row in versions:
+            copy.write_row(
+                (row.pk, row.resource_type, row.logical_id, row.version_id, row.last_updated, row.method, row.text)
+            )

@@ -1,0 +1,43 @@
+"""Lanes keep each person's files in order on one process; stages keep a FHIR export's dependencies in order."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from connectors import lanes
+from connectors.lanes import ingest_stages, stage_tasks
+
+ROOT = Path("/data/source")
+
+
+def test_an_ss_mix2_tree_has_a_lane_per_patient_in_file_order():
+    files = [
+        ROOT / "000/000/0000001/20250101/ADT-00/a",
+        ROOT / "000/000/0000002/20250101/ADT-00/b",
+        ROOT / "000/000/0000001/20250301/ADT-00/c",
+    ]
+    assert ingest_stages("ssmix2", files, ROOT) == [[[files[0], files[2]], [files[1]]]]
+
+
+def test_a_fhir_export_runs_tier_by_tier_with_each_file_on_its_own():
+    files = [
+        ROOT / name
+        for name in ("Patient.ndjson", "Observation-1.ndjson", "Organization.ndjson", "Observation-2.ndjson")
+    ]
+    stages = ingest_stages("fhir", files, ROOT)
+    assert [[lane[0].name for lane in stage] for stage in stages] == [
+        ["Organization.ndjson"],
+        ["Patient.ndjson"],
+        ["Observation-1.ndjson", "Observation-2.ndjson"],
+    ]
+
+
+def test_sources_whose_files_depend_on_each_other_keep_one_lane():
+    files = [ROOT / "residents.csv", ROOT / "movements.csv"]
+    assert ingest_stages("resident-register", files, ROOT) == [[files]]
+
+
+def test_tasks_hold_whole_lanes(monkeypatch):
+    monkeypatch.setattr(lanes, "FILES_PER_TASK", 3)
+    stage = [[ROOT / "a1", ROOT / "a2"], [ROOT / "b1", ROOT / "b2"], [ROOT / "c1"]]
+    assert list(stage_tasks(stage)) == [[*stage[0], *stage[1]], stage[2]]

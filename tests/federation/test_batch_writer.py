@@ -1,0 +1,215 @@
+"""The batch writer gives each record what running it alone would: same matches, versions, errors and index."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.db import transaction
+
+from consent.contracts import AccessContext
+from core.outcome import FhirError
+from federation.models import Resource, ResourceVersion, TokenIndex
+from federation.search.selectors import resources_matching
+from federation.storage import services
+from federation.storage.batch import BatchConflictError, EntryOutcome, batch_plan, batch_write, records_apply
+from federation.storage.bundles import transaction_entries_apply
+
+pytestmark = pytest.mark.django_db
+SYSTEM = "urn:oid:1.2.392.100495.20.3.51.11234567890"
+ACCESS = AccessContext.system(purpose="test")
+
+
+def patient(number: str, family: str = "山田") -> dict[str, Any]:
+    return {
+        "resourceType": "Patient",
+        "identifier": [{"system": SYSTEM, "value": number}],
+        "name": [{"family": family}],
+    }
+
+
+def put(resource: dict[str, Any], number: str, full_url: str | None = None) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "resource": resource,
+        "request": {"method": "PUT", "url": f"{resource['resourceType']}?identifier={SYSTEM}|{number}"},
+    }
+    if full_url:
+        entry["fullUrl"] = full_url
+    return entry
+
+
+def observation(number: str, subject: str, value: int) -> dict[str, Any]:
+    return {
+        "resourceType": "Observation",
+        "identifier": [{"system": SYSTEM, "value": number}],
+        "status": "final",
+        "code": {"text": "体重"},
+        "subject": {"reference": subject},
+        "valueQuantity": {"value": value, "unit": "kg"},
+    }
+
+
+def live(resource_type: str) -> list[Resource]:
+    return list(Resource.objects.filter(resource_type=resource_type, is_deleted=False).order_by("id"))
+
+
+def test_records_in_one_batch_see_each_other_and_keep_every_version():
+    outcomes = records_apply(
+        access=ACCESS,
+        records=[
+            [put(patient("1"), "1", "urn:uuid:p1"), put(observation("o1", "urn:uuid:p1", 60), "o1")],
+            [put(patient("1", family="佐藤"), "1")],  # the same person, corrected: a new version
+            [put(observation("o2", f"Patient?identifier={SYSTEM}|1", 61), "o2")],  # found by a conditional reference
+            [put(patient("1", family="佐藤"), "1")],  # the same again: nothing changes
+        ],
+    )
+    assert outcomes is not None
+    assert [
+        [(o.method, o.created, o.changed) for o in outcome] for outcome in outcomes if isinstance(outcome, list)
+    ] == [
+        [("PUT", True, True), ("PUT", True, True)],
+        [("PUT", False, True)],
+        [("PUT", True, True)],
+        [("PUT", False, False)],
+    ]
+    (stored_patient,) = live("Patient")
+    assert stored_patient.version_id == 2
+    assert stored_patient.content["name"] == [{"family": "佐藤"}]
+    assert stored_patient.content["meta"]["versionId"] == "2"
+    assert [v.method for v in ResourceVersion.objects.filter(resource=stored_patient).order_by("version_id")] == [
+        "PUT",
+        "PUT",
+    ]
+    subjects = {row.content["subject"]["reference"] for row in live("Observation")}
+    assert subjects == {f"Patient/{stored_patient.logical_id}"}
+    # The index holds the current content only: search finds the corrected name, not the first.
+    assert resources_matching(access=ACCESS, resource_type="Patient", criteria="family=佐藤")
+    assert not resources_matching(access=ACCESS, resource_type="Patient", criteria="family=山田")
+    assert resources_matching(
+        access=ACCESS, resource_type="Observation", criteria=f"subject=Patient/{stored_patient.logical_id}"
+    )
+
+
+def test_a_refused_record_leaves_no_trace_and_the_others_are_stored():
+    broken = {**observation("o9", "urn:uuid:p2", 1), "valueQuantity": {"value": "heavy"}}
+    outcomes = records_apply(
+        access=ACCESS,
+        records=[
+            [put(patient("2"), "2", "urn:uuid:p2"), put(broken, "o9")],
+            [put(observation("o3", f"Patient?identifier={SYSTEM}|2", 1), "o3")],  # the patient was never stored
+            [put(patient("3"), "3")],
+        ],
+    )
+    assert outcomes is not None
+    refused, unresolved, stored = outcomes
+    assert isinstance(refused, FhirError)
+    assert refused.status == 400
+    assert "Bundle.entry[1]" in str(refused)
+    assert isinstance(unresolved, FhirError)
+    assert unresolved.status == 412
+    assert isinstance(stored, list)
+    assert [row.content["identifier"][0]["value"] for row in live("Patient")] == ["3"]
+    assert not live("Observation")
+
+
+def organization(name: str) -> dict[str, Any]:
+    resource = {"resourceType": "Organization", "identifier": [{"system": SYSTEM, "value": "org"}], "name": name}
+    return {
+        "resource": resource,
+        "request": {"method": "POST", "url": "Organization", "ifNoneExist": f"identifier={SYSTEM}|org"},
+    }
+
+
+MIXED_RECORDS = [
+    [put(patient("4"), "4", "urn:uuid:p4"), put(observation("o4", "urn:uuid:p4", 70), "o4")],
+    [organization("薬局")],
+    [organization("別名")],  # a conditional create that matches: nothing is written
+    [{"request": {"method": "DELETE", "url": f"Observation?identifier={SYSTEM}|o4"}}],
+    [{"request": {"method": "DELETE", "url": f"Observation?identifier={SYSTEM}|o4"}}],  # nothing left to delete
+    [put(observation("o4", f"Patient?identifier={SYSTEM}|4", 71), "o4")],  # a new Observation, not the deleted one
+    [put(patient("8"), "8"), put({**patient("4"), "birthDate": "2024-02-30"}, "4")],  # refused as a whole
+]
+
+
+def one_at_a_time(records: list[list[dict[str, Any]]]) -> list[Any]:
+    shapes: list[Any] = []
+    for entries in records:
+        try:
+            with transaction.atomic():
+                results = transaction_entries_apply(access=ACCESS, entries=entries)
+        except FhirError as error:
+            shapes.append(error.status)
+            continue
+        shapes.append([None if r is None else (r.created, r.changed) for r in results])
+    return shapes
+
+
+def batched(records: list[list[dict[str, Any]]]) -> list[Any]:
+    outcomes = records_apply(access=ACCESS, records=records)
+    assert outcomes is not None
+    return [
+        outcome.status if isinstance(outcome, FhirError) else [_shape(entry) for entry in outcome]
+        for outcome in outcomes
+    ]
+
+
+def _shape(outcome: EntryOutcome) -> tuple[bool, bool] | None:
+    return None if outcome.version_url is None else (outcome.created, outcome.changed)
+
+
+def stored_state() -> list[tuple[Any, ...]]:
+    """Everything but ids and times: types, versions, methods, contents without server fields."""
+    rows = []
+    for version in ResourceVersion.objects.order_by("id"):
+        content = dict(version.content or {})
+        content.pop("id", None)
+        content.pop("meta", None)
+        for key in ("subject",):
+            if key in content:
+                content[key] = Resource.objects.get(
+                    resource_type="Patient", logical_id=content[key]["reference"].split("/")[1]
+                ).content["identifier"]
+        rows.append((version.resource_type, version.version_id, version.method, content))
+    return rows
+
+
+def test_outcomes_and_stored_versions_match_running_the_records_one_at_a_time():
+    savepoint = transaction.savepoint()
+    alone = one_at_a_time(MIXED_RECORDS), stored_state()
+    transaction.savepoint_rollback(savepoint)
+    assert not Resource.objects.exists()
+    together = batched(MIXED_RECORDS), stored_state()
+    assert together == alone
+    assert together[0][-1] == 400
+
+
+def test_a_concurrent_update_of_a_row_the_batch_read_is_a_conflict():
+    services.resource_create(access=ACCESS, resource=patient("5"))
+    plan = batch_plan(access=ACCESS, records=[[put(patient("5", family="後藤"), "5")]])
+    assert plan is not None
+    (stored,) = live("Patient")
+    services.resource_update(
+        access=ACCESS,
+        resource_type="Patient",
+        logical_id=stored.logical_id,
+        resource={**patient("5", "伊藤"), "id": stored.logical_id},
+    )
+    with pytest.raises(BatchConflictError), transaction.atomic():
+        batch_write(plan=plan)
+    assert live("Patient")[0].content["name"] == [{"family": "伊藤"}]
+
+
+def test_a_resource_created_meanwhile_under_the_same_identifier_is_a_conflict_not_a_duplicate():
+    plan = batch_plan(access=ACCESS, records=[[put(patient("6"), "6")]])
+    assert plan is not None
+    services.resource_create(access=ACCESS, resource=patient("6"))
+    with pytest.raises(BatchConflictError), transaction.atomic():
+        batch_write(plan=plan)
+    assert len(live("Patient")) == 1
+
+
+def test_other_criteria_are_left_to_the_one_by_one_path():
+    by_name = {"resource": patient("7"), "request": {"method": "PUT", "url": "Patient?family=山田"}}
+    assert records_apply(access=ACCESS, records=[[by_name]]) is None
+    assert not Resource.objects.exists()
+    assert not TokenIndex.objects.exists()
