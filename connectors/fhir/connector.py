@@ -1,19 +1,21 @@
-"""The `fhir` connector: Bundles (transaction, batch, collection), lone resources and NDJSON files.
+"""The `fhir` connector: Bundles (transaction, batch, collection, searchset), lone resources and NDJSON files.
 
 Records: a transaction Bundle is one record (atomic, as its sender meant it); a batch gives one record per
 entry; a collection, an NDJSON file or a lone resource gives one idempotent record per resource (see
-mapping.py). A collection's records come in dependency order (a resource after those of the file it refers
-to), so that the conditional references resolve when the pipeline stores them in order. NDJSON is streamed:
-its references `Type/id` become conditional references on the record identifier, with no map of the file
-kept, so a reference to a later line or to a file not yet ingested fails at ingest (the record is
-quarantined; `ingest_replay` takes it once its target is stored). `paths` therefore orders a Bulk export's
-files (`Patient.ndjson`, `Observation-1.ndjson`...) so that master data and patients come first.
+mapping.py), and so does a searchset (a page pulled from a remote server: matches and includes, not the
+server's outcome entries). A collection's records come in dependency order (a resource after those of the
+file it refers to), so that the conditional references resolve when the pipeline stores them in order.
+NDJSON is streamed: its references `Type/id` become conditional references on the record identifier, with
+no map of the file kept, so a reference to a later line or to a file not yet ingested fails at ingest (the
+record is quarantined; `ingest_replay` takes it once its target is stored). `paths` therefore orders a Bulk
+export's files (`Patient.ndjson`, `Observation-1.ndjson`...) so that master data and patients come first,
+and pull.py orders a Bulk export's manifest by `type_tier`.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -21,6 +23,7 @@ from connectors.base import ParsedRecord, RecordProblem, SourceInfo, all_files
 from connectors.fhir.mapping import (
     COPIED_BUNDLE_TYPES,
     LOOSE_BUNDLE_TYPES,
+    SEARCH_BUNDLE_TYPE,
     Loose,
     bundle_entries,
     check_resource,
@@ -52,7 +55,7 @@ class FhirConnector:
 
     def paths(self, root: Path) -> Iterator[Path]:
         """Every file, those named after a resource type in FILE_ORDER, the rest in path order."""
-        return iter(sorted(all_files(root), key=lambda path: (_tier(path.name), str(path))))
+        return iter(sorted(all_files(root), key=lambda path: (type_tier(path.name), str(path))))
 
     def records(self, source: SourceInfo, data: BinaryIO, origin: str) -> Iterator[ParsedRecord]:
         for item in items(data, origin):
@@ -64,8 +67,9 @@ class FhirConnector:
                 yield from _document(source, item.value, origin)
 
 
-def _tier(file_name: str) -> int:
-    return next((_TIERS[word] for word in _WORD.findall(file_name) if word in _TIERS), _OTHER_TIER)
+def type_tier(name: str) -> int:
+    """Where a file (or a Bulk export output) named after a resource type comes in FILE_ORDER."""
+    return next((_TIERS[word] for word in _WORD.findall(name) if word in _TIERS), _OTHER_TIER)
 
 
 def _problem(location: str, field: str, reason: str) -> ParsedRecord:
@@ -97,7 +101,9 @@ def _document(source: SourceInfo, document: Json, origin: str) -> Iterator[Parse
         elif bundle_type == "batch":
             yield from _batch(bundle_entries(document), origin)
         elif bundle_type in LOOSE_BUNDLE_TYPES:
-            yield from _collection(source, bundle_entries(document), origin)
+            yield from _collection(source, enumerate(bundle_entries(document)), origin)
+        elif bundle_type == SEARCH_BUNDLE_TYPE:
+            yield from _collection(source, _search_results(document), origin)
         else:
             *others, last = (*COPIED_BUNDLE_TYPES, *LOOSE_BUNDLE_TYPES)
             kinds = f"{', '.join(others)} or {last}"
@@ -116,12 +122,24 @@ def _batch(entries: list[Any], origin: str) -> Iterator[ParsedRecord]:
             yield _problem(location, problem.field, problem.reason)
 
 
-def _collection(source: SourceInfo, entries: list[Any], origin: str) -> Iterator[ParsedRecord]:
-    """One idempotent record per entry, a resource after the resources of the collection it refers to."""
+def _search_results(searchset: Json) -> Iterator[tuple[int, Any]]:
+    """(index, entry) of a searchset's matches and includes; an empty page has none. Outcome entries are the
+    server's remarks on the search (an ignored parameter), not data."""
+    entries = searchset.get("entry", [])
+    if not isinstance(entries, list):
+        raise FieldError("Bundle.entry", "Bundle.entry is not a JSON array")
+    for index, entry in enumerate(entries):
+        search = entry.get("search") if isinstance(entry, dict) else None
+        if not (isinstance(search, dict) and search.get("mode") == "outcome"):
+            yield index, entry
+
+
+def _collection(source: SourceInfo, entries: Iterable[tuple[int, Any]], origin: str) -> Iterator[ParsedRecord]:
+    """One idempotent record per (index, entry), a resource after the resources of the collection it refers to."""
     loose = Loose(source)
     resources: dict[int, tuple[Json, str | None]] = {}
     names: dict[str, int] = {}  # fullUrls and Type/ids -> entry index
-    for index, entry in enumerate(entries):
+    for index, entry in entries:
         location, where = f"{origin}:entry[{index}]", f"entry[{index}].resource"
         try:
             if not isinstance(entry, dict):

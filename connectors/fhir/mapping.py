@@ -69,6 +69,8 @@ NO_IDENTIFIER_TYPES = frozenset(
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 COPIED_BUNDLE_TYPES = ("transaction", "batch")
 LOOSE_BUNDLE_TYPES = ("collection",)
+SEARCH_BUNDLE_TYPE = "searchset"  # what a server answers: read as loose resources when pulled, not offered to senders
+OUTCOME_TEXT_LIMIT = 500
 # A relative literal reference to another server's resource: Type/id, maybe with its version.
 _RELATIVE = re.compile(r"(?P<type>[A-Z][A-Za-z]+)/(?P<id>[A-Za-z0-9\-.]{1,64})(?:/_history/[A-Za-z0-9\-.]{1,64})?")
 _CONDITIONAL_URL_TYPE = re.compile(r"(?P<type>[A-Za-z]+)(?:[/?].*)?")
@@ -148,6 +150,8 @@ class Loose:
         its other identifiers (insurance card, another institution's number) are shared with other sources'
         Patients, which an update on them would overwrite."""
         resource_type = resource["resourceType"]
+        if resource_type == "OperationOutcome":  # e.g. a line of a Bulk export's error file
+            raise FieldError(resource_type, f"the sender reported a problem instead of data: {outcome_text(resource)}")
         if resource_type in NO_IDENTIFIER_TYPES:
             raise FieldError(
                 f"{resource_type}.identifier",
@@ -215,6 +219,24 @@ class Loose:
         if target_type in SINGLE_IDENTIFIER_TYPES or target_type in NO_IDENTIFIER_TYPES:
             return reference  # such a target carries no record identifier to resolve it by
         return conditional_reference(target_type, self.source.record_system, f"{target_type}/{relative['id']}")
+
+
+def outcome_text(outcome: Json) -> str:
+    """An OperationOutcome's issues on one line (severity, then what the issue says)."""
+    issues = outcome.get("issue")
+    texts = [_issue_text(issue) for issue in issues if isinstance(issue, dict)] if isinstance(issues, list) else []
+    text = " ".join("; ".join(texts).split()) or "an OperationOutcome without issues"
+    return text if len(text) <= OUTCOME_TEXT_LIMIT else f"{text[: OUTCOME_TEXT_LIMIT - 1]}…"
+
+
+def _issue_text(issue: Json) -> str:
+    details = issue.get("details")
+    details = details if isinstance(details, dict) else {}
+    codings = details.get("coding")
+    codings = codings if isinstance(codings, list) else []
+    said = [issue.get("diagnostics"), details.get("text"), *(c.get("display") for c in codings if isinstance(c, dict))]
+    text = next((item for item in said if isinstance(item, str) and item.strip()), None) or str(issue.get("code"))
+    return f"{issue.get('severity', 'error')}: {text}"
 
 
 def _identifiers(resource: Json) -> list[tuple[str, str]]:
