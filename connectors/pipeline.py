@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from functools import partial
-from itertools import islice
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -31,6 +30,7 @@ PROJECT_IDS = f"{PROJECT_SYSTEMS}IdSystem"
 SOURCE_URI = "https://tsunagi.example.jp/fhir/source/"
 PROVENANCE_TARGETS = 500  # targets per Provenance: a big file gets several
 RECORDS_PER_COMMIT = 200
+ENTRIES_PER_COMMIT = 2_000  # a batch of big records (whole-history Bundles) stops here, so memory stays flat
 MESSAGES_PER_GROUP = 100  # small messages processed together
 MESSAGE_COUNTS = ("records", "created", "updated", "unchanged", "deleted", "quarantined")
 FINISH_MESSAGES = (
@@ -135,8 +135,8 @@ def messages_process(*, message_ids: list[int]) -> list[tuple[InboundMessage, li
     """Parse and store every record of received messages of one source, in order; each problem is quarantined
     and the rest goes on. Per message: the message with its counts and the problems as one-line texts.
 
-    Records of many small messages (an SS-MIX2 file holds one) are stored together, RECORDS_PER_COMMIT at a
-    time, so a message costs a few statements, not a transaction of its own. Running it again is safe: every
+    Records of many small messages (an SS-MIX2 file holds one) are stored together (see _batches), so a
+    message costs a few statements, not a transaction of its own. Running it again is safe: every
     write is conditional."""
     found = InboundMessage.objects.select_related("source").in_bulk(message_ids)
     messages = [found[message_id] for message_id in message_ids]
@@ -148,7 +148,7 @@ def messages_process(*, message_ids: list[int]) -> list[tuple[InboundMessage, li
     source_uri = f"{SOURCE_URI}{source.code}"
     tallies = {message.pk: _Tally() for message in messages}
     numbered = _numbered_records(source, messages)
-    while batch := list(islice(numbered, RECORDS_PER_COMMIT)):
+    for batch in _batches(numbered):
         for message, index, record in batch:
             tallies[message.pk].records += 1
             if record.problem is not None:
@@ -196,6 +196,22 @@ def _numbered_records(
         with raw_store_open(message.sha256) as data:
             for index, record in enumerate(_records(source, data, message.origin)):
                 yield message, index, record
+
+
+def _batches(
+    numbered: Iterator[tuple[InboundMessage, int, ParsedRecord]],
+) -> Iterator[list[tuple[InboundMessage, int, ParsedRecord]]]:
+    """RECORDS_PER_COMMIT records at a time, fewer when they hold more than ENTRIES_PER_COMMIT entries."""
+    batch: list[tuple[InboundMessage, int, ParsedRecord]] = []
+    entries = 0
+    for item in numbered:
+        batch.append(item)
+        entries += len(item[2].entries)
+        if len(batch) >= RECORDS_PER_COMMIT or entries >= ENTRIES_PER_COMMIT:
+            yield batch
+            batch, entries = [], 0
+    if batch:
+        yield batch
 
 
 def _records(source: SourceSystem, data: BinaryIO, origin: str) -> Iterator[ParsedRecord]:

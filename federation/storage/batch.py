@@ -228,8 +228,11 @@ class _State:
                 if key is not None:
                     found.setdefault(resource_id, set()).add(key)
         named = Q(pk__in=list(found), is_deleted=False)
+        ids_by_type: dict[str, list[str]] = {}
         for resource_type, logical_id in wanted.targets:
-            named |= Q(resource_type=resource_type, logical_id=logical_id)
+            ids_by_type.setdefault(resource_type, []).append(logical_id)
+        for resource_type, logical_ids in ids_by_type.items():  # one condition per type, not per id
+            named |= Q(resource_type=resource_type, logical_id__in=logical_ids)
         rows: dict[Target, _Row] = {}
         row_keys: dict[Target, frozenset[Key]] = {}
         if found or wanted.targets:
