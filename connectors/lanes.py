@@ -20,6 +20,7 @@ from connectors.fhir.connector import type_tier
 Lane = list[Path]
 Stage = list[Lane]
 FILES_PER_TASK = 200  # lanes are handed out in tasks of about this many files, so batches stay full
+TASKS_PER_WORKER = 4
 
 
 def ingest_stages(connector: str, files: list[Path], root: Path) -> list[Stage]:
@@ -43,12 +44,15 @@ def _lanes(files: list[Path], key: Callable[[Path], tuple[str, ...]]) -> Stage:
     return list(lanes.values())
 
 
-def stage_tasks(stage: Stage) -> Iterator[Lane]:
-    """Whole lanes packed into tasks of about FILES_PER_TASK files (one long lane is one task)."""
+def stage_tasks(stage: Stage, workers: int = 1) -> Iterator[Lane]:
+    """Whole lanes packed into tasks: at most FILES_PER_TASK files, and small enough that every worker gets
+    several tasks when the stage has the lanes for it (a source of a few big files still uses all workers)."""
+    files = sum(len(lane) for lane in stage)
+    size = FILES_PER_TASK if workers == 1 else max(1, min(FILES_PER_TASK, files // (workers * TASKS_PER_WORKER)))
     task: Lane = []
     for lane in stage:
         task.extend(lane)
-        if len(task) >= FILES_PER_TASK:
+        if len(task) >= size:
             yield task
             task = []
     if task:

@@ -19,6 +19,7 @@ from federation.storage.bundles import transaction_entries_apply
 
 logger = logging.getLogger(__name__)
 
+BATCH_ATTEMPTS = 3  # then the records run one by one
 INBOUND_MESSAGE_SYSTEM = "https://tsunagi.example.jp/fhir/IdSystem/inbound-message"
 
 
@@ -28,19 +29,28 @@ def records_ingest(
     """Store connector records, each a small transaction of entries: what each stored, or why it was refused.
 
     Each resource is labelled and stamped with its source first. The batch goes through the batch writer in
-    one go; when it cannot take the batch (other criteria) or another writer got in between, the records
-    run one at a time, each in its own savepoint.
+    one go; when it cannot take the batch (other criteria) or keeps colliding with another writer, the
+    records run one at a time, each in its own savepoint.
     """
     stamped = [[_stamped(entry, source_uri) for entry in entries] for entries in records]
-    try:
-        with transaction.atomic():
-            outcomes = records_apply(access=access, records=stamped)
-    except (BatchConflictError, IntegrityError, OperationalError) as error:  # a concurrent writer: go slowly
-        logger.info("ingest batch of %d records runs one by one: %s", len(records), type(error).__name__)
-        outcomes = None
+    outcomes = _batch_apply(access, stamped)
     if outcomes is None:
         outcomes = [_record_apply_alone(access, entries) for entries in stamped]
     return [outcome if isinstance(outcome, FhirError) else _counts(outcome) for outcome in outcomes]
+
+
+def _batch_apply(access: AccessContext, records: list[list[dict[str, Any]]]) -> list[RecordOutcome] | None:
+    """The batch writer's outcome; planned again when another writer got in between (it has committed by
+    then, so the new plan sees its work); None when the batch is not for it or keeps colliding."""
+    for _ in range(BATCH_ATTEMPTS):
+        try:
+            with transaction.atomic():
+                return records_apply(access=access, records=records)
+        except (BatchConflictError, IntegrityError, OperationalError) as error:
+            logger.info(
+                "ingest batch of %d records collided with another writer: %s", len(records), type(error).__name__
+            )
+    return None
 
 
 def _record_apply_alone(access: AccessContext, entries: list[dict[str, Any]]) -> RecordOutcome:

@@ -41,3 +41,10 @@ def test_tasks_hold_whole_lanes(monkeypatch):
     monkeypatch.setattr(lanes, "FILES_PER_TASK", 3)
     stage = [[ROOT / "a1", ROOT / "a2"], [ROOT / "b1", ROOT / "b2"], [ROOT / "c1"]]
     assert list(stage_tasks(stage)) == [[*stage[0], *stage[1]], stage[2]]
+
+
+def test_a_stage_of_few_files_is_spread_over_the_workers():
+    stage = [[ROOT / f"bundle-{number}.json"] for number in range(16)]
+    tasks = list(stage_tasks(stage, workers=2))
+    assert len(tasks) == 8
+    assert [file for task in tasks for file in task] == [lane[0] for lane in stage]

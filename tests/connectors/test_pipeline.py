@@ -11,7 +11,8 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from connectors.models import InboundMessage, MessageStatus, QuarantinedRecord
+from connectors.models import InboundMessage, MessageStatus, QuarantinedRecord, SourceSystem
+from connectors.pipeline import message_receive
 from connectors.raw_store import raw_path
 from federation.models import Resource
 
@@ -178,6 +179,19 @@ def test_replay_stores_what_failed_once_its_cause_is_gone(source, tmp_path):
     assert QuarantinedRecord.objects.filter(resolved_at__isnull=False).count() == 1
     (stored_observation,) = stored("Observation")
     assert stored_observation["subject"]["reference"].startswith("Patient/")
+
+
+def test_replay_processes_a_message_received_but_never_processed(source, tmp_path):
+    """E.g. a crash after the raw bytes were kept: nothing is lost, replay stores the records."""
+    registered = SourceSystem.objects.get(code=source)
+    with ndjson(tmp_path / "pat.ndjson", patient("8")).open("rb") as stream:
+        message_receive(source=registered, stream=stream, origin="pat.ndjson")
+    out = StringIO()
+    call_command("ingest_replay", "--json", stdout=out)
+
+    assert json.loads(out.getvalue())["created"] == 1
+    assert InboundMessage.objects.get().status == MessageStatus.STORED
+    assert len(stored("Patient")) == 1
 
 
 def test_sensitive_conditions_are_labelled_at_ingest(source, tmp_path):

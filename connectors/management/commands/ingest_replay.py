@@ -1,4 +1,4 @@
-"""Run quarantined messages again, after a mapping fix."""
+"""Run quarantined messages again after a mapping fix, and messages received but never processed (a crash)."""
 
 from __future__ import annotations
 
@@ -6,15 +6,16 @@ import sys
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db.models import Q
 
-from connectors.models import InboundMessage
+from connectors.models import InboundMessage, MessageStatus
 from connectors.pipeline import IngestSummary, message_replay
 from connectors.summary import summary_exit_code, summary_render
 from core.progress import progress_end, progress_show
 
 
 class Command(BaseCommand):
-    help = "Re-run messages with open quarantine entries (all, --source CODE, or --message ID ...)."
+    help = "Re-run messages with open quarantine entries or never processed (all, --source CODE, or --message ID ...)."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--source", help="only this source's messages")
@@ -22,7 +23,8 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true")
 
     def handle(self, *args: Any, source: str | None, message: list[int], json: bool, **options: Any) -> None:
-        messages = InboundMessage.objects.filter(quarantine__resolved_at__isnull=True).distinct().order_by("pk")
+        waiting = Q(quarantine__resolved_at__isnull=True, quarantine__isnull=False) | Q(status=MessageStatus.RECEIVED)
+        messages = InboundMessage.objects.filter(waiting).distinct().order_by("pk")
         if source:
             messages = messages.filter(source__code=source)
         if message:
