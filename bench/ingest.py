@@ -112,6 +112,7 @@ def run_source(database_url: str, raw_dir: Path, region: Path, source: dict[str,
         out.seek(0)
         summary = json.loads(out.read())
     written = summary["created"] + summary["updated"]
+    lines = jahis_lines(region / source["path"]) if source["kind"] == "jahis" else None
     return {
         "source": source["code"],
         "connector": source["kind"],
@@ -122,7 +123,17 @@ def run_source(database_url: str, raw_dir: Path, region: Path, source: dict[str,
         "records_per_second": round(summary["records"] / seconds, 1),
         "resources_per_second": round(written / seconds, 1),
         "peak_rss_mb": round(peak / 2**20),
+        **({"jahis_lines": lines, "jahis_lines_per_second": round(lines / seconds, 1)} if lines else {}),
     }
+
+
+def jahis_lines(folder: Path) -> int:
+    """JAHIS calls each CSV line a record (レコード: patient, dispensing date, drug...): their number."""
+    return sum(
+        sum(1 for line in path.read_bytes().splitlines() if line.strip())
+        for path in folder.rglob("*")
+        if path.is_file()
+    )
 
 
 def ndjson_export(database_url: str, out: Path) -> list[str]:
