@@ -20,12 +20,14 @@ duplicating:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
 RECORD_SYSTEM = "https://tsunagi.example.jp/fhir/IdSystem/source-record/"
+MiB = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -79,3 +81,26 @@ def all_files(root: Path) -> Iterator[Path]:
     for path in sorted(root.rglob("*")):
         if path.is_file() and not any(part.startswith(".") for part in path.relative_to(root).parts):
             yield path
+
+
+def oversize_reason(data: BinaryIO, limit: int, what: str) -> str | None:
+    """Why a file larger than `limit` bytes is not read, told from its size before a byte is read: for
+    formats whose files are small by nature (`what` names such a file: "an SS-MIX2 file"). None when it is
+    not larger, or when `data` cannot tell its size (a pipe), where the connector's bounds on lines hold."""
+    size = stream_size(data)
+    if size is None or size <= limit:
+        return None
+    return f"the file is {size:,} bytes ({size / MiB:,.1f} MiB); {what} larger than {limit // MiB} MiB is not read"
+
+
+def stream_size(data: BinaryIO) -> int | None:
+    """The bytes left in `data` from where it stands, told without reading them (None for a pipe)."""
+    try:
+        if not data.seekable():
+            return None
+        here = data.tell()
+        end = data.seek(0, os.SEEK_END)
+        data.seek(here)
+    except (OSError, ValueError):
+        return None
+    return end - here

@@ -15,12 +15,13 @@ from typing import BinaryIO
 
 from django.db import close_old_connections
 
+from connectors.hl7v2.parser import MAX_MESSAGE
 from connectors.models import MessageStatus, SourceSystem
 from connectors.pipeline import message_process, message_receive
 
 START_BLOCK = b"\x0b"
 END_BLOCK = b"\x1c\x0d"
-MAX_FRAME_BYTES = 64 * 1024 * 1024
+MAX_FRAME_BYTES = MAX_MESSAGE  # what the HL7 v2 parser reads at most; a longer frame is kept and refused
 
 
 def frames(stream: BinaryIO | io.BufferedIOBase) -> Iterator[bytes]:

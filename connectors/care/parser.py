@@ -2,7 +2,8 @@
 
 A file is one of seven tables, told by its header row (not its name). The stream is read line by line:
 CP932 never uses the bytes LF or `"` inside a double-byte character, so a record ends at the first LF
-where the quotes seen so far pair up, and a file of any size is read in constant memory.
+where the quotes seen so far pair up, and a file of any size is read in constant memory (a line or
+record longer than MAX_RECORD_BYTES is a problem, not held).
 """
 
 from __future__ import annotations
@@ -44,7 +45,8 @@ PLACES = {"自宅": "home", "施設内": "facility", "屋外": "outdoors"}
 INJURIES = {"なし": "none", "打撲": "bruise", "骨折": "fracture"}
 ANSWERS = {"1": True, "0": False}
 
-# A record longer than this has a quote that never closes: report it and read on from the next line.
+# A line or record longer than this is no care CSV row (a quote that never closes, a file without line ends):
+# it is reported, not held, and reading goes on with the next line.
 MAX_RECORD_BYTES = 64 * 1024
 _CLIENT_NUMBER = re.compile(r"[0-9A-Za-z-]{1,20}")
 _INTEGER = re.compile(r"\d+")
@@ -185,13 +187,24 @@ def _row(location: str, table: str, raw: bytes) -> Row | RecordProblem:
 
 
 def _raw_records(data: BinaryIO, origin: str) -> Iterator[tuple[int, bytes | RecordProblem]]:
-    """(first line number, the record's bytes without its line end) per non-blank record; a quote left open
-    for more than MAX_RECORD_BYTES becomes a problem and reading goes on with the next line."""
+    """(first line number, the record's bytes without its line end) per non-blank record; a line longer than
+    MAX_RECORD_BYTES, or a quote left open for more than that, becomes a problem and reading goes on with
+    the next line."""
     buffer = bytearray()
     start = quotes = 0
-    for number, line in enumerate(data, start=1):
+    for number, line in _lines(data):
         if not buffer:
             start = number
+        if line is None:
+            reason = (
+                f"a quoted field opened on line {start} is still open after {MAX_RECORD_BYTES} bytes"
+                if buffer
+                else f"line {number} is longer than {MAX_RECORD_BYTES} bytes, far beyond any care CSV row"
+            )
+            yield start, RecordProblem(f"{origin}:{start}", "row", reason)
+            buffer.clear()
+            quotes = 0
+            continue
         buffer += line
         quotes += line.count(b'"')
         if quotes % 2 and len(buffer) > MAX_RECORD_BYTES:
@@ -206,6 +219,20 @@ def _raw_records(data: BinaryIO, origin: str) -> Iterator[tuple[int, bytes | Rec
                 yield start, record
     if buffer:
         yield start, RecordProblem(f"{origin}:{start}", "row", f"a quoted field opened on line {start} never closes")
+
+
+def _lines(data: BinaryIO) -> Iterator[tuple[int, bytes | None]]:
+    """(number, bytes with the line end) per physical line, never more than MAX_RECORD_BYTES of it held:
+    None for a longer line (a file without line ends), whose rest is read past."""
+    number = 0
+    while line := data.readline(MAX_RECORD_BYTES + 1):
+        number += 1
+        if len(line) <= MAX_RECORD_BYTES or line.endswith(b"\n"):
+            yield number, line
+            continue
+        while (rest := data.readline(MAX_RECORD_BYTES)) and not rest.endswith(b"\n"):
+            pass
+        yield number, None
 
 
 def _fields(raw: bytes) -> list[str]:

@@ -2,8 +2,10 @@
 
 NDJSON is told by the `.ndjson` extension, or by a first line that is a whole JSON value with more
 content after it; NDJSON is read line by line, so a file of any size takes the memory of its longest
-line. A JSON document is read whole, so it is refused above MAX_DOCUMENT_BYTES (send such data as
-NDJSON). Decimals are read as Decimal so that 0.60 stays 0.60, as FHIR wants.
+line, and a line longer than MAX_LINE_BYTES is a problem, read past and never held whole (a file without
+line ends is no one big line). A JSON document is read whole, so it is refused above MAX_DOCUMENT_BYTES
+(send such data as NDJSON), told from the file's size before it is read. Decimals are read as Decimal so
+that 0.60 stays 0.60, as FHIR wants.
 """
 
 from __future__ import annotations
@@ -14,9 +16,11 @@ from dataclasses import dataclass
 from itertools import chain
 from typing import Any, BinaryIO
 
+from connectors.base import stream_size
 from core.fhir_json import loads
 
-MAX_DOCUMENT_BYTES = 64 << 20  # also the longest NDJSON line
+MAX_DOCUMENT_BYTES = 64 << 20
+MAX_LINE_BYTES = 16 << 20  # the longest NDJSON line (one resource)
 _SPACE = b" \t\r\n"
 _BOM = b"\xef\xbb\xbf"
 _CHUNK = 1 << 16
@@ -34,6 +38,7 @@ class Item:
 
 def items(data: BinaryIO, origin: str) -> Iterator[Item]:
     """The file's JSON values in order: one for a JSON document, one per non-blank line for NDJSON."""
+    size = stream_size(data)
     head, skipped = _head(data)
     if not head:
         yield Item(origin, problem="the file is empty")
@@ -41,19 +46,20 @@ def items(data: BinaryIO, origin: str) -> Iterator[Item]:
     if head[:1] != b"{":
         yield Item(origin, problem=_not_json(head))
         return
-    lines = _lines(head, skipped, data)
-    first = next(lines)
+    pieces = _pieces(head, skipped, data)
+    first = next(pieces)
     following = []  # the lines up to the second non-blank one, which tells NDJSON from a document
-    for line in lines:
-        following.append(line)
-        if line[1].strip(_SPACE):
-            break
+    if first[1].endswith(b"\n"):
+        for piece in pieces:
+            following.append(piece)
+            if piece[1].strip(_SPACE):
+                break
     more = bool(following) and bool(following[-1][1].strip(_SPACE))
-    read = chain([first], following, lines)
+    read = chain([first], following, pieces)
     if origin.lower().endswith(".ndjson") or (more and _is_json(first[1])):
-        yield from (_line_item(origin, number, line) for number, line in read if line.strip(_SPACE))
+        yield from _ndjson(origin, read)
     else:
-        yield _document(origin, read)
+        yield _document(origin, read, size)
 
 
 def _head(data: BinaryIO) -> tuple[bytes, int]:
@@ -79,23 +85,31 @@ def _not_json(head: bytes) -> str:
     return f"the file is not FHIR JSON: it starts with byte 0x{first[0]:02X}, not '{{'"
 
 
-def _lines(head: bytes, skipped: int, data: BinaryIO) -> Iterator[tuple[int, bytes]]:
-    """(line number, bytes) of each physical line; a line longer than MAX_DOCUMENT_BYTES comes cut to that
-    length (and is reported as too long), the rest of it skipped."""
+def _pieces(head: bytes, skipped: int, data: BinaryIO) -> Iterator[tuple[int, bytes]]:
+    """(line number, bytes) of each physical line, its line end kept. A line longer than MAX_LINE_BYTES comes
+    in pieces with the same number: that much first, then the rest in chunks, so that NDJSON holds no more
+    of it than that to report it, and a document still gets every byte."""
     parts = head.split(b"\n")
     number = skipped
     for part in parts[:-1]:
         number += 1
         yield number, part + b"\n"
-    line = parts[-1]
-    if not line.endswith(b"\n"):
-        line += data.readline(max(MAX_DOCUMENT_BYTES - len(line), 0))
-    while line:
+    piece = parts[-1] + data.readline(max(MAX_LINE_BYTES - len(parts[-1]), 0))
+    while piece:
         number += 1
-        yield number, line
-        while len(line) >= MAX_DOCUMENT_BYTES and not line.endswith(b"\n"):
-            line = data.readline(MAX_DOCUMENT_BYTES)  # the rest of an overlong line
-        line = data.readline(MAX_DOCUMENT_BYTES)
+        yield number, piece
+        while not piece.endswith(b"\n") and (piece := data.readline(_CHUNK)):
+            yield number, piece  # the rest of a long line
+        piece = data.readline(MAX_LINE_BYTES)
+
+
+def _ndjson(origin: str, pieces: Iterator[tuple[int, bytes]]) -> Iterator[Item]:
+    """One item per non-blank line; the rest of a line too long to read is skipped."""
+    previous = None
+    for number, piece in pieces:
+        if number != previous and piece.strip(_SPACE):
+            yield _line_item(origin, number, piece)
+        previous = number
 
 
 def _is_json(line: bytes) -> bool:
@@ -108,8 +122,8 @@ def _is_json(line: bytes) -> bool:
 
 def _line_item(origin: str, number: int, line: bytes) -> Item:
     location = f"{origin}:{number}"
-    if len(line) >= MAX_DOCUMENT_BYTES and not line.endswith(b"\n"):
-        return Item(location, problem=f"line {number} is longer than {MAX_DOCUMENT_BYTES:,} bytes")
+    if len(line) >= MAX_LINE_BYTES and not line.endswith(b"\n"):
+        return Item(location, problem=f"line {number} is longer than {MAX_LINE_BYTES:,} bytes")
     try:
         text = line.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -121,17 +135,21 @@ def _line_item(origin: str, number: int, line: bytes) -> Item:
     return Item(location, value=value, ndjson=True)
 
 
-def _document(origin: str, lines: Iterator[tuple[int, bytes]]) -> Item:
+def _document(origin: str, pieces: Iterator[tuple[int, bytes]], file_size: int | None) -> Item:
+    """The file's one JSON value; refused unread above MAX_DOCUMENT_BYTES when the file tells its size."""
+    too_large = Item(origin, problem=f"the file is larger than {MAX_DOCUMENT_BYTES:,} bytes: send large data as "
+                     "NDJSON, which is read line by line")  # fmt: skip
+    if file_size is not None and file_size > MAX_DOCUMENT_BYTES:
+        return too_large
     chunks = []
     size = 0
     first = None
-    for number, line in lines:
+    for number, piece in pieces:
         first = first or number
-        size += len(line)
+        size += len(piece)
         if size > MAX_DOCUMENT_BYTES:
-            return Item(origin, problem=f"the file is larger than {MAX_DOCUMENT_BYTES:,} bytes: send large data "
-                        "as NDJSON, which is read line by line")  # fmt: skip
-        chunks.append(line)
+            return too_large
+        chunks.append(piece)
     raw = b"".join(chunks)
     try:
         text = raw.decode("utf-8")

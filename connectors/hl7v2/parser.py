@@ -12,14 +12,15 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import hl7
 import hl7.util
 
 CHUNK = 1 << 16
-MAX_LINE = 1 << 24  # a segment longer than this is not HL7 (a binary file without line ends)
-MAX_MESSAGE = 1 << 26
+MAX_MESSAGE = 16 << 20  # a message (an SS-MIX2 file) larger than this is a problem, not a memory spike
+MAX_LINE = MAX_MESSAGE  # a segment longer than this is not HL7 (a binary file without line ends)
+MAX_NAMED = 10  # stray lines: the segment IDs a problem names
 FRAMING = b"\x0b\x1c"  # MLLP start and end bytes (SS-MIX2 files end with a 0x1C after the last CR)
 BOM = b"\xef\xbb\xbf"
 ENVELOPE = frozenset({"FHS", "FTS", "BHS", "BTS"})
@@ -48,12 +49,12 @@ class Line:
     number: int
     data: bytes
     terminated: bool = True  # False for the last line of a file cut short (no CR or LF after it)
-    too_long: bool = False
+    too_long: bool = False  # longer than MAX_LINE: `data` is only its first bytes
+    segment_id: str | None = field(init=False)  # the segment ID the line starts with, if it does
 
-    @property
-    def segment_id(self) -> str | None:
+    def __post_init__(self) -> None:
         match = _SEGMENT_ID.match(self.data)
-        return match.group().decode() if match else None
+        object.__setattr__(self, "segment_id", match.group().decode() if match else None)
 
     def describe(self) -> str:
         """The segment ID, or the first bytes when the line is not a segment."""
@@ -83,36 +84,48 @@ class EnvelopeProblem:
 
 
 def read_lines(stream: BinaryIO) -> Iterator[Line]:
-    """The non-blank lines of `stream`, read in chunks and cut at CR, LF or CRLF."""
+    """The non-blank lines of `stream`, read in chunks and cut at CR, LF or CRLF. Each chunk is searched
+    once, and a line is kept in pieces until its end comes; one longer than MAX_LINE is not kept (its first
+    bytes name it), so no input, not even a file without line ends, holds more than MAX_LINE in memory."""
     number = 0
-    buffer = b""
-    overflow: bytes | None = None  # the head of a line too long to keep, while its end is looked for
-    while True:
-        chunk = stream.read(CHUNK)
-        if number == 0 and not buffer and chunk.startswith(BOM):
-            chunk = chunk[len(BOM) :]
-        buffer += chunk
-        start = 0
-        for match in _TERMINATOR.finditer(buffer):
-            if chunk and match.end() == len(buffer) and match.group() == b"\r":
-                break  # the LF of a CRLF may open the next chunk
+    pieces: list[bytes] = []  # the line read so far
+    held = 0  # bytes in `pieces`
+    head: bytes | None = None  # the first bytes of a line too long to keep, while its end is looked for
+    after_cr = False  # the last chunk ended in CR, so an LF opening this one ends nothing
+    chunk = stream.read(CHUNK).removeprefix(BOM)
+    while chunk:
+        start = 1 if after_cr and chunk.startswith(b"\n") else 0
+        for match in _TERMINATOR.finditer(chunk, start):
             number += 1
-            if overflow is not None:
-                yield Line(number, overflow, too_long=True)
-                overflow = None
+            if head is not None:
+                yield Line(number, head, too_long=True)
+                head = None
             else:
-                yield from _line(number, buffer[start : match.start()])
+                pieces.append(chunk[start : match.start()])
+                yield from _line(number, b"".join(pieces))
+            pieces, held = [], 0
             start = match.end()
-        buffer = buffer[start:]
-        if len(buffer) > MAX_LINE:
-            overflow = overflow if overflow is not None else buffer[:16]
-            buffer = b""
-        if not chunk:
-            break
-    if overflow is not None:
-        yield Line(number + 1, overflow, terminated=False, too_long=True)
+        after_cr = chunk.endswith(b"\r")
+        if head is None and start < len(chunk):
+            pieces.append(chunk[start:])
+            held += len(chunk) - start
+            if held > MAX_LINE:
+                head = _first_bytes(pieces, 16)
+                pieces, held = [], 0
+        chunk = stream.read(CHUNK)
+    if head is not None:
+        yield Line(number + 1, head, terminated=False, too_long=True)
     else:
-        yield from _line(number + 1, buffer, terminated=False)
+        yield from _line(number + 1, b"".join(pieces), terminated=False)
+
+
+def _first_bytes(pieces: list[bytes], count: int) -> bytes:
+    head = b""
+    for piece in pieces:
+        head += piece[: count - len(head)]
+        if len(head) == count:
+            break
+    return head
 
 
 def _line(number: int, data: bytes, terminated: bool = True) -> Iterator[Line]:
@@ -130,12 +143,35 @@ def read_messages(stream: BinaryIO) -> Iterator[RawMessage | EnvelopeProblem]:
     yield from envelope.close()
 
 
+class _Stray:
+    """A run of lines outside any message, as its problem names it. Not the lines themselves: a file that
+    is not HL7 at all is such a run from its first line to its last."""
+
+    __slots__ = ("first", "last", "lines", "more", "names")
+
+    def __init__(self, first: Line) -> None:
+        self.first = self.last = first
+        self.lines = 1
+        self.names = {_what(first): None}  # the lines' segment IDs (or first bytes), the first MAX_NAMED
+        self.more = False  # more than MAX_NAMED
+
+    def add(self, line: Line) -> None:
+        self.last = line
+        self.lines += 1
+        name = _what(line)
+        if name not in self.names:
+            if len(self.names) < MAX_NAMED:
+                self.names[name] = None
+            else:
+                self.more = True
+
+
 class _Envelope:
     """The state of the batch grammar while lines stream past."""
 
     def __init__(self) -> None:
         self.message: RawMessage | None = None
-        self.stray: list[Line] = []
+        self.stray: _Stray | None = None
         self.lines = 0
         self.messages = 0
         self.header = "BHS|^~\\&"  # the last header's delimiters, to read a trailer's count with
@@ -159,15 +195,17 @@ class _Envelope:
             yield from {"FHS": self._fhs, "FTS": self._fts, "BHS": self._bhs, "BTS": self._bts}[kind](line)
         elif self.message is not None:
             self._append(self.message, line)
+        elif self.stray is None:
+            self.stray = _Stray(line)
         else:
-            self.stray.append(line)
+            self.stray.add(line)
 
     def close(self) -> Iterator[RawMessage | EnvelopeProblem]:
         if self.lines == 0:
             yield EnvelopeProblem(None, "", "the file is empty: it holds no HL7 segment")
             return
-        if len(self.stray) == self.lines:
-            first = self.stray[0]
+        if self.stray is not None and self.stray.lines == self.lines:
+            first = self.stray.first
             reason = f"the file is not HL7 v2: it does not start with an MSH, FHS or BHS segment ({_what(first)})"
             yield EnvelopeProblem(None, "MSH", reason)
             return
@@ -185,14 +223,14 @@ class _Envelope:
         if self.message is not None:
             yield self.message
             self.message = None
-        if self.stray:
-            first, last = self.stray[0], self.stray[-1]
+        if self.stray is not None:
+            first, last = self.stray.first, self.stray.last
             span = f"line {first.number}" if first is last else f"lines {first.number}-{last.number}"
-            names = ", ".join(dict.fromkeys(_what(line) for line in self.stray))
+            names = ", ".join([*self.stray.names, *(["…"] if self.stray.more else [])])
             verb, pronoun = ("is", "it") if first is last else ("are", "them")
             reason = f"{span} ({names}) {verb} outside any message: no MSH segment comes before {pronoun}"
             yield EnvelopeProblem(first.number, first.segment_id or "segment", reason)
-            self.stray = []
+            self.stray = None
 
     def _begin_batch(self, header: int | None) -> None:
         if header is not None or not self.batch_open:
@@ -308,6 +346,7 @@ CHARSETS: dict[str, tuple[str, tuple[str, ...]]] = {
     "ISOIR100": ("ISO-8859-1", ("latin-1",)),
 }
 _JAPANESE_SETS = frozenset({"ISOIR87", "ISOIR159", "ISOIR13", "ISOIR14"})
+_CHARSET_NOISE = re.compile(r"[\s_\-/]")  # left out of MSH-18 values before they are looked up
 _SNIFF = ("iso2022_jp", "iso2022_jp_ext", "utf-8", "cp932", "latin-1")  # to read MSH-18 with, in this order
 
 
@@ -339,7 +378,7 @@ def _decode(data: bytes, declared: str, charset: tuple[str, tuple[str, ...]], li
 
 
 def _charset(declared: str, line: int) -> tuple[str, tuple[str, ...]]:
-    names = [re.sub(r"[\s_\-/]", "", name).upper() for name in declared.split("~")]
+    names = [_CHARSET_NOISE.sub("", name).upper() for name in declared.split("~")]
     japanese = [name for name in names if name in _JAPANESE_SETS]
     name = japanese[0] if japanese else next((name for name in names if name), "")
     if name not in CHARSETS:
@@ -387,7 +426,7 @@ def _parse_text(text: str, line: int) -> hl7.Message:
         reason = f"MSH-1 and MSH-2 '{text[3:8]}' are not a field separator and four different encoding characters"
         raise Hl7Error(line, "MSH-2", reason)
     try:
-        return hl7.parse(text)
+        return hl7.parse(text, factory=_Factory)
     except (hl7.ParseException, IndexError, ValueError) as failure:
         raise Hl7Error(line, "MSH", f"the MSH segment on line {line} is malformed") from failure
 
@@ -395,14 +434,31 @@ def _parse_text(text: str, line: int) -> hl7.Message:
 # --- parsed messages ------------------------------------------------------------------------------------
 
 
+def _as_parsed(sequence: list[Any], **_: Any) -> list[Any]:
+    """A field, repetition or component as the plain list python-hl7 split it into."""
+    return sequence
+
+
+class _Factory(hl7.Factory):  # type: ignore[misc]  # python-hl7 has no type hints
+    """python-hl7's containers, but below the segment the lists it splits: nothing here reads their methods,
+    and building one container per field, repetition and component was a third of the parsing time."""
+
+    create_field = staticmethod(_as_parsed)
+    create_repetition = staticmethod(_as_parsed)
+    create_component = staticmethod(_as_parsed)
+
+
 class Repetition:
     """One repetition of a field: components of subcomponents, unescaped; HL7's null ``""`` reads as empty."""
 
-    __slots__ = ("components", "separators")
+    __slots__ = ("components", "filled", "separators")
 
     def __init__(self, components: list[list[str]], separators: str) -> None:
         self.components = components
         self.separators = separators  # component then subcomponent separator
+        self.filled = len(components)  # the number of components up to the last non-empty one
+        while self.filled and not any(components[self.filled - 1]):
+            self.filled -= 1
 
     def value(self, component: int, subcomponent: int = 1) -> str:
         """One subcomponent (1-based), or ``""`` when absent."""
@@ -419,27 +475,31 @@ class Repetition:
 
     def text(self) -> str:
         """The whole repetition as written, its components joined (a value such as ``^182``)."""
-        return self.separators[0].join(self.component(i) for i in range(1, self.count() + 1))
+        return self.separators[0].join(self.component(i) for i in range(1, self.filled + 1))
 
     def count(self) -> int:
         """The number of components up to the last non-empty one."""
-        filled = [i for i, parts in enumerate(self.components, 1) if any(parts)]
-        return filled[-1] if filled else 0
+        return self.filled
 
     def __bool__(self) -> bool:
-        return self.count() > 0
+        return self.filled > 0
+
+
+_NO_REPETITION = Repetition([], "^&")  # what an empty field reads as (its separators are never used)
 
 
 class Segment:
     """A parsed segment and where it is: `line` in the file, `position` in its message (from 1)."""
 
-    __slots__ = ("_fields", "line", "name", "position", "raw")
+    __slots__ = ("_fields", "esc", "line", "name", "position", "raw", "separators")
 
     def __init__(self, raw: hl7.Segment, line: int, position: int) -> None:
         self.raw = raw
         self.line = line
         self.position = position
-        self.name = str(raw[0][0])
+        self.esc: str = raw.esc
+        self.separators: str = raw.separators[3:5]  # component then subcomponent separator
+        self.name = _written(raw[0][0], self.separators)
         self._fields: dict[int, list[Repetition]] = {}
 
     def repetitions(self, number: int) -> list[Repetition]:
@@ -452,41 +512,46 @@ class Segment:
     def repetition(self, number: int) -> Repetition:
         """The field's first repetition (empty when the field is empty)."""
         repetitions = self.repetitions(number)
-        return repetitions[0] if repetitions else Repetition([], self._separators())
+        return repetitions[0] if repetitions else _NO_REPETITION
 
     def value(self, number: int, component: int = 1, subcomponent: int = 1) -> str:
         return self.repetition(number).value(component, subcomponent)
-
-    def _separators(self) -> str:
-        return str(self.raw.separators[3:5])
 
     def _read(self, number: int) -> list[Repetition]:
         """python-hl7 leaves a part without delimiters as a bare string; every part is nested alike here."""
         if number >= len(self.raw):
             return []
-        separators = self._separators()
         repetitions = []
         for repetition in self.raw[number]:
+            if not repetition:  # an empty field
+                continue
             parts = [repetition] if isinstance(repetition, str) else repetition
             components = [
                 [self._unescape(part)] if isinstance(part, str) else [self._unescape(sub) for sub in part]
                 for part in parts
             ]
-            read = Repetition(components, separators)
-            if read:
+            read = Repetition(components, self.separators)
+            if read.filled:
                 repetitions.append(read)
         return repetitions
 
     def _unescape(self, text: str) -> str:
         if text == '""':
             return ""
-        if self.raw.esc not in text:
+        if self.esc not in text:
             return text
         try:
             return str(hl7.util.unescape(self.raw, text))
         except (ValueError, IndexError) as failure:
             reason = f"{self.name} holds a malformed escape sequence in '{text}'"
             raise Hl7Error(self.line, self.name, reason) from failure
+
+
+def _written(part: str | list[Any], separators: str) -> str:
+    """A part as the message writes it: its items joined by their separator, as python-hl7 prints them."""
+    if isinstance(part, str):
+        return part
+    return separators[0].join(_written(item, separators[1:]) for item in part)
 
 
 @dataclass(frozen=True)

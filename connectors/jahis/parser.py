@@ -22,10 +22,11 @@ from functools import partial
 from pathlib import PurePosixPath
 from typing import BinaryIO
 
-from connectors.base import RecordProblem
+from connectors.base import MiB, RecordProblem, oversize_reason
 from connectors.jp import DateError, parse_era_date, parse_yyyymmdd
 
 SNIFF_BYTES = 64 * 1024
+MAX_FILE_BYTES = 4 * MiB  # a notebook file is a few KiB: a larger one is refused unread (a block is held whole)
 MAX_LINE = 64 * 1024  # far beyond any JAHIS record; a longer "line" is not text of this format
 ENCODINGS = {"utf-8": "UTF-8", "cp932": "CP932"}
 
@@ -334,7 +335,12 @@ class Split:
 
 def read(data: BinaryIO, origin: str) -> Iterator[Part | RecordProblem]:
     """The file's parts in order (the patient, the OTC drugs, then each dispensing), a problem in place of
-    each part that cannot be taken; an empty file, an undecodable one or a wrong header is one problem."""
+    each part that cannot be taken; an empty file, an undecodable one, a wrong header or a file larger than
+    MAX_FILE_BYTES is one problem."""
+    too_large = oversize_reason(data, MAX_FILE_BYTES, "a JAHIS e-medication notebook file")
+    if too_large is not None:
+        yield RecordProblem(origin, "file", too_large)
+        return
     head = data.read(SNIFF_BYTES).removeprefix(codecs.BOM_UTF8)
     if head and not head.endswith(b"\n"):
         head += data.readline(MAX_LINE)  # the sniffed text ends with a whole line

@@ -18,7 +18,8 @@ from core.formats import RESIDENT_REGISTER_COLUMNS
 RESIDENTS = "residents.csv"
 MOVEMENTS = "movements.csv"
 COLUMNS = RESIDENT_REGISTER_COLUMNS
-# A physical line longer than this is cut (and its row reported): no register row comes near it.
+# A physical line longer than this is not held (its row is reported, the rest of it read past): no register
+# row comes near it, and a file without line ends must not be read as one line.
 MAX_LINE_BYTES = 1 << 20
 
 
@@ -48,9 +49,11 @@ class Table:
 
 def open_table(data: BinaryIO, origin: str) -> Table | BadRow:
     """The table `data` holds, told by its header line; a BadRow when the file has no usable header."""
-    first = data.readline(MAX_LINE_BYTES)
+    first = data.readline(MAX_LINE_BYTES + 1)
     if not first.strip():
         return BadRow(1, "the file is empty: a register table starts with its header line")
+    if _too_long(first):
+        return BadRow(1, f"line 1 is longer than {MAX_LINE_BYTES:,} bytes, so it is no register header")
     try:
         header = _fields(first.decode("cp932"))
     except UnicodeDecodeError:
@@ -87,8 +90,8 @@ def _fields(line: str) -> list[str]:
 
 
 def _rows(data: BinaryIO, columns: tuple[str, ...], name: str) -> Iterator[Row | BadRow]:
-    undecodable: dict[int, str] = {}
-    reader = csv.reader(_decoded_lines(data, undecodable), strict=True)
+    unreadable: dict[int, str] = {}
+    reader = csv.reader(_decoded_lines(data, unreadable), strict=True)
     consumed = 1  # the header line
     while True:
         line = consumed + 1
@@ -104,8 +107,11 @@ def _rows(data: BinaryIO, columns: tuple[str, ...], name: str) -> Iterator[Row |
                 else f"line {line} is not a well-formed CSV row: {error}"
             )
         consumed = reader.line_num + 1
-        if line in undecodable:
-            yield BadRow(line, undecodable[line])
+        reason = unreadable.pop(line, None)
+        for passed in [number for number in unreadable if number < consumed]:  # inside a quoted value
+            del unreadable[passed]
+        if reason is not None:
+            yield BadRow(line, reason)
         elif values is None:
             yield BadRow(line, problem)
         elif not values:
@@ -116,15 +122,26 @@ def _rows(data: BinaryIO, columns: tuple[str, ...], name: str) -> Iterator[Row |
             yield Row(line, dict(zip(columns, values, strict=True)))
 
 
-def _decoded_lines(data: BinaryIO, undecodable: dict[int, str]) -> Iterator[str]:
-    """Each physical line after the header as text; an undecodable one is noted by number and read as
-    empty, so the rows after it are still read."""
-    for number, raw in enumerate(iter(lambda: data.readline(MAX_LINE_BYTES), b""), start=2):
+def _decoded_lines(data: BinaryIO, unreadable: dict[int, str]) -> Iterator[str]:
+    """Each physical line after the header as text; an undecodable or overlong one is noted by number and
+    read as empty, so the rows after it are still read."""
+    for number, raw in enumerate(iter(lambda: data.readline(MAX_LINE_BYTES + 1), b""), start=2):
+        if _too_long(raw):
+            while (rest := data.readline(MAX_LINE_BYTES)) and not rest.endswith(b"\n"):
+                pass
+            unreadable[number] = f"line {number} is longer than {MAX_LINE_BYTES:,} bytes, far beyond any register row"
+            yield "\r\n"
+            continue
         try:
             yield raw.decode("cp932")
         except UnicodeDecodeError as error:
             bad = raw[error.start]
-            undecodable[number] = (
+            unreadable[number] = (
                 f"line {number} is not CP932 text: byte 0x{bad:02X} at byte {error.start + 1} cannot be decoded"
             )
             yield "\r\n"
+
+
+def _too_long(line: bytes) -> bool:
+    """A line read with readline(MAX_LINE_BYTES + 1) that is longer than MAX_LINE_BYTES."""
+    return len(line) > MAX_LINE_BYTES and not line.endswith(b"\n")

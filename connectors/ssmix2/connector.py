@@ -15,10 +15,10 @@ from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
-from connectors.base import ParsedRecord, RecordProblem, SourceInfo
+from connectors.base import ParsedRecord, RecordProblem, SourceInfo, oversize_reason
 from connectors.hl7v2 import mapping
 from connectors.hl7v2.connector import envelope_record, message_record
-from connectors.hl7v2.parser import EnvelopeProblem, read_messages
+from connectors.hl7v2.parser import MAX_MESSAGE, EnvelopeProblem, read_messages
 
 NO_ORDER = "9" * 15  # the order number of messages that belong to no order (ADT)
 PATIENT_MASTER = "ADT-00"
@@ -63,9 +63,9 @@ def stored_file(path: PurePosixPath) -> StoredFile:
     if match is None:
         raise StorageNameError(f"file name '{path.name}' does not follow the SS-MIX2 pattern {PATTERN}")
     stored = StoredFile(**match.groupdict())
-    if stored.day != "-" and not _is_moment(stored.day, "%Y%m%d"):
+    if stored.day != "-" and not _is_moment(stored.day):
         raise StorageNameError(f"file name visit date (診療日) '{stored.day}' is not a calendar date")
-    if not _is_moment(stored.stamp[:14], "%Y%m%d%H%M%S"):
+    if not _is_moment(stored.stamp[:14]):
         raise StorageNameError(f"file name event time (発生日時) '{stored.stamp}' is not a calendar date and time")
     folders = path.parts[:-1]
 
@@ -85,9 +85,11 @@ def stored_file(path: PurePosixPath) -> StoredFile:
     return stored
 
 
-def _is_moment(text: str, form: str) -> bool:
+def _is_moment(digits: str) -> bool:
+    """Whether ``YYYYMMDD[hhmmss]`` (digits, as the name pattern has them) is a calendar date [and time]."""
+    day, clock = digits[:8], digits[8:] or "000000"
     try:
-        datetime.strptime(text, form)
+        datetime(int(day[:4]), int(day[4:6]), int(day[6:]), int(clock[:2]), int(clock[2:4]), int(clock[4:]))
     except ValueError:
         return False
     return True
@@ -103,11 +105,16 @@ class SsMix2Connector:
         yield from _patient_files(root, root) if _is_patient_folder(root) else _walk(root, root)
 
     def records(self, source: SourceInfo, data: BinaryIO, origin: str) -> Iterator[ParsedRecord]:
-        """The file's message as one record, keyed by the file name; flag 0 turns its entries into DELETEs."""
+        """The file's message as one record, keyed by the file name; flag 0 turns its entries into DELETEs.
+        A file larger than a message may be (MAX_MESSAGE) is refused unread."""
         try:
             stored = stored_file(PurePosixPath(Path(origin).as_posix()))
         except StorageNameError as error:
             yield ParsedRecord(origin, problem=RecordProblem(origin, "file name", str(error)))
+            return
+        too_large = oversize_reason(data, MAX_MESSAGE, "an SS-MIX2 file (one HL7 v2 message)")
+        if too_large is not None:
+            yield ParsedRecord(origin, problem=RecordProblem(origin, "file", too_large))
             return
         context = mapping.MessageContext(source, stored.key, stored.patient_id, deleted=stored.flag == "0")
         messages = 0
