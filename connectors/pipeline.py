@@ -159,14 +159,15 @@ def messages_process(*, message_ids: list[int]) -> list[tuple[InboundMessage, li
             outcomes = records_ingest(
                 access=access, records=[record.entries for _, _, record in readable], source_uri=source_uri
             )
-        for (message, index, record), outcome in zip(readable, outcomes, strict=True):
-            if isinstance(outcome, FhirError):
-                tallies[message.pk].problems[index] = _refused(record, outcome)
-            else:
-                tallies[message.pk].counts.add(outcome)
+            for (message, index, record), outcome in zip(readable, outcomes, strict=True):
+                if isinstance(outcome, FhirError):
+                    tallies[message.pk].problems[index] = _refused(record, outcome)
+                else:
+                    tallies[message.pk].counts.add(outcome)
+            _provenance(access, source, messages, tallies, source_uri, full_only=True)  # a big file's targets
     with transaction.atomic():
         _quarantine(messages, tallies)
-        _provenance(access, source, messages, tallies, source_uri)
+        _provenance(access, source, messages, tallies, source_uri, full_only=False)
         _finish(messages, tallies)
     return [
         (
@@ -272,10 +273,19 @@ def _provenance(
     messages: list[InboundMessage],
     tallies: dict[int, _Tally],
     source_uri: str,
+    *,
+    full_only: bool,
 ) -> None:
-    """A Provenance per message (per PROVENANCE_TARGETS of what it wrote), stored in one go."""
-    written = [message for message in messages if tallies[message.pk].counts.targets]
-    if not written:
+    """A Provenance per PROVENANCE_TARGETS versions a message wrote (the rest too unless `full_only`), stored in
+    one go; the targets it names are let go, so a file of millions of records does not keep them all."""
+    chunks = [
+        (message, targets[start : start + PROVENANCE_TARGETS])
+        for message in messages
+        for targets in [tallies[message.pk].counts.targets]
+        for start in range(0, len(targets), PROVENANCE_TARGETS)
+        if not full_only or start + PROVENANCE_TARGETS <= len(targets)
+    ]
+    if not chunks:
         return
     system = source.organization_system or f"{PROJECT_IDS}/source"
     value = source.organization_value or source.code
@@ -284,20 +294,20 @@ def _provenance(
     records = [
         [
             provenance_entry(
-                targets=targets[start : start + PROVENANCE_TARGETS],
+                targets=targets,
                 organization=organization,
                 message_sha256=message.sha256,
                 message_origin=message.origin,
                 recorded=now,
             )
         ]
-        for message in written
-        for targets in [tallies[message.pk].counts.targets]
-        for start in range(0, len(targets), PROVENANCE_TARGETS)
+        for message, targets in chunks
     ]
     for outcome in records_ingest(access=access, records=records, source_uri=source_uri):
         if isinstance(outcome, FhirError):
             raise outcome  # our own Provenance refused: a bug, not a record problem
+    for message, targets in chunks:
+        del tallies[message.pk].counts.targets[: len(targets)]
 
 
 def _finish(messages: list[InboundMessage], tallies: dict[int, _Tally]) -> None:
@@ -347,15 +357,33 @@ def _files_ingest(source_id: int, root: Path, files: list[Path]) -> IngestSummar
     summary = IngestSummary()
     for start in range(0, len(files), MESSAGES_PER_GROUP):
         waiting: list[int] = []
-        with transaction.atomic():
-            for file in files[start : start + MESSAGES_PER_GROUP]:
-                with file.open("rb") as stream:
-                    message, new = message_receive(source=source, stream=stream, origin=str(file.relative_to(root)))
-                if _to_process(summary, message, new, waiting):
-                    waiting.append(message.pk)
+        for message, new in _files_receive(source, root, files[start : start + MESSAGES_PER_GROUP]):
+            if _to_process(summary, message, new, waiting):
+                waiting.append(message.pk)
         for processed, problems in messages_process(message_ids=waiting):
             summary.add(processed, problems)
     return summary
+
+
+@transaction.atomic
+def _files_receive(source: SourceSystem, root: Path, files: list[Path]) -> list[tuple[InboundMessage, bool]]:
+    """message_receive for many files: each kept raw first, then every row in three statements. Per file, its
+    message and whether it is new (the same bytes as an earlier file are not)."""
+    kept: list[tuple[str, str, int]] = []
+    for file in files:
+        with file.open("rb") as stream:
+            sha256, size = raw_store_put(stream)
+        kept.append((str(file.relative_to(root)), sha256, size))
+    hashes = [sha256 for _, sha256, _ in kept]
+    known = set(InboundMessage.objects.filter(source=source, sha256__in=hashes).values_list("sha256", flat=True))
+    fresh = {
+        sha256: InboundMessage(source=source, sha256=sha256, origin=origin, size=size)
+        for origin, sha256, size in reversed(kept)  # the first file of the same bytes names the message
+        if sha256 not in known
+    }
+    InboundMessage.objects.bulk_create(fresh.values(), ignore_conflicts=True)  # a parallel lane may have it
+    messages = {message.sha256: message for message in InboundMessage.objects.filter(source=source, sha256__in=hashes)}
+    return [(messages[sha256], sha256 not in known) for _, sha256, _ in kept]
 
 
 def message_ingest(*, source: SourceSystem, stream: BinaryIO, origin: str, summary: IngestSummary) -> InboundMessage:
