@@ -4,7 +4,7 @@ Run it as `.venv/bin/python bench/ingest.py [--people N] [--workers W] [--no-ndj
 2 workers). It drops and recreates the `tsunagi_ingest_bench` database on the machine's PostgreSQL server
 (DATABASE_URL's server, else the embedded one), migrates it, generates a region (seed 1) into a temporary
 folder, then ingests each source with `manage.py ingest --json --workers W` in its own process while a sampler
-keeps the peak memory of that process tree (the workers included). Rates are records per second (a record is
+keeps the peak memory (PSS) of that process tree (the workers included). Rates are records per second (a record is
 one HL7 message, one JAHIS dispensing, one CSV row, one Bundle or NDJSON line) and stored resources per second.
 
 FHIR NDJSON: the resources the region's sources stored are written out as a Bulk export would (one
@@ -49,14 +49,16 @@ NDJSON_DATABASE = "tsunagi_ingest_bench_ndjson"
 LEFT_OUT_OF_EXPORT = ("Provenance",)
 
 
-def peak_rss(process: subprocess.Popen[bytes]) -> int:
-    """Wait for the process while sampling the RSS of it and its children every 50 ms; the peak in bytes."""
+def peak_memory(process: subprocess.Popen[bytes]) -> int:
+    """Wait for the process while sampling the memory of it and its worker processes every 50 ms; the peak
+    in bytes. PSS (proportional set size) sums a process tree without counting pages the forked workers
+    share with their parent once per process, as a sum of RSS would."""
     peak = 0
     watched = psutil.Process(process.pid)
     while process.poll() is None:
         try:
             tree = [watched, *watched.children(recursive=True)]
-            peak = max(peak, sum(member.memory_info().rss for member in tree))
+            peak = max(peak, sum(member.memory_full_info().pss for member in tree))
         except psutil.NoSuchProcess:
             pass
         time.sleep(0.05)
@@ -107,7 +109,7 @@ def run_source(database_url: str, raw_dir: Path, region: Path, source: dict[str,
             stdout=out,
             stderr=subprocess.DEVNULL,
         )
-        peak = peak_rss(process)
+        peak = peak_memory(process)
         seconds = time.perf_counter() - started
         out.seek(0)
         summary = json.loads(out.read())
@@ -122,7 +124,7 @@ def run_source(database_url: str, raw_dir: Path, region: Path, source: dict[str,
         "quarantined": summary["quarantined"],
         "records_per_second": round(summary["records"] / seconds, 1),
         "resources_per_second": round(written / seconds, 1),
-        "peak_rss_mb": round(peak / 2**20),
+        "peak_pss_mb": round(peak / 2**20),
         **({"jahis_lines": lines, "jahis_lines_per_second": round(lines / seconds, 1)} if lines else {}),
     }
 

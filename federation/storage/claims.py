@@ -19,7 +19,7 @@ from federation.search.registry import parameters_for
 Key = tuple[str, int]  # (resource type, hash of an identifier's system|value, as the token index keeps it)
 
 
-@functools.lru_cache(maxsize=65536)  # a batch asks for the same criteria once per entry and reference
+@functools.lru_cache(maxsize=4096)  # a batch asks for the same criteria once per entry and reference
 def identifier_key(resource_type: str, criteria: str) -> Key | None:
     """The key of `identifier=system|value` (one value, both parts given); None for any other criteria."""
     pairs = query_pairs(criteria)
