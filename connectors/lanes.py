@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import multiprocessing
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from django.db import connections
@@ -59,12 +60,18 @@ def stage_tasks(stage: Stage, workers: int = 1) -> Iterator[Lane]:
         yield task
 
 
-def tasks_run(tasks: list[Lane], workers: int, run: Callable[[Lane], object]) -> Iterator[object]:
-    """Each task's result as it completes: in this process for one worker, else on forked processes, each
-    with its own database connection."""
-    if workers <= 1 or len(tasks) <= 1:
-        yield from map(run, tasks)
+TaskRunner = Callable[[list[Lane], Callable[[Lane], object]], Iterator[object]]
+
+
+@contextmanager
+def task_runner(workers: int) -> Iterator[TaskRunner]:
+    """A function that runs tasks and yields each result as it completes: in this process for one worker,
+    else on that many forked processes, each with its own database connection. Open it before listing the
+    files: a worker forked later would inherit the lists, and Python's garbage collector, touching every
+    object, would copy their pages into each worker."""
+    if workers <= 1:
+        yield lambda tasks, run: map(run, tasks)
         return
     connections.close_all()  # a forked child must not share the parent's socket
     with multiprocessing.get_context("fork").Pool(workers, initializer=connections.close_all) as pool:
-        yield from pool.imap_unordered(run, tasks)
+        yield lambda tasks, run: pool.imap_unordered(run, tasks)

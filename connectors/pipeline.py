@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from connectors.base import ParsedRecord, RecordProblem, SourceInfo
 from connectors.jp import INSTITUTION_PATIENT_OID, MEDICAL_INSTITUTION, PROJECT_SYSTEMS
-from connectors.lanes import ingest_stages, stage_tasks, tasks_run
+from connectors.lanes import ingest_stages, stage_tasks, task_runner
 from connectors.models import InboundMessage, MessageStatus, QuarantinedRecord, SourceSystem
 from connectors.raw_store import raw_store_open, raw_store_put
 from connectors.registry import connector_for
@@ -337,16 +337,17 @@ def path_ingest(
 ) -> IngestSummary:
     """Ingest a file, or every file the connector takes from a folder; with `workers` > 1, lanes of files that
     do not depend on each other run on that many processes (see connectors.lanes)."""
-    files = [path] if path.is_file() else list(connector_for(source.connector).paths(path))
-    root = path.parent if path.is_file() else path
     summary = IngestSummary()
-    for stage in ingest_stages(source.connector, files, root):
-        tasks = list(stage_tasks(stage, workers))
-        for done in tasks_run(tasks, workers, partial(_files_ingest, source.pk, root)):
-            assert isinstance(done, IngestSummary)
-            summary.merge(done)
-            if on_file is not None:
-                on_file(summary.received, len(files))
+    with task_runner(workers) as run_tasks:
+        files = [path] if path.is_file() else list(connector_for(source.connector).paths(path))
+        root = path.parent if path.is_file() else path
+        for stage in ingest_stages(source.connector, files, root):
+            tasks = list(stage_tasks(stage, workers))
+            for done in run_tasks(tasks, partial(_files_ingest, source.pk, root)):
+                assert isinstance(done, IngestSummary)
+                summary.merge(done)
+                if on_file is not None:
+                    on_file(summary.received, len(files))
     return summary
 
 
