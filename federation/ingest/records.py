@@ -60,16 +60,12 @@ def _record_apply_alone(access: AccessContext, entries: list[dict[str, Any]]) ->
         return error
     except (IntegrityError, OperationalError) as error:  # e.g. a deadlock with another ingest process
         return conflict(409, f"another writer changed the same resources at the same time ({type(error).__name__})")
+    methods = [str(entry["request"]["method"]).upper() for entry in entries]
     return [
-        EntryOutcome(
-            str(entry["request"]["method"]).upper(),
-            result.version.version_url,
-            created=result.created,
-            changed=result.changed,
-        )
-        if result is not None
-        else EntryOutcome(str(entry["request"]["method"]).upper(), None)
-        for entry, result in zip(entries, results, strict=True)
+        EntryOutcome(method, None)
+        if result is None
+        else EntryOutcome(method, result.version.version_url, created=result.created, changed=result.changed)
+        for method, result in zip(methods, results, strict=True)
     ]
 
 

@@ -249,14 +249,15 @@ class _State:
 
     # Planning reads
 
-    def matching(self, key: Key) -> list[_Row]:
+    def matching(self, resource_type: str, criteria: str) -> list[_Row]:
+        """The live resources `identifier=system|value` criteria match, as this batch sees them."""
+        key = identifier_key(resource_type, criteria)
+        assert key is not None, "the batch was checked for criteria of this path"
         return sorted((self.rows[target] for target in self.matches[key]), key=lambda row: row.logical_id)
 
     def find(self, resource_type: str, criteria: str) -> list[str]:
         """Conditional references: the relative URLs of the live matches."""
-        key = identifier_key(resource_type, criteria)
-        assert key is not None, "the batch was checked for criteria of this path"
-        return [f"{row.resource_type}/{row.logical_id}" for row in self.matching(key)]
+        return [f"{row.resource_type}/{row.logical_id}" for row in self.matching(resource_type, criteria)]
 
     # Journaled writes
 
@@ -350,9 +351,7 @@ class _Plan:
 
 
 def _one_match(state: _State, entry: BundleEntry, criteria: str, what: str) -> _Row | None:
-    key = identifier_key(entry.resource_type, criteria)
-    assert key is not None, "the batch was checked for criteria of this path"
-    matches = state.matching(key)
+    matches = state.matching(entry.resource_type, criteria)
     if len(matches) > 1:
         raise conflict(412, f"{what} '{criteria}' matches more than one {entry.resource_type}.")
     return matches[0] if matches else None
@@ -458,15 +457,13 @@ def _claim_new_identifiers(cursor: Any, state: _State, new_rows: list[_Row]) -> 
     """Identifiers this batch is first to use are locked, then checked again: another writer that created a
     resource under one of them meanwhile makes this batch a conflict instead of a duplicate."""
     created = {row.target for row in new_rows}
-    claimed = sorted(
-        {identifier_claim_key(key) for key, targets in state.matches.items() if targets and targets <= created}
-    )
-    if not claimed:
+    keys = [key for key, targets in state.matches.items() if targets and targets <= created]
+    if not keys:
         return
+    claimed = sorted({identifier_claim_key(key) for key in keys})
     cursor.execute(
         "SELECT pg_advisory_xact_lock(key) FROM (SELECT unnest(%s::bigint[]) AS key ORDER BY 1) AS claimed", [claimed]
     )
-    keys = [key for key, targets in state.matches.items() if targets and targets <= created]
     params = {(_identifier_param(resource_type), code) for resource_type, code in keys}
     cursor.execute(
         "SELECT 1 FROM federation_tokenindex t JOIN federation_resource r ON r.id = t.resource_id "
