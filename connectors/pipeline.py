@@ -6,6 +6,7 @@ Services write, selectors read: these are the write side (`<entity>_<action>`, k
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from functools import partial
@@ -276,14 +277,15 @@ def _provenance(
     *,
     full_only: bool,
 ) -> None:
-    """A Provenance per PROVENANCE_TARGETS versions a message wrote (the rest too unless `full_only`), stored in
-    one go; the targets it names are let go, so a file of millions of records does not keep them all."""
+    """A Provenance per PROVENANCE_TARGETS versions the messages wrote, in message order (the rest too unless
+    `full_only`), naming as entities the messages its targets came from: small messages processed together
+    share one, a big file gets several. The targets it names are let go, so a file of millions of records
+    does not keep them all."""
+    written = [(message, target) for message in messages for target in tallies[message.pk].counts.targets]
     chunks = [
-        (message, targets[start : start + PROVENANCE_TARGETS])
-        for message in messages
-        for targets in [tallies[message.pk].counts.targets]
-        for start in range(0, len(targets), PROVENANCE_TARGETS)
-        if not full_only or start + PROVENANCE_TARGETS <= len(targets)
+        written[start : start + PROVENANCE_TARGETS]
+        for start in range(0, len(written), PROVENANCE_TARGETS)
+        if not full_only or start + PROVENANCE_TARGETS <= len(written)
     ]
     if not chunks:
         return
@@ -294,20 +296,20 @@ def _provenance(
     records = [
         [
             provenance_entry(
-                targets=targets,
+                targets=[target for _, target in chunk],
                 organization=organization,
-                message_sha256=message.sha256,
-                message_origin=message.origin,
+                messages=list({message.sha256: message.origin for message, _ in chunk}.items()),
                 recorded=now,
             )
         ]
-        for message, targets in chunks
+        for chunk in chunks
     ]
     for outcome in records_ingest(access=access, records=records, source_uri=source_uri):
         if isinstance(outcome, FhirError):
             raise outcome  # our own Provenance refused: a bug, not a record problem
-    for message, targets in chunks:
-        del tallies[message.pk].counts.targets[: len(targets)]
+    named = Counter(message.pk for chunk in chunks for message, _ in chunk)
+    for message_id, count in named.items():
+        del tallies[message_id].counts.targets[:count]  # the chunks hold a prefix of each message's targets
 
 
 def _finish(messages: list[InboundMessage], tallies: dict[int, _Tally]) -> None:

@@ -96,10 +96,11 @@ def _stamped(entry: dict[str, Any], source_uri: str) -> dict[str, Any]:
 
 
 def provenance_entry(
-    *, targets: list[str], organization: str, message_sha256: str, message_origin: str, recorded: datetime
+    *, targets: list[str], organization: str, messages: list[tuple[str, str]], recorded: datetime
 ) -> dict[str, Any]:
-    """The entry creating a Provenance for what one message wrote: the source organisation as agent, the raw
-    message as entity. Stored like a record, it gets its meta.source there."""
+    """The entry creating a Provenance for what messages wrote: the source organisation as agent, each raw
+    message (its sha256 and where it came from) as an entity. Stored like a record, it gets its meta.source
+    there."""
     provenance = {
         "resourceType": "Provenance",
         "target": [{"reference": target} for target in targets],
@@ -129,11 +130,9 @@ def provenance_entry(
         "entity": [
             {
                 "role": "source",
-                "what": {
-                    "identifier": {"system": INBOUND_MESSAGE_SYSTEM, "value": message_sha256},
-                    "display": message_origin,
-                },
+                "what": {"identifier": {"system": INBOUND_MESSAGE_SYSTEM, "value": sha256}, "display": origin},
             }
+            for sha256, origin in messages
         ],
     }
     return {"resource": provenance, "request": {"method": "POST", "url": "Provenance"}}

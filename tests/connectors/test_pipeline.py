@@ -91,6 +91,26 @@ def test_records_are_stored_with_their_source_and_a_provenance(source, tmp_path)
     assert raw_path(message.sha256).read_bytes() == file.read_bytes()
 
 
+def test_messages_processed_together_share_a_provenance_naming_each_message(source, tmp_path):
+    folder = tmp_path / "export"
+    folder.mkdir()
+    ndjson(folder / "a.ndjson", patient("1"), patient("2"))
+    ndjson(folder / "b.ndjson", patient("3"))
+    ndjson(folder / "c.ndjson", patient("1"))  # stores nothing new: no entity for it
+
+    code, summary = ingest("--connector", "fhir", "--source", source, str(folder))
+
+    assert (code, summary["received"], summary["created"], summary["unchanged"]) == (0, 3, 3, 1)
+    (provenance,) = stored("Provenance")
+    patients = {f"Patient/{p['id']}/_history/1" for p in stored("Patient")}
+    assert {target["reference"] for target in provenance["target"]} == patients
+    messages = dict(InboundMessage.objects.values_list("origin", "sha256"))
+    assert [(e["what"]["display"], e["what"]["identifier"]["value"]) for e in provenance["entity"]] == [
+        ("a.ndjson", messages["a.ndjson"]),
+        ("b.ndjson", messages["b.ndjson"]),
+    ]
+
+
 def test_the_same_bytes_again_change_nothing(source, tmp_path):
     file = ndjson(tmp_path / "patients.ndjson", patient("1"), patient("2"))
     ingest("--connector", "fhir", "--source", source, str(file))
