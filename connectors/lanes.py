@@ -9,6 +9,7 @@ the batch writer turns a race on it into a retry, so lanes only need to keep eac
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -22,6 +23,7 @@ Lane = list[Path]
 Stage = list[Lane]
 FILES_PER_TASK = 200  # lanes are handed out in tasks of about this many files, so batches stay full
 TASKS_PER_WORKER = 4
+YOUNG_OBJECTS_PER_COLLECTION = 50_000  # Python's default is 700
 
 
 def ingest_stages(connector: str, files: list[Path], root: Path) -> list[Stage]:
@@ -69,9 +71,26 @@ def task_runner(workers: int) -> Iterator[TaskRunner]:
     else on that many forked processes, each with its own database connection. Open it before listing the
     files: a worker forked later would inherit the lists, and Python's garbage collector, touching every
     object, would copy their pages into each worker."""
-    if workers <= 1:
-        yield lambda tasks, run: map(run, tasks)
-        return
-    connections.close_all()  # a forked child must not share the parent's socket
-    with multiprocessing.get_context("fork").Pool(workers, initializer=connections.close_all) as pool:
-        yield lambda tasks, run: pool.imap_unordered(run, tasks)
+    with _fewer_collections():
+        if workers <= 1:
+            yield lambda tasks, run: map(run, tasks)
+            return
+        connections.close_all()  # a forked child must not share the parent's socket
+        with multiprocessing.get_context("fork").Pool(workers, initializer=connections.close_all) as pool:
+            yield lambda tasks, run: pool.imap_unordered(run, tasks)
+
+
+@contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """Ingest makes millions of short-lived dicts and almost no reference cycles, so the cycle collector,
+    run every 700 new objects by default, mostly walks live records for nothing: it runs every
+    YOUNG_OBJECTS_PER_COLLECTION instead, and what was loaded before (Django, the FHIR models) is frozen out of
+    its sight, which also keeps a forked worker from copying those pages. Restored afterwards."""
+    thresholds = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(YOUNG_OBJECTS_PER_COLLECTION, *thresholds[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()

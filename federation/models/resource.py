@@ -47,7 +47,8 @@ class Resource(models.Model):
 class ResourceVersion(models.Model):
     """One immutable version; a database trigger refuses UPDATE and DELETE on this table."""
 
-    resource = models.ForeignKey(Resource, on_delete=models.PROTECT, related_name="versions")
+    # no index of its own: resource_version_unique (resource, version_id) serves every lookup by resource
+    resource = models.ForeignKey(Resource, on_delete=models.PROTECT, related_name="versions", db_index=False)
     resource_type = models.CharField(max_length=64)
     logical_id = models.CharField(max_length=64)
     version_id = models.PositiveIntegerField()
