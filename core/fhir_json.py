@@ -23,23 +23,34 @@ def loads(raw: str | bytes) -> Any:
 
 
 def dumps(value: Any, *, pretty: bool = False, sort_keys: bool = False) -> str:
+    if pretty:
+        return _simplejson_dumps(value, sort_keys=sort_keys, indent=2)
+    return _compact(value, sort_keys=sort_keys)
+
+
+def canonical(value: Any) -> str:
+    """The text content hashes are taken of: sorted keys, no spaces, decimals as written."""
+    return _compact(value, sort_keys=True)
+
+
+def _simplejson_dumps(value: Any, *, sort_keys: bool, indent: int | None = None) -> str:
     return simplejson.dumps(
         value,
         use_decimal=True,
         ensure_ascii=False,
         sort_keys=sort_keys,
-        indent=2 if pretty else None,
-        separators=None if pretty else (",", ":"),
+        indent=indent,
+        separators=None if indent else (",", ":"),
     )
 
 
-# Written in place of each Decimal by the standard library's encoder, then replaced (see canonical).
+# Written in place of each Decimal by the standard library's encoder, then replaced (see _compact).
 _DECIMAL_STAND_IN = "\x00"
 _WRITTEN_STAND_IN = '"\\u0000"'
 
 
-def canonical(value: Any) -> str:
-    """The text `dumps(value, sort_keys=True)` gives, written several times faster.
+def _compact(value: Any, *, sort_keys: bool) -> str:
+    """The text simplejson writes with no spaces, written several times faster.
 
     simplejson escapes each string in Python when it writes non-ASCII text; the standard library
     does it in C but cannot write a Decimal as a number. So each Decimal is written as a stand-in
@@ -55,14 +66,14 @@ def canonical(value: Any) -> str:
         return _DECIMAL_STAND_IN
 
     try:
-        text = json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=stand_in)
+        text = json.dumps(value, ensure_ascii=False, sort_keys=sort_keys, separators=(",", ":"), default=stand_in)
     except TypeError:
-        return dumps(value, sort_keys=True)
+        return _simplejson_dumps(value, sort_keys=sort_keys)
     if not decimals:
         return text
     pieces = text.split(_WRITTEN_STAND_IN)
     if len(pieces) != len(decimals) + 1:
-        return dumps(value, sort_keys=True)
+        return _simplejson_dumps(value, sort_keys=sort_keys)
     return "".join(piece + number for piece, number in zip(pieces, [*decimals, ""], strict=True))
 
 

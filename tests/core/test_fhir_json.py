@@ -1,7 +1,9 @@
-"""The canonical text behind content hashes: the fast writer gives exactly what simplejson gives.
+"""Compact FHIR JSON and the canonical text behind content hashes: the fast writer gives exactly what
+simplejson gives.
 
-Stored content hashes were computed from `dumps(value, sort_keys=True)`, so `canonical` must match it
-character for character, or an unchanged resource would look changed.
+Stored content hashes were computed from simplejson's sorted compact text, so `canonical` must match it
+character for character, or an unchanged resource would look changed; stored and served text must keep
+decimals as written.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import simplejson
 
 from core import fhir_json
 from tests.conftest import FIXTURES
@@ -32,9 +35,16 @@ AWKWARD_VALUES = [
 ]
 
 
+def simplejson_compact(value: Any, *, sort_keys: bool) -> str:
+    """The reference writer."""
+    return simplejson.dumps(value, use_decimal=True, ensure_ascii=False, sort_keys=sort_keys, separators=(",", ":"))
+
+
 @pytest.mark.parametrize("value", AWKWARD_VALUES)
-def test_canonical_is_sorted_dumps(value):
-    assert fhir_json.canonical(value) == fhir_json.dumps(value, sort_keys=True)
+def test_canonical_and_compact_text_are_what_simplejson_writes(value):
+    assert fhir_json.canonical(value) == simplejson_compact(value, sort_keys=True)
+    assert fhir_json.dumps(value) == simplejson_compact(value, sort_keys=False)
+    assert fhir_json.dumps(value, sort_keys=True) == fhir_json.canonical(value)
 
 
 def fixture_values() -> list[tuple[Path, Any]]:
@@ -48,16 +58,17 @@ def fixture_values() -> list[tuple[Path, Any]]:
     return values
 
 
-def test_canonical_matches_dumps_on_every_fixture():
+def test_canonical_and_compact_text_match_simplejson_on_every_fixture():
     checked = fixture_values()
     assert len(checked) > 300
     for path, value in checked:
-        assert fhir_json.canonical(value) == fhir_json.dumps(value, sort_keys=True), path
+        assert fhir_json.canonical(value) == simplejson_compact(value, sort_keys=True), path
+        assert fhir_json.dumps(value) == simplejson_compact(value, sort_keys=False), path
 
 
 def test_canonical_sha256_hashes_the_canonical_utf8_text():
     value = {"name": [{"family": "山田"}], "valueQuantity": {"value": Decimal("72.50")}}
-    expected = hashlib.sha256(fhir_json.dumps(value, sort_keys=True).encode()).hexdigest()
+    expected = hashlib.sha256(simplejson_compact(value, sort_keys=True).encode()).hexdigest()
     assert fhir_json.canonical_sha256(value) == expected
 
 
