@@ -98,12 +98,6 @@ def _split_extension_value_elements(node: Any, *, in_extension: bool = False) ->
     return copy, removed
 
 
-def load_models(resource_types: list[str]) -> None:
-    """Build the model classes up front, so the first request of each type pays nothing."""
-    for resource_type in resource_types:
-        get_fhir_model_class(resource_type)
-
-
 def _fhirpath(resource_type: str, location: tuple[int | str, ...]) -> str:
     path = resource_type
     for part in location:
