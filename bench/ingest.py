@@ -1,17 +1,20 @@
 """Benchmark of the ingest pipeline on a generated region, per connector, against a bare COPY of the same JSON.
 
-Run it as `.venv/bin/python bench/ingest.py [--people N] [--workers W] [--no-ndjson]` (default 1,000 people,
-2 workers). It drops and recreates the `tsunagi_ingest_bench` database on the machine's PostgreSQL server
-(DATABASE_URL's server, else the embedded one), migrates it, generates a region (seed 1) into a temporary
-folder, then ingests each source with `manage.py ingest --json --workers W` in its own process while a sampler
-keeps the peak memory (PSS) of that process tree (the workers included). Rates are records per second (a record is
-one HL7 message, one JAHIS dispensing, one CSV row, one Bundle or NDJSON line) and stored resources per second.
+Run it as `.venv/bin/python bench/ingest.py [--people N] [--workers W] [--no-ndjson] [--export DIR]
+[--database NAME]` (default 1,000 people, 2 workers). It drops and recreates the `tsunagi_ingest_bench`
+database (or NAME) on the machine's PostgreSQL server (DATABASE_URL's server, else the embedded one), migrates
+it, generates a region (seed 1) into a temporary folder, then ingests each source with `manage.py ingest --json
+--workers W` in its own process while a sampler keeps the peak memory (PSS) of that process tree (the workers
+included). Rates are records per second (a record is one HL7 message, one JAHIS dispensing, one CSV row, one
+Bundle or NDJSON line) and stored resources per second.
 
 FHIR NDJSON: the resources the region's sources stored are written out as a Bulk export would (one
 `<Type>.ndjson` per type, ids and `Type/id` references of this server; Provenance left out, as it has no
-identifier to re-key a loose copy on) and ingested into a second, fresh database as one `fhir` source. The
-floor: the same NDJSON lines copied with COPY into a one-column jsonb table on one connection, in the same
-run — the limit the FHIR path is compared with. Results print and go to bench/results/ingest-<timestamp>.json
+identifier to re-key a loose copy on) and ingested into a second, fresh database (`<database>_ndjson`) as one
+`fhir` source. The floor: the same NDJSON lines copied with COPY into a one-column jsonb table on one
+connection, in the same run — the limit the FHIR path is compared with. `--export DIR` keeps the export in
+DIR; when DIR already holds one, the region is skipped and only the NDJSON phase runs, on that export (to
+compare two commits on the same lines). Results print and go to bench/results/ingest-<timestamp>.json
 (git-ignored).
 """
 
@@ -45,7 +48,6 @@ from fhir_api import (
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BENCH_DATABASE = "tsunagi_ingest_bench"
-NDJSON_DATABASE = "tsunagi_ingest_bench_ndjson"
 LEFT_OUT_OF_EXPORT = ("Provenance",)
 
 
@@ -181,9 +183,14 @@ def copy_floor(database_url: str, lines: list[str]) -> dict[str, Any]:
     return {"resources": len(lines), "seconds": round(seconds, 3), "resources_per_second": round(len(lines) / seconds)}
 
 
-def run_ndjson(server: str, scratch: Path, export: Path, workers: int) -> dict[str, Any]:
+def exported_lines(export: Path) -> list[str]:
+    """The lines of an export kept by an earlier run, for the COPY floor."""
+    return [line for file in sorted(export.glob("*.ndjson")) for line in file.read_text(encoding="utf-8").splitlines()]
+
+
+def run_ndjson(server: str, database: str, scratch: Path, export: Path, workers: int) -> dict[str, Any]:
     """Ingest the export into a fresh database as one fhir source."""
-    database_url = recreate_database(server, NDJSON_DATABASE)
+    database_url = recreate_database(server, f"{database}_ndjson")
     migrate(database_url)
     source = {
         "code": "bulk-export",
@@ -195,47 +202,48 @@ def run_ndjson(server: str, scratch: Path, export: Path, workers: int) -> dict[s
     return run_source(database_url, scratch / "raw-ndjson", export.parent, source, workers)
 
 
+def run_region(database_url: str, scratch: Path, people: int, workers: int) -> list[dict[str, Any]]:
+    """Generate a region and ingest each of its sources, the register first."""
+    migrate(database_url)
+    region = scratch / "region"
+    subprocess.run(
+        [str(VENV_BIN / "python"), "manage.py", "generate_region", "--people", str(people), "--out", str(region),
+         "--verbosity", "0"],
+        cwd=REPO_ROOT,
+        env=django_env(database_url),
+        check=True,
+    )  # fmt: skip
+    sources = json.loads((region / "sources.json").read_text(encoding="utf-8"))["sources"]
+    per_source = []
+    for source in sorted(sources, key=lambda s: s["kind"] != "resident-register"):
+        per_source.append(run_source(database_url, scratch / "raw", region, source, workers))
+        print(json.dumps(per_source[-1], ensure_ascii=False), file=sys.stderr)
+    return per_source
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--people", type=int, default=1_000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--no-ndjson", action="store_true", help="skip the FHIR NDJSON phase")
+    parser.add_argument("--export", type=Path, help="keep the NDJSON export here; if it is there, run only its phase")
+    parser.add_argument("--database", default=BENCH_DATABASE, help="the database to recreate (and NAME_ndjson)")
     args = parser.parse_args()
     server, where = server_url()
-    database_url = recreate_database(server, BENCH_DATABASE)
-    migrate(database_url)
+    database_url = recreate_database(server, args.database)
     scratch = Path(tempfile.mkdtemp(prefix="tsunagi-ingest-bench-"))
+    export = args.export or scratch / "export"
+    per_source: list[dict[str, Any]] = []
     ndjson: dict[str, Any] | None = None
     floor: dict[str, Any] | None = None
     try:
-        region = scratch / "region"
-        subprocess.run(
-            [
-                str(VENV_BIN / "python"),
-                "manage.py",
-                "generate_region",
-                "--people",
-                str(args.people),
-                "--out",
-                str(region),
-                "--verbosity",
-                "0",
-            ],
-            cwd=REPO_ROOT,
-            env=django_env(database_url),
-            check=True,
-        )
-        sources = json.loads((region / "sources.json").read_text(encoding="utf-8"))["sources"]
-        ordered = sorted(sources, key=lambda s: s["kind"] != "resident-register")  # the register first
-        per_source = []
-        for source in ordered:
-            per_source.append(run_source(database_url, scratch / "raw", region, source, args.workers))
-            print(json.dumps(per_source[-1], ensure_ascii=False), file=sys.stderr)
+        if not export.exists():
+            per_source = run_region(database_url, scratch, args.people, args.workers)
         if not args.no_ndjson:
-            lines = ndjson_export(database_url, scratch / "export")
+            lines = exported_lines(export) if export.exists() else ndjson_export(database_url, export)
             floor = copy_floor(database_url, lines)
             del lines
-            ndjson = run_ndjson(server, scratch, scratch / "export", args.workers)
+            ndjson = run_ndjson(server, args.database, scratch, export, args.workers)
             print(json.dumps(ndjson, ensure_ascii=False), file=sys.stderr)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

@@ -24,7 +24,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Protocol
+from typing import Any, BinaryIO, Protocol, runtime_checkable
 
 RECORD_SYSTEM = "https://tsunagi.example.jp/fhir/IdSystem/source-record/"
 MiB = 1 << 20
@@ -73,6 +73,21 @@ class Connector(Protocol):
     def records(self, source: SourceInfo, data: BinaryIO, origin: str) -> Iterator[ParsedRecord]:
         """Read `data` (positioned at its start; may be large: stream it) named `origin` (a path relative to
         what was ingested, used in locations) and yield its records in order; never raise for bad input."""
+        ...
+
+
+@runtime_checkable
+class SplitByLine(Protocol):
+    """A connector some of whose files hold one record per line, none depending on another line of the file:
+    the pipeline may then store runs of such a file's lines on several processes at once."""
+
+    def split_by_line(self, data: BinaryIO, origin: str) -> bool:
+        """True when the file (`data` at its start, named `origin`) is one of those."""
+        ...
+
+    def line_records(self, source: SourceInfo, data: BinaryIO, origin: str, first_line: int) -> Iterator[ParsedRecord]:
+        """The records of a run of whole lines of such a file, `data` starting where its line `first_line`
+        does: the records `records` gives for those lines, with the same locations."""
         ...
 
 

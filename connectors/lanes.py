@@ -14,6 +14,7 @@ import multiprocessing
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 from django.db import connections
 
@@ -62,7 +63,12 @@ def stage_tasks(stage: Stage, workers: int = 1) -> Iterator[Lane]:
         yield task
 
 
-TaskRunner = Callable[[list[Lane], Callable[[Lane], object]], Iterator[object]]
+Task = TypeVar("Task")
+Done = TypeVar("Done")
+
+
+class TaskRunner(Protocol):
+    def __call__(self, tasks: list[Task], run: Callable[[Task], Done]) -> Iterator[Done]: ...
 
 
 @contextmanager
@@ -73,11 +79,19 @@ def task_runner(workers: int) -> Iterator[TaskRunner]:
     object, would copy their pages into each worker."""
     with _fewer_collections():
         if workers <= 1:
-            yield lambda tasks, run: map(run, tasks)
+            yield _in_this_process
             return
         connections.close_all()  # a forked child must not share the parent's socket
         with multiprocessing.get_context("fork").Pool(workers, initializer=connections.close_all) as pool:
-            yield lambda tasks, run: pool.imap_unordered(run, tasks)
+
+            def on_the_pool(tasks: list[Task], run: Callable[[Task], Done]) -> Iterator[Done]:
+                return pool.imap_unordered(run, tasks)
+
+            yield on_the_pool
+
+
+def _in_this_process(tasks: list[Task], run: Callable[[Task], Done]) -> Iterator[Done]:
+    return map(run, tasks)
 
 
 @contextmanager

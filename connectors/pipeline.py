@@ -11,16 +11,17 @@ from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 from django.db import connection, transaction
 from django.utils import timezone
 
-from connectors.base import ParsedRecord, RecordProblem, SourceInfo
+from connectors.base import ParsedRecord, RecordProblem, SourceInfo, SplitByLine
 from connectors.jp import INSTITUTION_PATIENT_OID, MEDICAL_INSTITUTION, PROJECT_SYSTEMS
-from connectors.lanes import ingest_stages, stage_tasks, task_runner
+from connectors.lanes import Lane, Stage, ingest_stages, stage_tasks, task_runner
 from connectors.models import InboundMessage, MessageStatus, QuarantinedRecord, SourceSystem
-from connectors.raw_store import raw_store_open, raw_store_put
+from connectors.parts import LinePart, message_parts, part_count
+from connectors.raw_store import raw_store_open, raw_store_open_range, raw_store_put
 from connectors.registry import connector_for
 from consent.contracts import AccessContext
 from core.outcome import FhirError
@@ -147,8 +148,23 @@ def messages_process(*, message_ids: list[int]) -> list[tuple[InboundMessage, li
     assert all(message.source_id == source.pk for message in messages), "one source per call"
     access = AccessContext.system(purpose=f"ingest:{source.code}")
     source_uri = f"{SOURCE_URI}{source.code}"
+    tallies = _records_store(access, source, messages, _numbered_records(source, messages), source_uri)
+    with transaction.atomic():
+        _quarantine(messages, tallies)
+        _provenance(access, source, messages, tallies, source_uri, full_only=False)
+        _finish(messages, tallies)
+    return [(message, _problem_texts(source, tallies[message.pk])) for message in messages]
+
+
+def _records_store(
+    access: AccessContext,
+    source: SourceSystem,
+    messages: list[InboundMessage],
+    numbered: Iterator[tuple[InboundMessage, int, ParsedRecord]],
+    source_uri: str,
+) -> dict[int, _Tally]:
+    """Store the messages' records a batch at a time, one commit each; what each message's records did."""
     tallies = {message.pk: _Tally() for message in messages}
-    numbered = _numbered_records(source, messages)
     for batch in _batches(numbered):
         for message, index, record in batch:
             tallies[message.pk].records += 1
@@ -166,20 +182,11 @@ def messages_process(*, message_ids: list[int]) -> list[tuple[InboundMessage, li
                 else:
                     tallies[message.pk].counts.add(outcome)
             _provenance(access, source, messages, tallies, source_uri, full_only=True)  # a big file's targets
-    with transaction.atomic():
-        _quarantine(messages, tallies)
-        _provenance(access, source, messages, tallies, source_uri, full_only=False)
-        _finish(messages, tallies)
-    return [
-        (
-            message,
-            [
-                f"{source.code}:{problem.location}: {problem.reason}"
-                for problem in tallies[message.pk].problems.values()
-            ],
-        )
-        for message in messages
-    ]
+    return tallies
+
+
+def _problem_texts(source: SourceSystem, tally: _Tally) -> list[str]:
+    return [f"{source.code}:{problem.location}: {problem.reason}" for problem in tally.problems.values()]
 
 
 @dataclass
@@ -228,10 +235,17 @@ def _batches(
         yield batch
 
 
-def _records(source: SourceSystem, data: BinaryIO, origin: str) -> Iterator[ParsedRecord]:
-    """The connector's records; a connector that breaks its promise not to raise quarantines the rest."""
+def _records(
+    source: SourceSystem, data: BinaryIO, origin: str, first_line: int | None = None
+) -> Iterator[ParsedRecord]:
+    """The connector's records (of the run of lines from `first_line` on, for a part of a file split by line); a
+    connector that breaks its promise not to raise quarantines the rest."""
+    connector = connector_for(source.connector)
     try:
-        yield from connector_for(source.connector).records(source_info(source), data, origin)
+        if first_line is None:
+            yield from connector.records(source_info(source), data, origin)
+        else:  # parts are made for such connectors only (_stage_parts)
+            yield from cast(SplitByLine, connector).line_records(source_info(source), data, origin, first_line)
     except Exception as error:  # a connector bug must not lose the message: it is quarantined
         yield ParsedRecord(
             location=origin, problem=RecordProblem(origin, "", f"the connector failed: {type(error).__name__}")
@@ -338,19 +352,103 @@ def path_ingest(
     *, source: SourceSystem, path: Path, on_file: ProgressHook | None = None, workers: int = 1
 ) -> IngestSummary:
     """Ingest a file, or every file the connector takes from a folder; with `workers` > 1, lanes of files that
-    do not depend on each other run on that many processes (see connectors.lanes)."""
+    do not depend on each other run on that many processes (see connectors.lanes), and so do the parts of a
+    big file whose lines are its records (see connectors.parts)."""
     summary = IngestSummary()
     with task_runner(workers) as run_tasks:
         files = [path] if path.is_file() else list(connector_for(source.connector).paths(path))
         root = path.parent if path.is_file() else path
         for stage in ingest_stages(source.connector, files, root):
-            tasks = list(stage_tasks(stage, workers))
-            for done in run_tasks(tasks, partial(_files_ingest, source.pk, root)):
-                assert isinstance(done, IngestSummary)
-                summary.merge(done)
+            lanes, parts = _stage_parts(source, root, stage, summary) if workers > 1 else (stage, [])
+            part_tallies: dict[LinePart, _Tally] = {}
+            for done in run_tasks([*parts, *stage_tasks(lanes, workers)], partial(_task_run, source.pk, root)):
+                if isinstance(done, IngestSummary):
+                    summary.merge(done)
+                else:
+                    part, tally = done
+                    part_tallies[part] = tally
                 if on_file is not None:
                     on_file(summary.received, len(files))
+            for message, problems in _parts_finish(source, parts, part_tallies):
+                summary.add(message, problems)
     return summary
+
+
+def _task_run(source_id: int, root: Path, task: Lane | LinePart) -> IngestSummary | tuple[LinePart, _Tally]:
+    """A worker's task: files to receive and process, or a part of a received file."""
+    if isinstance(task, LinePart):
+        return task, _part_store(task)
+    return _files_ingest(source_id, root, task)
+
+
+def _stage_parts(
+    source: SourceSystem, root: Path, stage: Stage, summary: IngestSummary
+) -> tuple[Stage, list[LinePart]]:
+    """The stage less its files to store in parts, and their parts: each such file (a lane of its own, of more
+    than one part, split by line as its connector says) is received here, once, and cut if it is to be
+    processed. The workers were forked when the pool opened, so this process's connection is its own."""
+    connector = connector_for(source.connector)
+    if not isinstance(connector, SplitByLine):
+        return stage, []
+    big = [lane[0] for lane in stage if len(lane) == 1 and _split_by_line(connector, lane[0], root)]
+    if not big:
+        return stage, []
+    parts: list[LinePart] = []
+    waiting: list[int] = []
+    for message, new in _files_receive(source, root, big):
+        if _to_process(summary, message, new, waiting):
+            waiting.append(message.pk)
+            with raw_store_open(message.sha256) as data:
+                parts.extend(message_parts(message.pk, data, message.size))
+    return [lane for lane in stage if lane[0] not in big], parts
+
+
+def _split_by_line(connector: SplitByLine, file: Path, root: Path) -> bool:
+    if part_count(file.stat().st_size) == 1:
+        return False
+    with file.open("rb") as data:
+        return connector.split_by_line(data, str(file.relative_to(root)))
+
+
+def _part_store(part: LinePart) -> _Tally:
+    """Store a part's records, and the Provenance of what it wrote; its tally, indexed within the part."""
+    message = InboundMessage.objects.select_related("source").get(pk=part.message_id)
+    source = message.source
+    access = AccessContext.system(purpose=f"ingest:{source.code}")
+    source_uri = f"{SOURCE_URI}{source.code}"
+    tallies = _records_store(access, source, [message], _part_records(source, message, part), source_uri)
+    with transaction.atomic():
+        _provenance(access, source, [message], tallies, source_uri, full_only=False)
+    return tallies[message.pk]
+
+
+def _part_records(
+    source: SourceSystem, message: InboundMessage, part: LinePart
+) -> Iterator[tuple[InboundMessage, int, ParsedRecord]]:
+    with raw_store_open_range(message.sha256, part.start, part.end) as data:
+        for index, record in enumerate(_records(source, data, message.origin, part.first_line)):
+            yield message, index, record
+
+
+def _parts_finish(
+    source: SourceSystem, parts: list[LinePart], tallies: dict[LinePart, _Tally]
+) -> list[tuple[InboundMessage, list[str]]]:
+    """The messages stored in parts, finished as if one process had read each: the parts' tallies added up in
+    file order (an index within a part becomes one within the file), then quarantine, counts and status."""
+    totals: dict[int, _Tally] = {}
+    for part in parts:
+        total, tally = totals.setdefault(part.message_id, _Tally()), tallies[part]
+        total.problems.update((total.records + index, problem) for index, problem in tally.problems.items())
+        total.records += tally.records
+        total.counts.add(tally.counts)
+    if not totals:
+        return []
+    found = InboundMessage.objects.in_bulk(list(totals))
+    messages = [found[message_id] for message_id in totals]
+    with transaction.atomic():
+        _quarantine(messages, totals)
+        _finish(messages, totals)
+    return [(message, _problem_texts(source, totals[message.pk])) for message in messages]
 
 
 def _files_ingest(source_id: int, root: Path, files: list[Path]) -> IngestSummary:

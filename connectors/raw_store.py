@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import tempfile
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from django.conf import settings
 
@@ -47,3 +48,30 @@ def raw_store_put(stream: BinaryIO) -> tuple[str, int]:
 
 def raw_store_open(sha256: str) -> BinaryIO:
     return raw_path(sha256).open("rb")
+
+
+def raw_store_open_range(sha256: str, start: int, end: int) -> BinaryIO:
+    """Bytes `start` to `end` of a message as a stream that ends there: a part of a big file, read alone."""
+    file = raw_path(sha256).open("rb", buffering=0)
+    file.seek(start)
+    return io.BufferedReader(_Range(file, end - start))
+
+
+class _Range(io.RawIOBase):
+    """The next `size` bytes of an unbuffered file."""
+
+    def __init__(self, file: io.RawIOBase, size: int) -> None:
+        self._file = file
+        self._left = size
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        read = self._file.readinto(memoryview(buffer)[: self._left]) or 0
+        self._left -= read
+        return read
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()

@@ -9,7 +9,8 @@ NDJSON is streamed: its references `Type/id` become conditional references on th
 no map of the file kept, so a reference to a later line or to a file not yet ingested fails at ingest (the
 record is quarantined; `ingest_replay` takes it once its target is stored). `paths` therefore orders a Bulk
 export's files (`Patient.ndjson`, `Observation-1.ndjson`...) so that master data and patients come first,
-and pull.py orders a Bulk export's manifest by `type_tier`.
+and pull.py orders a Bulk export's manifest by `type_tier`. A big NDJSON file whose lines do not name each
+other may be stored in parts on several processes (`split_by_line`, connectors/parts.py).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from connectors.fhir.mapping import (
     references,
     relative_name,
 )
-from connectors.fhir.parser import items
+from connectors.fhir.parser import MAX_LINE_BYTES, Item, items, line_items, ndjson_lines
 from connectors.jp import FieldError, Json
 
 # Files named after a resource type are ingested in this order of types (anything else comes in between).
@@ -48,6 +49,9 @@ FILE_ORDER = (
 _TIERS = {name: tier for tier, names in enumerate(FILE_ORDER) for name in names}
 _OTHER_TIER = FILE_ORDER.index(())
 _WORD = re.compile(r"[A-Za-z]+")
+_RESOURCE_TYPE = re.compile(rb'"resourceType"\s*:\s*"([A-Za-z]+)"')
+_REFERENCE_TYPE = re.compile(rb'"reference"\s*:\s*"([A-Z][A-Za-z]+)(?:/|\\/|\?)')  # Type/id, Type\/id, Type?criteria
+_SCAN_BYTES = 1 << 20
 
 
 class FhirConnector:
@@ -58,18 +62,46 @@ class FhirConnector:
         return iter(sorted(all_files(root), key=lambda path: (type_tier(path.name), str(path))))
 
     def records(self, source: SourceInfo, data: BinaryIO, origin: str) -> Iterator[ParsedRecord]:
-        for item in items(data, origin):
-            if item.problem is not None:
-                yield _problem(item.location, "", item.problem)
-            elif item.ndjson:
-                yield _loose_record(Loose(source), item.value, item.location, None)
-            else:
-                yield from _document(source, item.value, origin)
+        return _item_records(source, items(data, origin), origin)
+
+    def split_by_line(self, data: BinaryIO, origin: str) -> bool:
+        """An NDJSON file whose lines name no resource of a type it holds, as a Bulk export's Observation.ndjson
+        (its lines name Patients and Encounters): no line waits for another. One whose lines may name each other
+        (Observation.hasMember, Patient.link) is read in order, so that a reference to an earlier line resolves
+        because that line was stored first."""
+        if not ndjson_lines(data, origin):
+            return False
+        data.seek(0)
+        return not _names_own_types(data)
+
+    def line_records(self, source: SourceInfo, data: BinaryIO, origin: str, first_line: int) -> Iterator[ParsedRecord]:
+        return _item_records(source, line_items(data, origin, first_line), origin)
 
 
 def type_tier(name: str) -> int:
     """Where a file (or a Bulk export output) named after a resource type comes in FILE_ORDER."""
     return next((_TIERS[word] for word in _WORD.findall(name) if word in _TIERS), _OTHER_TIER)
+
+
+def _item_records(source: SourceInfo, values: Iterator[Item], origin: str) -> Iterator[ParsedRecord]:
+    for item in values:
+        if item.problem is not None:
+            yield _problem(item.location, "", item.problem)
+        elif item.ndjson:
+            yield _loose_record(Loose(source), item.value, item.location, None)
+        else:
+            yield from _document(source, item.value, origin)
+
+
+def _names_own_types(data: BinaryIO) -> bool:
+    """Whether a reference in the file may name a resource of a type the file holds, told from its bytes, whole
+    lines at a time (a type only a contained resource has counts too: that merely keeps a file in order)."""
+    held: set[bytes] = set()
+    named: set[bytes] = set()
+    while block := data.read(_SCAN_BYTES) + data.readline(MAX_LINE_BYTES):
+        held.update(_RESOURCE_TYPE.findall(block))
+        named.update(_REFERENCE_TYPE.findall(block))
+    return not held.isdisjoint(named)
 
 
 def _problem(location: str, field: str, reason: str) -> ParsedRecord:

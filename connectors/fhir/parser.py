@@ -56,10 +56,27 @@ def items(data: BinaryIO, origin: str) -> Iterator[Item]:
                 break
     more = bool(following) and bool(following[-1][1].strip(_SPACE))
     read = chain([first], following, pieces)
-    if origin.lower().endswith(".ndjson") or (more and _is_json(first[1])):
+    if _named_ndjson(origin) or (more and _is_json(first[1])):
         yield from _ndjson(origin, read)
     else:
         yield _document(origin, read, size)
+
+
+def ndjson_lines(data: BinaryIO, origin: str) -> bool:
+    """True when `items` reads the file (`data` at its start) line by line from its first line on: it is named
+    .ndjson and opens with a JSON object. Such a file may also be read in runs of lines (`line_items`)."""
+    return _named_ndjson(origin) and _head(data)[0][:1] == b"{"
+
+
+def line_items(data: BinaryIO, origin: str, first_line: int) -> Iterator[Item]:
+    """The items of a run of whole lines of a file that `ndjson_lines` accepts, `data` starting where its line
+    `first_line` does: what `items` gives for those lines (a run that opens the file may start with a BOM)."""
+    head = data.read(len(_BOM)).removeprefix(_BOM) if first_line == 1 else b""
+    return _ndjson(origin, _pieces(head, first_line - 1, data))
+
+
+def _named_ndjson(origin: str) -> bool:
+    return origin.lower().endswith(".ndjson")
 
 
 def _head(data: BinaryIO) -> tuple[bytes, int]:
