@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import os
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -25,6 +27,39 @@ def raw_path(sha256: str) -> Path:
 def raw_store_put(stream: BinaryIO) -> tuple[str, int]:
     """Copy `stream` into the store in 1 MiB chunks (memory stays flat for any size); its SHA-256 and size.
     The same bytes stored twice are kept once."""
+    head = stream.read(CHUNK)
+    more = stream.read(CHUNK) if head else b""
+    if not more:
+        return _small_put(head), len(head)
+    return _streamed_put([head, more], stream)
+
+
+def _small_put(data: bytes) -> str:
+    """A message of one chunk (most are a few KB) is hashed before it is written: bytes kept before are not
+    written again, and the new file is made beside its final name rather than moved across folders."""
+    sha256 = hashlib.sha256(data).hexdigest()
+    target = raw_path(sha256)
+    if target.exists():
+        return sha256
+    # Unique per writer, so two processes or threads keeping the same bytes at once do not share a file.
+    temporary = target.with_name(f".incoming-{os.getpid()}-{threading.get_ident()}-{sha256[:16]}")
+    try:
+        out = temporary.open("wb")
+    except FileNotFoundError:
+        temporary.parent.mkdir(parents=True, exist_ok=True)
+        out = temporary.open("wb")
+    try:
+        with out:
+            out.write(data)
+        os.replace(temporary, target)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    return sha256
+
+
+def _streamed_put(first: list[bytes], stream: BinaryIO) -> tuple[str, int]:
+    """A big message is written as it is read (its hash is known only at the end), then moved into place."""
     root = raw_root()
     root.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256()
@@ -32,7 +67,7 @@ def raw_store_put(stream: BinaryIO) -> tuple[str, int]:
     handle, temporary = tempfile.mkstemp(dir=root, prefix=".incoming-")
     try:
         with os.fdopen(handle, "wb") as out:
-            while block := stream.read(CHUNK):
+            for block in itertools.chain(first, iter(lambda: stream.read(CHUNK), b"")):
                 digest.update(block)
                 out.write(block)
                 size += len(block)

@@ -61,3 +61,29 @@ def test_the_same_bytes_are_kept_once(raw_store):
     assert [path.name for path in raw_store.rglob("*") if path.is_file()] == [first]
     with raw_store_open(first) as kept:
         assert kept.read() == b"MSH|same"
+
+
+class _Trickle(io.RawIOBase):
+    """A stream that hands out at most 1,000 bytes a read, as a socket may."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        block, self.data = self.data[:1000], self.data[1000:]
+        buffer[: len(block)] = block
+        return len(block)
+
+
+def test_messages_around_the_chunk_size_and_short_reads_are_kept_whole(raw_store):
+    chunk = 1 << 20
+    messages = [b"", b"x", b"a" * (chunk - 1), b"b" * chunk, b"c" * (chunk + 1), b"d" * (3 * chunk + 7)]
+    for data in messages:
+        for stream in (io.BytesIO(data), _Trickle(data)):
+            sha256, size = raw_store_put(stream)  # type: ignore[arg-type]
+            assert (sha256, size) == (hashlib.sha256(data).hexdigest(), len(data))
+            assert raw_path(sha256).read_bytes() == data
+    assert not list(raw_store.rglob(".incoming-*"))
