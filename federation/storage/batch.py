@@ -465,10 +465,10 @@ def _claim_new_identifiers(cursor: Any, state: _State, new_rows: list[_Row]) -> 
         "SELECT pg_advisory_xact_lock(key) FROM (SELECT unnest(%s::bigint[]) AS key ORDER BY 1) AS claimed", [claimed]
     )
     params = {(_identifier_param(resource_type), code) for resource_type, code in keys}
-    cursor.execute(
+    cursor.execute(  # per identifier an index probe: written as `(param, code) IN (...)` it scanned the table
+        "SELECT 1 FROM unnest(%s::bigint[], %s::bigint[]) AS claimed(param, code) WHERE EXISTS ("
         "SELECT 1 FROM federation_tokenindex t JOIN federation_resource r ON r.id = t.resource_id "
-        "WHERE (t.param, t.system_code) IN (SELECT * FROM unnest(%s::bigint[], %s::bigint[])) AND NOT r.is_deleted "
-        "LIMIT 1",
+        "WHERE t.param = claimed.param AND t.system_code = claimed.code AND NOT r.is_deleted) LIMIT 1",
         [[param for param, _ in params], [code for _, code in params]],
     )
     if cursor.fetchone() is not None:
