@@ -172,7 +172,7 @@ def _records_store(
                 tallies[message.pk].problems[index] = record.problem
         readable = [(message, index, record) for message, index, record in batch if record.problem is None]
         with transaction.atomic():  # one commit per batch; a refused record leaves no trace in it
-            _commit_without_waiting_for_disk()
+            _batch_settings()
             outcomes = records_ingest(
                 access=access, records=[record.entries for _, _, record in readable], source_uri=source_uri
             )
@@ -208,15 +208,18 @@ def _numbered_records(
                 yield message, index, record
 
 
-def _commit_without_waiting_for_disk() -> None:
-    """This transaction's commit returns before its WAL reaches the disk (PostgreSQL's asynchronous commit).
+def _batch_settings() -> None:
+    """This transaction's commit returns before its WAL reaches the disk (PostgreSQL's asynchronous commit),
+    and its queries are not compiled by JIT.
 
     A crash can lose the last fraction of a second of batches, all or nothing and never half: their
     message then still reads `received`, and ingesting or replaying it again stores the same records (every
     write is conditional; the raw bytes are on disk). Receiving keeps the default, so an acknowledged
-    message is never lost."""
+    message is never lost. A batch's lookups probe an index a few hundred times; once the tables grow,
+    their estimated cost passes PostgreSQL's JIT threshold, and compiling them costs more than running them."""
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        cursor.execute("SET LOCAL jit TO OFF")
 
 
 def _batches(

@@ -29,7 +29,7 @@ from consent.contracts import AccessContext
 from consent.facade import access_filter
 from core import fhir_json
 from core.outcome import FhirError, conflict, invalid
-from federation.models import Resource, TokenIndex, WriteMethod
+from federation.models import Resource, WriteMethod
 from federation.search import values
 from federation.search.indexing import IndexBatch, extraction_plan
 from federation.search.registry import index_key, parameters_for
@@ -197,6 +197,14 @@ class _Version:
 _MISSING = object()
 
 
+# One index probe per wanted (parameter, identifier): `param IN (...) AND system_code IN (...)` probed every
+# combination of the two lists, and its cost grew with the table.
+TOKENS_OF_PAIRS = (
+    "SELECT t.param, t.system_code, t.resource_id FROM unnest(%s::bigint[], %s::bigint[]) AS wanted(param, code) "
+    "JOIN federation_tokenindex t ON t.param = wanted.param AND t.system_code = wanted.code"
+)
+
+
 class _State:
     """The rows and identifier matches a batch works on, with an undo journal so a refused record leaves
     no trace. `matches` covers exactly the looked-up keys: every live resource each one matches."""
@@ -220,13 +228,10 @@ class _State:
         }
         found: dict[int, set[Key]] = {}
         if keys_by_pair:
-            tokens = TokenIndex.objects.filter(
-                param__in={param for param, _ in keys_by_pair}, system_code__in={code for _, code in keys_by_pair}
-            ).values_list("param", "system_code", "resource_id")
-            for param, code, resource_id in tokens:
-                key = keys_by_pair.get((param, code or 0))
-                if key is not None:
-                    found.setdefault(resource_id, set()).add(key)
+            with connection.cursor() as cursor:
+                cursor.execute(TOKENS_OF_PAIRS, [[param for param, _ in keys_by_pair], [c for _, c in keys_by_pair]])
+                for param, code, resource_id in cursor.fetchall():
+                    found.setdefault(resource_id, set()).add(keys_by_pair[(param, code)])
         named = Q(pk__in=list(found), is_deleted=False)
         ids_by_type: dict[str, list[str]] = {}
         for resource_type, logical_id in wanted.targets:
