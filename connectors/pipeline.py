@@ -146,14 +146,18 @@ def messages_process(*, message_ids: list[int]) -> list[tuple[InboundMessage, li
         return []
     source = messages[0].source
     assert all(message.source_id == source.pk for message in messages), "one source per call"
-    access = AccessContext.system(purpose=f"ingest:{source.code}")
-    source_uri = f"{SOURCE_URI}{source.code}"
+    access, source_uri = _writer(source)
     tallies = _records_store(access, source, messages, _numbered_records(source, messages), source_uri)
     with transaction.atomic():
         _quarantine(messages, tallies)
         _provenance(access, source, messages, tallies, source_uri, full_only=False)
         _finish(messages, tallies)
     return [(message, _problem_texts(source, tallies[message.pk])) for message in messages]
+
+
+def _writer(source: SourceSystem) -> tuple[AccessContext, str]:
+    """Who writes a source's records (the system, for the purpose of ingesting it) and their meta.source."""
+    return AccessContext.system(purpose=f"ingest:{source.code}"), f"{SOURCE_URI}{source.code}"
 
 
 def _records_store(
@@ -417,8 +421,7 @@ def _part_store(part: LinePart) -> _Tally:
     """Store a part's records, and the Provenance of what it wrote; its tally, indexed within the part."""
     message = InboundMessage.objects.select_related("source").get(pk=part.message_id)
     source = message.source
-    access = AccessContext.system(purpose=f"ingest:{source.code}")
-    source_uri = f"{SOURCE_URI}{source.code}"
+    access, source_uri = _writer(source)
     tallies = _records_store(access, source, [message], _part_records(source, message, part), source_uri)
     with transaction.atomic():
         _provenance(access, source, [message], tallies, source_uri, full_only=False)
