@@ -16,7 +16,7 @@ the records one at a time, which sees the other writer's work.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -197,12 +197,23 @@ class _Version:
 _MISSING = object()
 
 
-# One index probe per wanted (parameter, identifier): `param IN (...) AND system_code IN (...)` probed every
-# combination of the two lists, and its cost grew with the table.
+# Token index rows of (parameter, identifier) pairs, one index probe per pair: `param IN (...) AND system_code
+# IN (...)` probed every combination of the two lists, and `(param, system_code) IN (SELECT unnest...)` was
+# planned as a scan of the whole table; both costs grew with the store.
 TOKENS_OF_PAIRS = (
     "SELECT t.param, t.system_code, t.resource_id FROM unnest(%s::bigint[], %s::bigint[]) AS wanted(param, code) "
     "JOIN federation_tokenindex t ON t.param = wanted.param AND t.system_code = wanted.code"
 )
+ANY_LIVE_OF_PAIRS = (
+    f"SELECT 1 FROM ({TOKENS_OF_PAIRS}) AS t JOIN federation_resource r ON r.id = t.resource_id "  # noqa: S608  (constant text)
+    "WHERE NOT r.is_deleted LIMIT 1"
+)
+
+
+def _pair_arrays(pairs: Iterable[tuple[int, int]]) -> list[list[int]]:
+    """The parameters and the codes of (parameter, code) pairs, as the two arrays TOKENS_OF_PAIRS takes."""
+    listed = list(pairs)
+    return [[param for param, _ in listed], [code for _, code in listed]]
 
 
 class _State:
@@ -229,7 +240,7 @@ class _State:
         found: dict[int, set[Key]] = {}
         if keys_by_pair:
             with connection.cursor() as cursor:
-                cursor.execute(TOKENS_OF_PAIRS, [[param for param, _ in keys_by_pair], [c for _, c in keys_by_pair]])
+                cursor.execute(TOKENS_OF_PAIRS, _pair_arrays(keys_by_pair))
                 for param, code, resource_id in cursor.fetchall():
                     found.setdefault(resource_id, set()).add(keys_by_pair[(param, code)])
         named = Q(pk__in=list(found), is_deleted=False)
@@ -469,12 +480,8 @@ def _claim_new_identifiers(cursor: Any, state: _State, new_rows: list[_Row]) -> 
     cursor.execute(
         "SELECT pg_advisory_xact_lock(key) FROM (SELECT unnest(%s::bigint[]) AS key ORDER BY 1) AS claimed", [claimed]
     )
-    params = {(_identifier_param(resource_type), code) for resource_type, code in keys}
-    cursor.execute(  # per identifier an index probe: written as `(param, code) IN (...)` it scanned the table
-        "SELECT 1 FROM unnest(%s::bigint[], %s::bigint[]) AS claimed(param, code) WHERE EXISTS ("
-        "SELECT 1 FROM federation_tokenindex t JOIN federation_resource r ON r.id = t.resource_id "
-        "WHERE t.param = claimed.param AND t.system_code = claimed.code AND NOT r.is_deleted) LIMIT 1",
-        [[param for param, _ in params], [code for _, code in params]],
+    cursor.execute(
+        ANY_LIVE_OF_PAIRS, _pair_arrays({(_identifier_param(resource_type), code) for resource_type, code in keys})
     )
     if cursor.fetchone() is not None:
         raise BatchConflictError("a resource was created under an identifier this batch creates")
