@@ -98,6 +98,18 @@ def all_files(root: Path) -> Iterator[Path]:
             yield path
 
 
+def bounded_lines(data: BinaryIO, limit: int) -> Iterator[bytes | None]:
+    """Each physical line of `data` with its line end, never more than `limit` bytes of it held: None for a
+    longer line (a file without line ends), whose rest is read past."""
+    while line := data.readline(limit + 1):
+        if len(line) <= limit or line.endswith(b"\n"):
+            yield line
+            continue
+        while (rest := data.readline(limit)) and not rest.endswith(b"\n"):
+            pass
+        yield None
+
+
 def oversize_reason(data: BinaryIO, limit: int, what: str) -> str | None:
     """Why a file larger than `limit` bytes is not read, told from its size before a byte is read: for
     formats whose files are small by nature (`what` names such a file: "an SS-MIX2 file"). None when it is

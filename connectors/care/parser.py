@@ -16,7 +16,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import BinaryIO, TypeVar
 
-from connectors.base import RecordProblem
+from connectors.base import RecordProblem, bounded_lines
 from connectors.jp import DateError, parse_yyyymmdd
 from core.formats import BARTHEL_SCORES, CARE_CSV_COLUMNS, CHECKLIST_ITEMS
 
@@ -192,7 +192,7 @@ def _raw_records(data: BinaryIO, origin: str) -> Iterator[tuple[int, bytes | Rec
     the next line."""
     buffer = bytearray()
     start = quotes = 0
-    for number, line in _lines(data):
+    for number, line in enumerate(bounded_lines(data, MAX_RECORD_BYTES), start=1):
         if not buffer:
             start = number
         if line is None:
@@ -219,20 +219,6 @@ def _raw_records(data: BinaryIO, origin: str) -> Iterator[tuple[int, bytes | Rec
                 yield start, record
     if buffer:
         yield start, RecordProblem(f"{origin}:{start}", "row", f"a quoted field opened on line {start} never closes")
-
-
-def _lines(data: BinaryIO) -> Iterator[tuple[int, bytes | None]]:
-    """(number, bytes with the line end) per physical line, never more than MAX_RECORD_BYTES of it held:
-    None for a longer line (a file without line ends), whose rest is read past."""
-    number = 0
-    while line := data.readline(MAX_RECORD_BYTES + 1):
-        number += 1
-        if len(line) <= MAX_RECORD_BYTES or line.endswith(b"\n"):
-            yield number, line
-            continue
-        while (rest := data.readline(MAX_RECORD_BYTES)) and not rest.endswith(b"\n"):
-            pass
-        yield number, None
 
 
 def _fields(raw: bytes) -> list[str]:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import BinaryIO
 
+from connectors.base import bounded_lines
 from core.formats import RESIDENT_REGISTER_COLUMNS
 
 RESIDENTS = "residents.csv"
@@ -125,10 +126,8 @@ def _rows(data: BinaryIO, columns: tuple[str, ...], name: str) -> Iterator[Row |
 def _decoded_lines(data: BinaryIO, unreadable: dict[int, str]) -> Iterator[str]:
     """Each physical line after the header as text; an undecodable or overlong one is noted by number and
     read as empty, so the rows after it are still read."""
-    for number, raw in enumerate(iter(lambda: data.readline(MAX_LINE_BYTES + 1), b""), start=2):
-        if _too_long(raw):
-            while (rest := data.readline(MAX_LINE_BYTES)) and not rest.endswith(b"\n"):
-                pass
+    for number, raw in enumerate(bounded_lines(data, MAX_LINE_BYTES), start=2):
+        if raw is None:
             unreadable[number] = f"line {number} is longer than {MAX_LINE_BYTES:,} bytes, far beyond any register row"
             yield "\r\n"
             continue
