@@ -154,7 +154,7 @@ def choice_types(type_name: str, element: str) -> dict[str, str]:
     return {
         key: _field_type(field.annotation)[0]
         for key, field in _element_fields(type_name).items()
-        if _field_extra(field).get("one_of_many") == element
+        if r4b_structure.field_extra(field).get("one_of_many") == element
     }
 
 
@@ -187,13 +187,8 @@ def _element_fields(type_name: str) -> dict[str, FieldInfo]:
     return {
         field.alias or name: field
         for name, field in model.model_fields.items()
-        if _field_extra(field).get("element_property")
+        if r4b_structure.field_extra(field).get("element_property")
     }
-
-
-def _field_extra(field: FieldInfo) -> dict[str, Any]:
-    extra = field.json_schema_extra
-    return extra if isinstance(extra, dict) else {}
 
 
 def _field_type(annotation: Any) -> tuple[str, bool]:

@@ -176,12 +176,13 @@ def _fill(shape: _Shape, model: type[FHIRAbstractModel], pending: list[type[FHIR
     shape.required_choices = frozenset(
         choice
         for choice, names in choice_groups.items()
-        if _field_extra(model.model_fields[names[0]]).get("one_of_many_required") is True
+        if field_extra(model.model_fields[names[0]]).get("one_of_many_required") is True
     )
     shape.elements = elements  # last: until now the Shape accepts nothing
 
 
-def _field_extra(field: FieldInfo) -> dict[str, Any]:
+def field_extra(field: FieldInfo) -> dict[str, Any]:
+    """The fhir.resources facts a model field carries (one_of_many, element_property...)."""
     extra = field.json_schema_extra
     return extra if isinstance(extra, dict) else {}
 
