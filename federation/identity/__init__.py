@@ -1,0 +1,1 @@
+"""Identity linking: which stored Patients are the same person, from their demographics."""
