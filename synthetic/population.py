@@ -132,7 +132,7 @@ def people_of(region: Region, household: PlannedHousehold) -> Iterator[tuple[Per
     nhi = _national_card(rng, region, household)
     employee = _employee_card(rng) if not elderly_only and rng.random() < 0.7 else None
     previous_birth: date | None = None
-    previous_id = ""
+    previous_id = previous_given = ""
     for position, member in enumerate(household.members):
         person_index = household.first_person + position
         member_rng = random.Random(f"{region.seed}:person:{person_index}")
@@ -141,7 +141,7 @@ def people_of(region: Region, household: PlannedHousehold) -> Iterator[tuple[Per
         own_family = family if position < 3 or member.age < 30 else _family_name(member_rng)
         given_kanji, given_kana = member_rng.choice(names.given_names_for(birth.year, member.female))
         if member.twin and position > 0:
-            given_kanji, given_kana = _twin_given_name(member_rng, birth.year, member.female, given_kanji)
+            given_kanji, given_kana = _twin_given_name(member_rng, birth.year, member.female, previous_given)
         mobile = phone_number(member_rng, mobile=True) if member.age >= 15 and member_rng.random() < 0.85 else ""
         person = Person(
             person_id=f"P{person_index + 1:07d}",
@@ -154,7 +154,7 @@ def people_of(region: Region, household: PlannedHousehold) -> Iterator[tuple[Per
             care_insurance=_care_insurance(region, birth, person_index),
             twin_of=previous_id if member.twin else None,
         )
-        previous_id = person.person_id
+        previous_id, previous_given = person.person_id, given_kanji
         yield person, member_rng
 
 

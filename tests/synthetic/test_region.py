@@ -18,8 +18,9 @@ import pytest
 
 from federation.fhir.r4b import validation_issues
 from synthetic.indicators import CARE_LEVEL_KEYS, INDICATORS
-from synthetic.population import household_plan
+from synthetic.population import household_plan, people_of
 from synthetic.region import RegionSpec, region_generate
+from synthetic.world import region_build
 
 AS_OF = date(2026, 3, 31)
 SPEC = RegionSpec(seed=11, people=300, as_of=AS_OF)
@@ -277,3 +278,17 @@ def test_living_alone_agrees_with_the_resident_register(generated):
     assert len(living) == document["total"]["residents"]
     alone = sum(age(row) >= 65 and households[row["世帯番号"]] == 1 for row in living)
     assert document["total"]["living_alone_65_plus"] == alone
+
+
+def test_twins_never_share_a_given_name():
+    """Identity linking's ground truth counts twins as two people; the same name would make them one."""
+    region = region_build(seed=1, people=6_000, as_of=AS_OF, years=5)
+    twins = 0
+    for household in household_plan(1, 6_000):
+        members = [person for person, _ in people_of(region, household)]
+        by_id = {person.person_id: person for person in members}
+        for person in members:
+            if person.twin_of:
+                twins += 1
+                assert person.name.given_kanji != by_id[person.twin_of].name.given_kanji
+    assert twins >= 10
