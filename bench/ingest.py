@@ -108,6 +108,7 @@ def run_source(database_url: str, raw_dir: Path, region: Path, source: dict[str,
                 *manage,
                 "ingest",
                 "--json",
+                "--no-link",  # linking is measured by bench/identity.py
                 "--connector",
                 source["kind"],
                 "--source",

@@ -1,6 +1,8 @@
-"""Top-level URLs: the FHIR API under /fhir, the sources' push endpoints under /ingest, a landing page."""
+"""Top-level URLs: the FHIR API under /fhir, the sources' push endpoints under /ingest, the data
+steward's pages (Django admin) under /steward, a landing page."""
 
 from django.conf import settings
+from django.contrib import admin
 from django.urls import include, path
 
 from config.views import landing
@@ -11,4 +13,5 @@ urlpatterns = [
     path(settings.FHIR_BASE_PATH, include(base_urlpatterns)),
     path(f"{settings.FHIR_BASE_PATH}/", include("federation.api.urls")),
     path("ingest/", include("connectors.urls")),
+    path("steward/", admin.site.urls),
 ]

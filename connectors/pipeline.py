@@ -25,7 +25,7 @@ from connectors.raw_store import raw_store_open, raw_store_open_range, raw_store
 from connectors.registry import connector_for
 from consent.contracts import AccessContext
 from core.outcome import FhirError
-from federation.contracts import IngestCounts
+from federation.contracts import IngestCounts, LinkCounts
 from federation.facade import organization_ensure, provenance_entry, records_ingest
 
 PROJECT_IDS = f"{PROJECT_SYSTEMS}IdSystem"
@@ -60,6 +60,7 @@ class IngestSummary:
     deleted: int = 0
     quarantined: int = 0
     first_errors: list[str] = field(default_factory=list)
+    persons: LinkCounts | None = None  # what identity linking did afterwards (None: not run)
 
     def add(self, message: InboundMessage, problems: list[str]) -> None:
         self.records += message.records

@@ -21,6 +21,12 @@ def summary_render(summary: IngestSummary, *, as_json: bool) -> str:
         f"deleted {summary.deleted}, quarantined {summary.quarantined}",
         *(f"  {error}" for error in summary.first_errors),
     ]
+    if summary.persons is not None:
+        persons = summary.persons
+        lines.append(
+            f"persons: {persons.linked} records linked to a known person, {persons.new_persons} new persons, "
+            f"{persons.reviews} possible matches for review"
+        )
     return "\n".join(lines)
 
 

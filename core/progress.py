@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import TextIO
 
 BAR_WIDTH = 30
@@ -21,3 +22,15 @@ def progress_show(done: int, total: int, *, unit: str = "", stream: TextIO | Non
 
 def progress_end(stream: TextIO | None = None) -> None:
     (stream or sys.stderr).write("\n")
+
+
+def progress_counter(total: int, *, unit: str = "") -> Callable[[int], None]:
+    """A callback for work reported in steps: each call adds its step to the count and redraws the bar."""
+    done = 0
+
+    def step(taken: int) -> None:
+        nonlocal done
+        done += taken
+        progress_show(done, total, unit=unit)
+
+    return step

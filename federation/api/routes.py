@@ -5,6 +5,7 @@ from __future__ import annotations
 from federation.api.routing import InteractionRoute
 from federation.api.views.bundle import BatchView
 from federation.api.views.history import InstanceHistoryView, SystemHistoryView, TypeHistoryView
+from federation.api.views.match import PatientMatchView
 from federation.api.views.read import ReadView, VReadView
 from federation.api.views.search import CompartmentSearchView, SystemSearchView, TypeSearchPostView, TypeSearchView
 from federation.api.views.write import (
@@ -26,6 +27,7 @@ ROUTES: list[tuple[str, InteractionRoute]] = [
     ),
     ("<fhirtype:resource_type>/_history", InteractionRoute({"GET": TypeHistoryView})),
     ("<fhirtype:resource_type>/_search", InteractionRoute({"POST": TypeSearchPostView})),
+    ("Patient/$match", InteractionRoute({"POST": PatientMatchView})),
     (
         "<fhirtype:resource_type>/<fhirid:logical_id>",
         InteractionRoute({"GET": ReadView, "PUT": UpdateView, "DELETE": DeleteView}),

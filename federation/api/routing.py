@@ -26,10 +26,21 @@ class Interaction:
     level: str
 
 
+@dataclass(frozen=True)
+class Operation:
+    """A FHIR operation served at some route: on `resource_type`, named `$name`, defined at `definition`."""
+
+    resource_type: str
+    name: str
+    definition: str
+
+
 class InteractionView(APIView):
-    """Base of every FHIR view: subclasses name their `interactions` and implement one handler."""
+    """Base of every FHIR view: subclasses name their `interactions` (or their `operation`) and implement one
+    handler."""
 
     interactions: tuple[Interaction, ...]
+    operation: Operation | None = None
 
 
 @dataclass(frozen=True)
@@ -52,6 +63,9 @@ class InteractionRoute:
 
     def interactions(self) -> list[Interaction]:
         return [interaction for view in self.views.values() for interaction in view.interactions]
+
+    def operations(self) -> list[Operation]:
+        return [view.operation for view in self.views.values() if view.operation is not None]
 
 
 def method_not_allowed(request: HttpRequest, allowed: list[str]) -> HttpResponse:

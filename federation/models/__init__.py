@@ -1,3 +1,14 @@
+from federation.models.identity import (
+    BlockingKey,
+    IdentityAction,
+    IdentityDecision,
+    LinkQueue,
+    LinkRule,
+    MatchReview,
+    Person,
+    PersonRecord,
+    ReviewStatus,
+)
 from federation.models.reindex import ReindexJob, ReindexStatus
 from federation.models.resource import Resource, ResourceVersion, WriteMethod
 from federation.models.search_definition import SearchParameterDefinition
@@ -13,14 +24,23 @@ from federation.models.search_index import (
 )
 
 __all__ = [
+    "BlockingKey",
     "DateIndex",
+    "IdentityAction",
+    "IdentityDecision",
+    "LinkQueue",
+    "LinkRule",
+    "MatchReview",
     "NumberIndex",
+    "Person",
+    "PersonRecord",
     "QuantityIndex",
     "ReferenceIndex",
     "ReindexJob",
     "ReindexStatus",
     "Resource",
     "ResourceVersion",
+    "ReviewStatus",
     "SearchIndex",
     "SearchParameterDefinition",
     "StringIndex",

@@ -9,6 +9,7 @@ from functools import cache
 from django.db.models import Exists, OuterRef, Q
 
 from federation.fhir.spec import SPEC_DIR
+from federation.identity.persons import person_patient_ids
 from federation.models import ReferenceIndex
 from federation.search.registry import index_key, parameters_for
 
@@ -27,17 +28,21 @@ def compartment_url(compartment: str) -> str:
 
 
 def in_compartment(compartment: str, owner_id: str, resource_type: str) -> Q | None:
-    """Resources of `resource_type` in the compartment of `compartment/owner_id`; None if the type is not in it."""
+    """Resources of `resource_type` in the compartment of `compartment/owner_id`; None if the type is not in it.
+
+    A golden Patient's compartment is its person's: the union of the compartments of every source Patient
+    linked to it, looked up on each request, so it follows links as they change."""
     codes = compartment_parameters(compartment).get(resource_type)
     if codes is None:
         return None
     keys = [index_key(parameters_for(resource_type)[code]) for code in codes if code in parameters_for(resource_type)]
+    owners = (person_patient_ids(owner_id) if compartment == "Patient" else []) or [owner_id]
     linked = Q(
         Exists(
             ReferenceIndex.objects.filter(
-                resource=OuterRef("pk"), param__in=keys, target_type=compartment, target_id=owner_id
+                resource=OuterRef("pk"), param__in=keys, target_type=compartment, target_id__in=owners
             )
         )
     )
-    # The owner is in its own compartment.
-    return linked | Q(logical_id=owner_id) if resource_type == compartment else linked
+    # The owners are in their own compartment.
+    return linked | Q(logical_id__in=owners) if resource_type == compartment else linked

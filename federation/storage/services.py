@@ -20,6 +20,8 @@ from core.outcome import FhirError, conflict, invalid
 from federation.contracts import StoredVersion, WriteResult
 from federation.fhir import r4b
 from federation.fhir.spec import served_resource_types
+from federation.identity.golden import with_kept_golden_link
+from federation.identity.persons import golden_ids_of
 from federation.models import Resource, ResourceVersion, WriteMethod
 from federation.search.indexing import IndexBatch, index_resource
 from federation.search.selectors import resources_matching
@@ -104,6 +106,8 @@ def resource_update(
         return _insert(resource, logical_id, WriteMethod.PUT)
     if expected_version is not None and expected_version != row.version_id:
         raise conflict(412, f"If-Match names version {expected_version}; the current version is {row.version_id}.")
+    if resource_type == "Patient":
+        resource = with_kept_golden_link(resource, golden_ids_of([row.pk]).get(row.pk))
     new_hash = content_hash(resource)
     if not row.is_deleted and row.content_hash == new_hash:
         return WriteResult(version=row.as_stored(WriteMethod.PUT), created=False, changed=False)

@@ -39,10 +39,10 @@ def ndjson(path: Path, *resources: dict[str, Any] | str) -> Path:
 
 
 def ingest(*args: str) -> tuple[int, dict[str, Any]]:
-    """Run `ingest --json`; its exit code and summary."""
+    """Run `ingest --json --no-link` (linking has its own tests); its exit code and summary."""
     out = StringIO()
     try:
-        call_command("ingest", *args, "--json", stdout=out)
+        call_command("ingest", *args, "--json", "--no-link", stdout=out)
         code = 0
     except SystemExit as exit_:
         code = int(exit_.code or 0)
@@ -192,7 +192,7 @@ def test_replay_stores_what_failed_once_its_cause_is_gone(source, tmp_path):
 
     ingest("--connector", "fhir", "--source", source, str(ndjson(tmp_path / "pat.ndjson", patient("7"))))
     out = StringIO()
-    call_command("ingest_replay", "--json", stdout=out)
+    call_command("ingest_replay", "--json", "--no-link", stdout=out)
 
     assert json.loads(out.getvalue())["created"] == 1
     assert QuarantinedRecord.objects.filter(resolved_at__isnull=True).count() == 0
@@ -207,7 +207,7 @@ def test_replay_processes_a_message_received_but_never_processed(source, tmp_pat
     with ndjson(tmp_path / "pat.ndjson", patient("8")).open("rb") as stream:
         message_receive(source=registered, stream=stream, origin="pat.ndjson")
     out = StringIO()
-    call_command("ingest_replay", "--json", stdout=out)
+    call_command("ingest_replay", "--json", "--no-link", stdout=out)
 
     assert json.loads(out.getvalue())["created"] == 1
     assert InboundMessage.objects.get().status == MessageStatus.STORED

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 
-from federation.models import Resource
+from federation.models import PersonRecord, Resource
 from synthetic.region import RegionSpec, region_generate
 
 pytestmark = pytest.mark.django_db
@@ -61,12 +61,18 @@ def test_every_source_of_a_generated_region_arrives_once(region):
     assert summary["first_errors"] == []
     assert (code, summary["quarantined"]) == (0, 0)
     assert_patients_are_the_truth(region)
+    # every source Patient was linked to a person as the command finished
+    truth_rows = sum(1 for _ in (region / "truth" / "identity.csv").open(encoding="utf-8")) - 1
+    assert (
+        summary["persons"]["new_persons"] + summary["persons"]["linked"] == truth_rows == PersonRecord.objects.count()
+    )
 
     again_code, again = ingest_region(region)
 
     assert again_code == 0
     assert again["duplicates"] == again["received"] == summary["received"]
     assert (again["created"], again["updated"], again["deleted"]) == (0, 0, 0)
+    assert again["persons"] == {"linked": 0, "new_persons": 0, "reviews": 0, "refreshed": 0, "unlinked": 0}
 
 
 @pytest.mark.django_db(transaction=True)  # the worker processes read what this one committed

@@ -27,7 +27,8 @@ SYSTEM = AccessContext.system(purpose="differential test")
 TABLES = (
     "federation_tokenindex, federation_stringindex, federation_dateindex, federation_numberindex, "
     "federation_quantityindex, federation_referenceindex, federation_uriindex, "
-    "federation_resourceversion, federation_resource"
+    "federation_resourceversion, federation_resource, federation_identitydecision, federation_matchreview, "
+    "federation_blockingkey, federation_personrecord, federation_person, federation_linkqueue"
 )
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from connectors.models import SourceSystem
+from connectors.persons import persons_link
 from connectors.pipeline import IngestSummary, path_ingest
 from connectors.registry import CONNECTORS
 from connectors.summary import summary_exit_code, summary_render, worker_count
@@ -22,6 +23,7 @@ class Command(BaseCommand):
         parser.add_argument("--connector", required=True, help=f"one of: {', '.join(sorted(CONNECTORS))}")
         parser.add_argument("--source", required=True, help="a code registered with add_source")
         parser.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+        parser.add_argument("--no-link", action="store_true", help="leave linking Patients to persons for later")
         parser.add_argument(
             "--workers", type=worker_count, default=1, help="processes for files that do not depend on each other"
         )
@@ -50,6 +52,8 @@ class Command(BaseCommand):
             )
             if show:
                 progress_end()
+        if not options["no_link"]:
+            persons_link(summary, show=show)
         self.stdout.write(summary_render(summary, as_json=json))
         if code := summary_exit_code(summary):
             sys.exit(code)

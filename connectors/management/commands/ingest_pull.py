@@ -12,6 +12,7 @@ from connectors.fhir.bulk_export import EXPORT_PATHS, export_request
 from connectors.fhir.pull import DEFAULT_COUNT, ProgressHook, bulk_pull, search_parse, search_pull
 from connectors.fhir.remote import PullError, Remote, base_url_check
 from connectors.models import SourceSystem
+from connectors.persons import persons_link
 from connectors.pipeline import IngestSummary
 from connectors.summary import summary_exit_code, summary_render
 from core.progress import progress_end, progress_show
@@ -41,6 +42,7 @@ class Command(BaseCommand):
         parser.add_argument("--since", metavar="INSTANT", help="--bulk only: changed after this instant (_since)")
         parser.add_argument("--token-env", metavar="NAME", help="environment variable holding a bearer token")
         parser.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+        parser.add_argument("--no-link", action="store_true", help="leave linking Patients to persons for later")
 
     def handle(self, *args: Any, **options: Any) -> None:
         source = _fhir_source(options["source"])
@@ -75,6 +77,8 @@ class Command(BaseCommand):
             if summary.received:  # what arrived before the failure is stored: say so
                 self.stdout.write(summary_render(summary, as_json=as_json))
             raise CommandError(str(error), returncode=2) from None
+        if not options["no_link"]:
+            persons_link(summary, show=show)
         self.stdout.write(summary_render(summary, as_json=as_json))
         if code := summary_exit_code(summary):
             sys.exit(code)

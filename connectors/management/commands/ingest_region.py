@@ -9,6 +9,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from connectors.persons import persons_link
 from connectors.pipeline import IngestSummary, path_ingest, source_register
 from connectors.registry import CONNECTORS
 from connectors.summary import summary_exit_code, summary_render, worker_count
@@ -21,6 +22,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("region", type=Path, metavar="DIR")
         parser.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+        parser.add_argument("--no-link", action="store_true", help="leave linking Patients to persons for later")
         parser.add_argument(
             "--workers", type=worker_count, default=1, help="processes for files that do not depend on each other"
         )
@@ -50,6 +52,8 @@ class Command(BaseCommand):
             if show:
                 progress_end()
             total.merge(summary)
+        if not options["no_link"]:
+            persons_link(total, show=show)
         self.stdout.write(summary_render(total, as_json=json))
         if code := summary_exit_code(total):
             sys.exit(code)

@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db.models import Q
 
 from connectors.models import InboundMessage, MessageStatus
+from connectors.persons import persons_link
 from connectors.pipeline import IngestSummary, message_replay
 from connectors.summary import summary_exit_code, summary_render
 from core.progress import progress_end, progress_show
@@ -21,6 +22,7 @@ class Command(BaseCommand):
         parser.add_argument("--source", help="only this source's messages")
         parser.add_argument("--message", type=int, action="append", default=[], help="message id (repeatable)")
         parser.add_argument("--json", action="store_true")
+        parser.add_argument("--no-link", action="store_true", help="leave linking Patients to persons for later")
 
     def handle(self, *args: Any, source: str | None, message: list[int], json: bool, **options: Any) -> None:
         waiting = Q(quarantine__resolved_at__isnull=True, quarantine__isnull=False) | Q(status=MessageStatus.RECEIVED)
@@ -44,6 +46,8 @@ class Command(BaseCommand):
                 progress_show(number, len(ids), unit="messages")
         if show and ids:
             progress_end()
+        if not options["no_link"]:
+            persons_link(summary, show=show)
         self.stdout.write(summary_render(summary, as_json=json))
         if code := summary_exit_code(summary):
             sys.exit(code)

@@ -15,6 +15,7 @@ from consent.contracts import AccessContext
 from core import fhir_json
 from core.outcome import FhirError
 from core.progress import progress_end, progress_show
+from federation.identity.linking import identity_link_all
 from federation.storage.bundles import bundle_process
 
 SAMPLE_DIR = Path(settings.BASE_DIR) / "fixtures" / "synthea_r4"
@@ -44,6 +45,8 @@ class Command(BaseCommand):
             self.stdout.write(f"{region}: {len(region_bundles)} FHIR clinic bundles, {len(region_patients)} patients")
             for patient in region_patients[:5]:
                 self.stdout.write(f"  {base_url}/{patient}?_pretty=true")
+        linked = identity_link_all()
+        self.stdout.write(f"persons: {linked.new_persons} new, {linked.linked} records linked to a known person")
 
     def _load(
         self, bundles: list[tuple[Path, dict[str, Any]]], base_url: str, *, verbose: bool, progress: bool = False

@@ -1,0 +1,604 @@
+"""Link queued Patients to persons: on every write of a source Patient, not in a nightly batch.
+
+A database trigger queues every Patient write (federation_linkqueue). The linker takes the queue in batches,
+one transaction each, under one advisory lock (two linkers deciding about the same person at once could both
+create it). Per new record, in this order: what the source said (Patient.link, an HL7 A40 merge), the
+deterministic rule (the same insured-person key), then the Fellegi-Sunter score against the records that share a
+blocking key with it, grouped by person. A record that was linked before stays with its person when it changes
+(its features and keys are refreshed); moving it is a steward's decision. What changed is written through the
+batch writer: the golden Patient of each touched person, and the `refer` link of each source Patient.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from django.conf import settings
+from django.db import OperationalError, connection, transaction
+from django.utils import timezone
+
+from consent.contracts import AccessContext
+from federation.contracts import LinkCounts
+from federation.identity import compare
+from federation.identity.blocking import blocking_keys
+from federation.identity.compare import PairScore, deterministic_rule, pair_score
+from federation.identity.features import PersonFeatures, patient_features
+from federation.identity.golden import (
+    SourcePatient,
+    golden_patient,
+    is_golden,
+    retired_golden_patient,
+    with_golden_link,
+)
+from federation.identity.persons import golden_ids_of
+from federation.models import (
+    BlockingKey,
+    IdentityAction,
+    LinkQueue,
+    LinkRule,
+    Person,
+    PersonRecord,
+    ReferenceIndex,
+    Resource,
+    ReviewStatus,
+)
+from federation.search.registry import index_key, parameters_for
+from federation.storage.batch import BatchConflictError, records_apply
+
+LINKER = "identity-linker"
+BATCH_SIZE = 500
+ATTEMPTS = 3
+IDENTITY_LOCK = 0x7473_756E_6167_6901  # "tsunagi" + 1: one linker at a time
+MAX_BLOCK = 400  # a key shared by more records than this (a clinic's phone) says nothing: it is not used
+
+
+def auto_link_score() -> float:
+    configured = settings.IDENTITY_AUTO_LINK_SCORE
+    return compare.AUTO_LINK_SCORE if configured is None else float(configured)
+
+
+def review_score() -> float:
+    configured = settings.IDENTITY_REVIEW_SCORE
+    return compare.REVIEW_SCORE if configured is None else float(configured)
+
+
+def identity_queue_size() -> int:
+    return LinkQueue.objects.count()
+
+
+def identity_link_all(*, progress: Callable[[int], None] | None = None) -> LinkCounts:
+    """Link until the queue is empty; `progress` gets the number of queue entries each batch took."""
+    report = LinkCounts()
+    while True:
+        taken, batch = identity_link_queued()
+        if not taken:
+            return report
+        report.add(batch)
+        if progress is not None:
+            progress(taken)
+
+
+def identity_link_queued(*, limit: int = BATCH_SIZE) -> tuple[int, LinkCounts]:
+    """Link one batch of the queue in one transaction: how many queue entries it took, and what it did. A
+    batch that collides with a writer changing the same Patients is planned again."""
+    for attempt in range(ATTEMPTS):
+        try:
+            with linker_session():
+                return _link_batch(limit)
+        except (BatchConflictError, OperationalError):
+            if attempt == ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+@contextmanager
+def linker_session() -> Iterator[None]:
+    """A transaction (or savepoint) that waits for any other linker or steward action, and whose own Patient
+    writes (golden records, links) stay out of the link queue. The setting is turned off again at the end: a
+    savepoint's SET LOCAL would otherwise outlive it in the enclosing transaction."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [IDENTITY_LOCK])
+        cursor.execute("SELECT set_config('tsunagi.identity_linker', 'on', true)")
+        # A commit lost in a crash leaves its Patients in the queue, to be linked again: no need to wait for
+        # the disk (200 ms a batch here).
+        cursor.execute("SET LOCAL synchronous_commit = off")
+        yield
+        cursor.execute("SELECT set_config('tsunagi.identity_linker', 'off', true)")
+
+
+def _link_batch(limit: int) -> tuple[int, LinkCounts]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT id, resource_id FROM federation_linkqueue ORDER BY id LIMIT %s", [limit])
+        queued = cursor.fetchall()
+    if not queued:
+        return 0, LinkCounts()
+    batch = _Batch.load(list(dict.fromkeys(resource_id for _, resource_id in queued)))
+    batch.decide()
+    batch.write()
+    LinkQueue.objects.filter(id__in=[queue_id for queue_id, _ in queued]).delete()
+    return len(queued), batch.report
+
+
+# A person in a batch: the pk of a stored Person, or a new one (negative, numbered within the batch).
+PersonKey = int
+
+
+class _PersonNumbers(dict[PersonKey, int]):
+    """Person pks by batch key: a stored person is its own pk, a new one gets the pk allocated for it."""
+
+    def __missing__(self, key: PersonKey) -> int:
+        assert key > 0, "a new person gets its pk before anything refers to it"
+        return key
+
+
+@dataclass
+class Candidate:
+    """A record a new record may be compared with: stored, or linked earlier in the same batch."""
+
+    record_key: int  # PersonRecord pk, or the negative patient pk of a record new in this batch
+    person: PersonKey
+    features: PersonFeatures
+
+
+@dataclass
+class _Decision:
+    patient_pk: int
+    person: PersonKey
+    rule: LinkRule
+    score: float | None
+    explanation: list[dict[str, Any]]
+    reviews: list[tuple[PersonKey, PairScore]] = field(default_factory=list)
+
+
+@dataclass
+class _Patient:
+    pk: int
+    logical_id: str
+    content: dict[str, Any] | None  # None: deleted
+    last_updated: datetime
+
+
+class _Batch:
+    """One batch of queued Patients: loaded, decided in memory, then written in a few statements."""
+
+    def __init__(self, patients: list[_Patient], records: dict[int, PersonRecord]) -> None:
+        self.patients = patients
+        self.records = records  # by patient pk: the stored records of this batch's Patients
+        self.report = LinkCounts()
+        self.now = timezone.now()
+        self.features: dict[int, PersonFeatures] = {}
+        self.keys: dict[int, frozenset[int]] = {}
+        self.decisions: dict[int, _Decision] = {}  # new records, by patient pk
+        self.unlinked: list[PersonRecord] = []
+        self.new_persons = 0
+        self.touched: set[PersonKey] = set()
+
+    @classmethod
+    def load(cls, resource_ids: list[int]) -> _Batch:
+        goldens = set(Person.objects.filter(golden_id__in=resource_ids).values_list("golden_id", flat=True))
+        rows = Resource.objects.filter(pk__in=resource_ids, resource_type="Patient").exclude(pk__in=goldens)
+        patients = [
+            _Patient(row.pk, row.logical_id, None if row.is_deleted else row.content, row.last_updated)
+            for row in rows.only("pk", "logical_id", "is_deleted", "content", "last_updated")
+        ]
+        order = {resource_id: index for index, resource_id in enumerate(resource_ids)}
+        patients.sort(key=lambda patient: order[patient.pk])
+        patients = [patient for patient in patients if patient.content is None or not is_golden(patient.content)]
+        records = {record.patient_id: record for record in PersonRecord.objects.filter(patient_id__in=order)}
+        return cls(patients, records)
+
+    # Deciding
+
+    def decide(self) -> None:
+        new = [patient for patient in self.patients if patient.content is not None and patient.pk not in self.records]
+        for patient in self.patients:
+            if patient.content is not None:
+                self.features[patient.pk] = patient_features(patient.content)
+                self.keys[patient.pk] = blocking_keys(self.features[patient.pk])
+        stored = StoredCandidates.load(set().union(*(self.keys[patient.pk] for patient in new)))
+        asserted = _asserted_links(new)
+        stored_persons = dict(
+            PersonRecord.objects.filter(patient_id__in=set().union(*asserted.values())).values_list(
+                "patient_id", "person_id"
+            )
+            if asserted
+            else []
+        )
+        in_batch: dict[int, list[Candidate]] = {}
+        for patient in self.patients:
+            record = self.records.get(patient.pk)
+            if record is not None:
+                self.touched.add(record.person_id)
+                if patient.content is None:
+                    self.unlinked.append(record)
+                    self.report.unlinked += 1
+                else:
+                    self.report.refreshed += 1
+                continue
+            if patient.content is None:
+                continue
+            features = self.features[patient.pk]
+            said = {
+                person
+                for pk in asserted.get(patient.pk, ())
+                if (person := self._person_of(pk, stored_persons)) is not None
+            }
+            decision = self._decide(patient.pk, features, self._candidates(patient.pk, stored, in_batch), said)
+            self.decisions[patient.pk] = decision
+            self.touched.add(decision.person)
+            for key in self.keys[patient.pk]:
+                in_batch.setdefault(key, []).append(Candidate(-patient.pk, decision.person, features))
+
+    def _person_of(self, patient_pk: int, stored_persons: dict[int, int]) -> PersonKey | None:
+        decision = self.decisions.get(patient_pk)
+        return decision.person if decision is not None else stored_persons.get(patient_pk)
+
+    def _candidates(
+        self, patient_pk: int, stored: StoredCandidates, in_batch: dict[int, list[Candidate]]
+    ) -> list[Candidate]:
+        found: dict[int, Candidate] = {}
+        for key in self.keys[patient_pk]:
+            for candidate in (*stored.by_key.get(key, ()), *in_batch.get(key, ())):
+                found[candidate.record_key] = candidate
+        return list(found.values())
+
+    def _decide(
+        self, patient_pk: int, features: PersonFeatures, candidates: list[Candidate], asserted: set[PersonKey]
+    ) -> _Decision:
+        """The person of a new record: the one its source names, else the one its insured key names, else the
+        best-scoring one at or above the auto-link score, else a new person (with review items for the
+        persons at or above the review score). A record without a name is never linked on its score: birth
+        date and household alone would join twins."""
+        best, deterministic = person_scores(features, candidates)
+        ranked = sorted(best, key=lambda person: best[person].score, reverse=True)
+        for rule, persons in ((LinkRule.SOURCE_LINK, asserted), (LinkRule.INSURED_KEY, deterministic)):
+            if persons:
+                person = max(persons, key=lambda key: best[key].score if key in best else float("-inf"))
+                return self._link(patient_pk, person, rule, best.get(person), ranked, best)
+        if ranked and best[ranked[0]].score >= auto_link_score() and _has_name(features):
+            return self._link(patient_pk, ranked[0], LinkRule.PROBABILISTIC, best[ranked[0]], ranked, best)
+        self.new_persons -= 1
+        self.report.new_persons += 1
+        reviews = [(person, best[person]) for person in ranked if best[person].score >= review_score()]
+        self.report.reviews += len(reviews)
+        return _Decision(patient_pk, self.new_persons, LinkRule.NEW_PERSON, None, [], reviews)
+
+    def _link(
+        self,
+        patient_pk: int,
+        person: PersonKey,
+        rule: LinkRule,
+        score: PairScore | None,
+        ranked: list[PersonKey],
+        best: dict[PersonKey, PairScore],
+    ) -> _Decision:
+        """Link to `person`; another person the record also reaches the auto-link score with may be the same
+        person recorded twice: it goes to review, where a steward can merge the two."""
+        self.report.linked += 1
+        reviews = [
+            (other, best[other]) for other in ranked if other != person and best[other].score >= auto_link_score()
+        ]
+        self.report.reviews += len(reviews)
+        explanation = [] if score is None else score.explanation()
+        return _Decision(patient_pk, person, rule, None if score is None else score.score, explanation, reviews)
+
+    # Writing
+
+    def write(self) -> None:
+        """Golden Patients and source links through the batch writer first (new persons get their golden
+        Patient before their row), then the persons, records, keys, reviews and the decisions' trail."""
+        new_keys = sorted(key for key in self.touched if key < 0)
+        person_of = _PersonNumbers(zip(new_keys, _next_values("federation_person_id_seq", len(new_keys)), strict=True))
+        golden_ids = {key: str(uuid.uuid4()) for key in new_keys}
+        members = Members.load([key for key in self.touched if key > 0])
+        golden_ids.update(members.golden_ids)
+        entries = self._golden_entries(members, golden_ids, person_of) + self._link_entries(golden_ids)
+        if entries:
+            _apply(entries)
+        if new_keys:
+            resource_pks = dict(
+                Resource.objects.filter(
+                    resource_type="Patient", logical_id__in=[golden_ids[key] for key in new_keys]
+                ).values_list("logical_id", "pk")
+            )
+            Person.objects.bulk_create(
+                [Person(pk=person_of[key], golden_id=resource_pks[golden_ids[key]]) for key in new_keys]
+            )
+        self._write_records(person_of)
+
+    def _batch_sources(self) -> dict[PersonKey, dict[int, SourcePatient]]:
+        """The batch's own live Patients, by the person each belongs to once the batch is written."""
+        sources: dict[PersonKey, dict[int, SourcePatient]] = {}
+        for patient in self.patients:
+            decision, record = self.decisions.get(patient.pk), self.records.get(patient.pk)
+            person = decision.person if decision else record.person_id if record else None
+            if person is not None and patient.content is not None:
+                source = SourcePatient(patient.logical_id, patient.content, patient.last_updated)
+                sources.setdefault(person, {})[patient.pk] = source
+        return sources
+
+    def _golden_entries(
+        self, members: Members, golden_ids: dict[PersonKey, str], person_of: _PersonNumbers
+    ) -> list[dict[str, Any]]:
+        entries: list[dict[str, Any]] = []
+        gone = {record.patient_id for record in self.unlinked}
+        in_batch = self._batch_sources()
+        for person in sorted(self.touched):
+            stored = {pk: source for pk, source in members.sources.get(person, {}).items() if pk not in gone}
+            sources = list((stored | in_batch.get(person, {})).values())
+            if sources:
+                content = golden_patient(
+                    logical_id=golden_ids[person], person_number=person_of[person], sources=sources
+                )
+                entries.append(_put(content))
+            else:  # its last record's Patient was deleted
+                entries.append({"request": {"method": "DELETE", "url": f"Patient/{golden_ids[person]}"}})
+        return entries
+
+    def _link_entries(self, golden_ids: dict[PersonKey, str]) -> list[dict[str, Any]]:
+        patients = {patient.pk: patient for patient in self.patients}
+        entries = []
+        for patient_pk, decision in self.decisions.items():
+            content = patients[patient_pk].content
+            assert content is not None
+            entries.append(_put(with_golden_link(content, golden_ids[decision.person])))
+        return entries
+
+    def _write_records(self, person_of: _PersonNumbers) -> None:
+        """Records, keys, reviews and the decisions' trail, each table in one COPY (bulk_create quoted every
+        JSON value in Python)."""
+        trail = [
+            _Trail(IdentityAction.UNLINK, None, record.person_id, detail={"patient": record.patient_id})
+            for record in self.unlinked
+        ]
+        if self.unlinked:
+            PersonRecord.objects.filter(pk__in=[record.pk for record in self.unlinked]).delete()
+        refreshed = [record for pk, record in self.records.items() if pk in self.features]
+        for record in refreshed:
+            record.features = self.features[record.patient_id].to_json()
+        PersonRecord.objects.bulk_update(refreshed, ["features"])
+        BlockingKey.objects.filter(record_id__in=[record.pk for record in refreshed]).delete()
+        decisions = list(self.decisions.values())
+        pks = _next_values("federation_personrecord_id_seq", len(decisions))
+        record_of = {decision.patient_pk: pk for decision, pk in zip(decisions, pks, strict=True)}
+        _copy("federation_personrecord", RECORD_COLUMNS, (self._record_row(d, record_of, person_of) for d in decisions))
+        keyed = [(record.pk, record.patient_id) for record in refreshed] + [(pk, p) for p, pk in record_of.items()]
+        _copy("federation_blockingkey", ("key", "record_id"), ((k, pk) for pk, p in keyed for k in self.keys[p]))
+        reviews = []
+        for decision in decisions:
+            record_pk, person = record_of[decision.patient_pk], person_of[decision.person]
+            action = IdentityAction.NEW_PERSON if decision.rule == LinkRule.NEW_PERSON else IdentityAction.LINK
+            trail.append(_Trail(action, record_pk, person, None, decision.rule, decision.score, decision.explanation))
+            for candidate, score in decision.reviews:
+                reviews.append((record_pk, person_of[candidate], score.score, json.dumps(score.explanation())))
+                trail.append(
+                    _Trail(IdentityAction.REVIEW, record_pk, person, person_of[candidate], LinkRule.PROBABILISTIC,
+                           score.score, score.explanation())
+                )  # fmt: skip
+        _copy("federation_matchreview", REVIEW_COLUMNS, ((*row, ReviewStatus.OPEN, self.now, "") for row in reviews))
+        _copy("federation_identitydecision", DECISION_COLUMNS, (item.row(self.now) for item in trail))
+
+    def _record_row(self, decision: _Decision, record_of: dict[int, int], person_of: _PersonNumbers) -> tuple[Any, ...]:
+        features = json.dumps(self.features[decision.patient_pk].to_json())
+        return (
+            record_of[decision.patient_pk],
+            decision.patient_pk,
+            person_of[decision.person],
+            features,
+            decision.rule,
+            decision.score,
+            json.dumps(decision.explanation),
+            self.now,
+        )
+
+
+RECORD_COLUMNS = ("id", "patient_id", "person_id", "features", "rule", "score", "explanation", "decided_at")
+REVIEW_COLUMNS = ("record_id", "candidate_id", "score", "explanation", "status", "created_at", "decided_by")
+DECISION_COLUMNS = (
+    "action", "actor", "record_id", "person_id", "other_person_id", "rule", "score", "explanation", "detail", "reason",
+    "at",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _Trail:
+    """One IdentityDecision row the linker writes."""
+
+    action: str
+    record: int | None
+    person: int
+    other_person: int | None = None
+    rule: str = ""
+    score: float | None = None
+    explanation: list[dict[str, Any]] = field(default_factory=list)
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def row(self, now: datetime) -> tuple[Any, ...]:
+        explanation, detail = json.dumps(self.explanation), json.dumps(self.detail)
+        return (self.action, LINKER, self.record, self.person, self.other_person, self.rule, self.score, explanation,
+                detail, "", now)  # fmt: skip
+
+
+def _has_name(features: PersonFeatures) -> bool:
+    return any((features.kana_family, features.kana_given, features.kanji_family, features.kanji_given))
+
+
+def person_scores(
+    features: PersonFeatures, candidates: list[Candidate]
+) -> tuple[dict[PersonKey, PairScore], set[PersonKey]]:
+    """Each candidate person's best pair score against `features`, and the persons the deterministic rule
+    names."""
+    best: dict[PersonKey, PairScore] = {}
+    deterministic: set[PersonKey] = set()
+    for candidate in candidates:
+        score = pair_score(features, candidate.features)
+        if candidate.person not in best or score.score > best[candidate.person].score:
+            best[candidate.person] = score
+        if deterministic_rule(features, candidate.features) is not None:
+            deterministic.add(candidate.person)
+    return best, deterministic
+
+
+BLOCK_MEMBERS = "SELECT key, record_id FROM federation_blockingkey WHERE key = ANY(%s::bigint[])"
+CANDIDATE_RECORDS = "SELECT id, person_id, features::text FROM federation_personrecord WHERE id = ANY(%s::bigint[])"
+
+
+@contextmanager
+def server_bound_cursor() -> Iterator[psycopg.Cursor[Any]]:
+    """A cursor on Django's connection that sends parameters apart from the query: Django's own binds them
+    into the SQL text in Python, which for an array of thousands of keys took longer than the query."""
+    connection.ensure_connection()
+    with psycopg.Cursor(connection.connection) as cursor:
+        yield cursor
+
+
+class StoredCandidates:
+    """Stored records sharing blocking keys with the batch's new records, by key; over-full keys left out."""
+
+    def __init__(self, by_key: dict[int, list[Candidate]]) -> None:
+        self.by_key = by_key
+
+    def for_keys(self, keys: Iterable[int]) -> list[Candidate]:
+        return list(
+            {candidate.record_key: candidate for key in keys for candidate in self.by_key.get(key, ())}.values()
+        )
+
+    @classmethod
+    def load(cls, keys: set[int]) -> StoredCandidates:
+        if not keys:
+            return cls({})
+        records_by_key: dict[int, list[int]] = {}
+        with server_bound_cursor() as cursor:
+            cursor.execute(BLOCK_MEMBERS, [list(keys)])
+            for key, record_id in cursor.fetchall():
+                records_by_key.setdefault(key, []).append(record_id)
+            records_by_key = {key: ids for key, ids in records_by_key.items() if len(ids) <= MAX_BLOCK}
+            wanted = set().union(*records_by_key.values()) if records_by_key else set()
+            cursor.execute(CANDIDATE_RECORDS, [list(wanted)])
+            candidates = {
+                pk: Candidate(pk, person_id, PersonFeatures.from_json(json.loads(features)))
+                for pk, person_id, features in cursor.fetchall()
+            }
+        return cls({key: [candidates[pk] for pk in ids if pk in candidates] for key, ids in records_by_key.items()})
+
+
+class Members:
+    """The stored source Patients of the persons a batch touches, and their golden records' ids."""
+
+    def __init__(self, sources: dict[int, dict[int, SourcePatient]], golden_ids: dict[int, str]) -> None:
+        self.sources = sources
+        self.golden_ids = golden_ids
+
+    @classmethod
+    def load(cls, persons: list[int]) -> Members:
+        sources: dict[int, dict[int, SourcePatient]] = {}
+        if not persons:
+            return cls(sources, {})
+        rows = PersonRecord.objects.filter(person_id__in=persons, patient__is_deleted=False).values_list(
+            "person_id", "patient_id", "patient__logical_id", "patient__content", "patient__last_updated"
+        )
+        for person_id, patient_pk, logical_id, content, last_updated in rows:
+            if content is not None:
+                sources.setdefault(person_id, {})[patient_pk] = SourcePatient(logical_id, content, last_updated)
+        golden_ids = dict(Person.objects.filter(pk__in=persons).values_list("pk", "golden__logical_id"))
+        return cls(sources, golden_ids)
+
+    @staticmethod
+    def successor_golden_id(person_pk: int) -> str:
+        return Person.objects.select_related("golden").get(pk=person_pk).golden.logical_id
+
+
+def _asserted_links(patients: list[_Patient]) -> dict[int, set[int]]:
+    """For each new record, the Patients its source says are the same person: those its Patient.link names,
+    and those whose Patient.link names it (an A40 merge links the surviving record to the one it replaces)."""
+    if not patients:
+        return {}
+    by_logical_id = {patient.logical_id: patient.pk for patient in patients}
+    named: dict[int, set[str]] = {}
+    for patient in patients:
+        assert patient.content is not None
+        for link in patient.content.get("link") or []:
+            reference = str((link.get("other") or {}).get("reference", ""))
+            if reference.startswith("Patient/") and link.get("type") != "refer":
+                named.setdefault(patient.pk, set()).add(reference.removeprefix("Patient/"))
+    link_param = index_key(parameters_for("Patient")["link"])
+    pointing = ReferenceIndex.objects.filter(
+        param=link_param, target_type="Patient", target_id__in=list(by_logical_id)
+    ).values_list("resource_id", "target_id")
+    pks_of = dict(
+        Resource.objects.filter(
+            resource_type="Patient", logical_id__in=set().union(*named.values()) if named else set()
+        ).values_list("logical_id", "pk")
+    )
+    asserted = {pk: {pks_of[logical_id] for logical_id in ids if logical_id in pks_of} for pk, ids in named.items()}
+    for resource_id, target_id in pointing:
+        if target_id is not None:
+            asserted.setdefault(by_logical_id[target_id], set()).add(resource_id)
+    return asserted
+
+
+def persons_rewrite(*, persons: set[int], moved: dict[int, str]) -> None:
+    """After records moved between stored persons: each person's golden Patient again (retired when it was
+    merged away, deleted when it has no record left), and each moved Patient's link to its new golden
+    record instead of `moved[pk]`, the golden id it linked to before."""
+    members = Members.load(sorted(persons))
+    retired = {
+        pk: successor
+        for pk, successor in Person.objects.filter(pk__in=persons).values_list("pk", "merged_into")
+        if successor is not None
+    }
+    entries = []
+    for person in sorted(persons):
+        golden_id = members.golden_ids[person]
+        sources = list(members.sources.get(person, {}).values())
+        if sources:
+            entries.append(_put(golden_patient(logical_id=golden_id, person_number=person, sources=sources)))
+        elif person in retired:
+            successor = members.successor_golden_id(retired[person])
+            entries.append(
+                _put(retired_golden_patient(logical_id=golden_id, person_number=person, replaced_by=successor))
+            )
+        else:
+            entries.append({"request": {"method": "DELETE", "url": f"Patient/{golden_id}"}})
+    new_golden = golden_ids_of(moved)
+    for pk, content in Resource.objects.filter(pk__in=moved, is_deleted=False).values_list("pk", "content"):
+        if content is not None:
+            entries.append(_put(with_golden_link(content, new_golden[pk], replacing=moved[pk])))
+    _apply(entries)
+
+
+def _put(content: dict[str, Any]) -> dict[str, Any]:
+    return {"resource": content, "request": {"method": "PUT", "url": f"Patient/{content['id']}"}}
+
+
+def _next_values(sequence: str, count: int) -> list[int]:
+    """Keys before the rows exist (a new person's number goes into its golden Patient, written first)."""
+    if not count:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nextval(%s) FROM generate_series(1, %s)", [sequence, count])
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _copy(table: str, columns: tuple[str, ...], rows: Iterable[tuple[Any, ...]]) -> None:
+    with connection.cursor() as cursor, cursor.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+def _apply(entries: list[dict[str, Any]]) -> None:
+    outcomes = records_apply(
+        access=AccessContext.system("identity linking"), records=[[entry] for entry in entries], keep_person_links=False
+    )
+    if outcomes is None:
+        raise BatchConflictError("the batch writer could not take the linker's writes")
+    errors = [outcome for outcome in outcomes if not isinstance(outcome, list)]
+    if errors:
+        raise errors[0]

@@ -1,0 +1,25 @@
+"""Reading persons: which Patients are one person, and which golden record a source Patient belongs to."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from federation.models import Person, PersonRecord
+
+
+def golden_ids_of(patient_pks: Iterable[int]) -> dict[int, str]:
+    """The golden Patient id of each linked source Patient (by resource pk); unlinked ones are absent."""
+    pks = list(patient_pks)
+    if not pks:
+        return {}
+    return dict(PersonRecord.objects.filter(patient_id__in=pks).values_list("patient_id", "person__golden__logical_id"))
+
+
+def person_patient_ids(golden_id: str) -> list[str]:
+    """The Patients that are the person of golden Patient `golden_id`: it and every linked source Patient
+    (empty when it is not a golden record). A person's compartment is theirs together."""
+    person = Person.objects.filter(golden__resource_type="Patient", golden__logical_id=golden_id).first()
+    if person is None:
+        return []
+    sources = PersonRecord.objects.filter(person=person).values_list("patient__logical_id", flat=True)
+    return [golden_id, *sorted(sources)]
