@@ -10,7 +10,7 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, QuerySet
+from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -18,7 +18,7 @@ from django.urls import URLPattern, path, reverse
 
 from core.outcome import FhirError
 from federation.identity.steward import person_merge, person_unmerge, review_link, review_reject
-from federation.models import IdentityAction, IdentityDecision, MatchReview, Person, PersonRecord
+from federation.models import IdentityAction, IdentityDecision, MatchReview, Person, PersonRecord, Resource
 
 STEWARD_PERMISSION = "federation.steward_identity"
 
@@ -107,9 +107,7 @@ class MatchReviewAdmin(StewardOnly, admin.ModelAdmin[MatchReview]):
     ) -> HttpResponse:
         if not self.has_view_permission(request):
             raise PermissionDenied
-        review = get_object_or_404(
-            MatchReview.objects.select_related("record__patient", "candidate__golden"), pk=object_id
-        )
+        review = get_object_or_404(MatchReview.objects.select_related("record__patient", "candidate"), pk=object_id)
         candidates = PersonRecord.objects.filter(person=review.candidate).select_related("patient")
         fields = _summary(None).keys()
         record = _summary(review.record.patient.content)
@@ -154,11 +152,12 @@ class PersonAdmin(StewardOnly, admin.ModelAdmin[Person]):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Person]:
         persons: QuerySet[Person] = super().get_queryset(request)
-        return persons.select_related("golden").annotate(record_count=Count("records"))
+        golden = Resource.objects.filter(resource_type="Patient", logical_id=OuterRef("golden")).values("content")
+        return persons.annotate(record_count=Count("records"), golden_content=Subquery(golden[:1]))
 
     @admin.display(description="Name")
     def name(self, person: Person) -> str:
-        return _summary(person.golden.content).get("漢字氏名", "")
+        return _summary(getattr(person, "golden_content", None)).get("漢字氏名", "")
 
     @admin.display(description="Records")
     def record_count(self, person: Person) -> int:
@@ -176,14 +175,15 @@ class PersonAdmin(StewardOnly, admin.ModelAdmin[Person]):
     ) -> HttpResponse:
         if not self.has_view_permission(request):
             raise PermissionDenied
-        person = get_object_or_404(Person.objects.select_related("golden"), pk=object_id)
+        person = get_object_or_404(Person, pk=object_id)
+        golden = Resource.objects.filter(resource_type="Patient", logical_id=person.golden).first()
         records = PersonRecord.objects.filter(person=person).select_related("patient")
         context = {
             **self.admin_site.each_context(request),
             "title": f"Person {person.pk}",
             "opts": self.model._meta,
             "person": person,
-            "golden": _summary(person.golden.content),
+            "golden": _summary(golden.content if golden else None),
             "records": [(record, _summary(record.patient.content)) for record in records],
             "merges": IdentityDecision.objects.filter(action=IdentityAction.MERGE, person=person).order_by("-at"),
             "trail": IdentityDecision.objects.filter(person=person).order_by("-at")[:50],

@@ -80,6 +80,7 @@ class LinkCounts:
     reviews: int = 0
     refreshed: int = 0
     unlinked: int = 0
+    golden_records: int = 0  # golden Patients written afterwards, once per person that changed
 
     @property
     def records(self) -> int:
@@ -91,3 +92,4 @@ class LinkCounts:
         self.reviews += other.reviews
         self.refreshed += other.refreshed
         self.unlinked += other.unlinked
+        self.golden_records += other.golden_records

@@ -13,31 +13,31 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import psycopg
 from django.conf import settings
-from django.db import OperationalError, connection, transaction
+from django.db import OperationalError, connection
 from django.utils import timezone
 
-from consent.contracts import AccessContext
 from federation.contracts import LinkCounts
 from federation.identity import compare
 from federation.identity.blocking import blocking_keys
 from federation.identity.compare import PairScore, deterministic_rule, pair_score
 from federation.identity.features import PersonFeatures, patient_features
-from federation.identity.golden import (
-    SourcePatient,
-    golden_patient,
-    is_golden,
-    retired_golden_patient,
-    with_golden_link,
+from federation.identity.golden import is_golden, with_golden_link
+from federation.identity.golden_records import goldens_refresh_all
+from federation.identity.session import (
+    copy_rows,
+    linker_session,
+    next_values,
+    patient_put,
+    patients_write,
+    server_bound_cursor,
 )
-from federation.identity.persons import golden_ids_of
+from federation.identity.steward import person_merge
 from federation.models import (
     BlockingKey,
     IdentityAction,
@@ -50,12 +50,12 @@ from federation.models import (
     ReviewStatus,
 )
 from federation.search.registry import index_key, parameters_for
-from federation.storage.batch import BatchConflictError, records_apply
+from federation.storage.batch import BatchConflictError
 
 LINKER = "identity-linker"
+SOURCE_MERGE_REASON = "the source says these records are one patient (Patient.link, e.g. an HL7 ADT^A40 merge)"
 BATCH_SIZE = 500
 ATTEMPTS = 3
-IDENTITY_LOCK = 0x7473_756E_6167_6901  # "tsunagi" + 1: one linker at a time
 MAX_BLOCK = 400  # a key shared by more records than this (a clinic's phone) says nothing: it is not used
 
 
@@ -74,15 +74,18 @@ def identity_queue_size() -> int:
 
 
 def identity_link_all(*, progress: Callable[[int], None] | None = None) -> LinkCounts:
-    """Link until the queue is empty; `progress` gets the number of queue entries each batch took."""
+    """Link until the queue is empty, then write the golden records of the persons that changed; `progress`
+    gets the number of queue entries each batch took."""
     report = LinkCounts()
     while True:
         taken, batch = identity_link_queued()
         if not taken:
-            return report
+            break
         report.add(batch)
         if progress is not None:
             progress(taken)
+    report.golden_records = goldens_refresh_all()
+    return report
 
 
 def identity_link_queued(*, limit: int = BATCH_SIZE) -> tuple[int, LinkCounts]:
@@ -98,21 +101,6 @@ def identity_link_queued(*, limit: int = BATCH_SIZE) -> tuple[int, LinkCounts]:
     raise AssertionError("unreachable")
 
 
-@contextmanager
-def linker_session() -> Iterator[None]:
-    """A transaction (or savepoint) that waits for any other linker or steward action, and whose own Patient
-    writes (golden records, links) stay out of the link queue. The setting is turned off again at the end: a
-    savepoint's SET LOCAL would otherwise outlive it in the enclosing transaction."""
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [IDENTITY_LOCK])
-        cursor.execute("SELECT set_config('tsunagi.identity_linker', 'on', true)")
-        # A commit lost in a crash leaves its Patients in the queue, to be linked again: no need to wait for
-        # the disk (200 ms a batch here).
-        cursor.execute("SET LOCAL synchronous_commit = off")
-        yield
-        cursor.execute("SELECT set_config('tsunagi.identity_linker', 'off', true)")
-
-
 def _link_batch(limit: int) -> tuple[int, LinkCounts]:
     with connection.cursor() as cursor:
         cursor.execute("SELECT id, resource_id FROM federation_linkqueue ORDER BY id LIMIT %s", [limit])
@@ -122,6 +110,9 @@ def _link_batch(limit: int) -> tuple[int, LinkCounts]:
     batch = _Batch.load(list(dict.fromkeys(resource_id for _, resource_id in queued)))
     batch.decide()
     batch.write()
+    for survivor, merged in sorted(batch.source_merges):
+        if not Person.objects.filter(pk__in=(survivor, merged), merged_into__isnull=False).exists():
+            person_merge(merged_id=merged, survivor_id=survivor, actor=LINKER, reason=SOURCE_MERGE_REASON)
     LinkQueue.objects.filter(id__in=[queue_id for queue_id, _ in queued]).delete()
     return len(queued), batch.report
 
@@ -179,18 +170,23 @@ class _Batch:
         self.unlinked: list[PersonRecord] = []
         self.new_persons = 0
         self.touched: set[PersonKey] = set()
+        # (survivor, merged): persons a source says are one (an A40 merge of two records linked apart before)
+        self.source_merges: set[tuple[int, int]] = set()
 
     @classmethod
     def load(cls, resource_ids: list[int]) -> _Batch:
-        goldens = set(Person.objects.filter(golden_id__in=resource_ids).values_list("golden_id", flat=True))
-        rows = Resource.objects.filter(pk__in=resource_ids, resource_type="Patient").exclude(pk__in=goldens)
+        rows = Resource.objects.filter(pk__in=resource_ids, resource_type="Patient")
         patients = [
             _Patient(row.pk, row.logical_id, None if row.is_deleted else row.content, row.last_updated)
             for row in rows.only("pk", "logical_id", "is_deleted", "content", "last_updated")
         ]
+        logical_ids = [patient.logical_id for patient in patients]
+        goldens = set(Person.objects.filter(golden__in=logical_ids).values_list("golden", flat=True))
         order = {resource_id: index for index, resource_id in enumerate(resource_ids)}
-        patients.sort(key=lambda patient: order[patient.pk])
-        patients = [patient for patient in patients if patient.content is None or not is_golden(patient.content)]
+        patients = sorted(
+            (p for p in patients if p.logical_id not in goldens and not (p.content and is_golden(p.content))),
+            key=lambda patient: order[patient.pk],
+        )
         records = {record.patient_id: record for record in PersonRecord.objects.filter(patient_id__in=order)}
         return cls(patients, records)
 
@@ -203,7 +199,7 @@ class _Batch:
                 self.features[patient.pk] = patient_features(patient.content)
                 self.keys[patient.pk] = blocking_keys(self.features[patient.pk])
         stored = StoredCandidates.load(set().union(*(self.keys[patient.pk] for patient in new)))
-        asserted = _asserted_links(new)
+        asserted = _asserted_links([patient for patient in self.patients if patient.content is not None])
         stored_persons = dict(
             PersonRecord.objects.filter(patient_id__in=set().union(*asserted.values())).values_list(
                 "patient_id", "person_id"
@@ -221,6 +217,10 @@ class _Batch:
                     self.report.unlinked += 1
                 else:
                     self.report.refreshed += 1
+                    for pk in asserted.get(patient.pk, ()):
+                        other = stored_persons.get(pk)
+                        if other is not None and other != record.person_id:
+                            self.source_merges.add((min(other, record.person_id), max(other, record.person_id)))
                 continue
             if patient.content is None:
                 continue
@@ -292,64 +292,25 @@ class _Batch:
     # Writing
 
     def write(self) -> None:
-        """Golden Patients and source links through the batch writer first (new persons get their golden
-        Patient before their row), then the persons, records, keys, reviews and the decisions' trail."""
+        """New persons (stale: their golden records are written when the queue is empty), the source links to
+        their golden records, then records, keys, reviews and the decisions' trail; the other persons this
+        batch touched are marked stale."""
         new_keys = sorted(key for key in self.touched if key < 0)
-        person_of = _PersonNumbers(zip(new_keys, _next_values("federation_person_id_seq", len(new_keys)), strict=True))
+        person_of = _PersonNumbers(zip(new_keys, next_values("federation_person_id_seq", len(new_keys)), strict=True))
         golden_ids = {key: str(uuid.uuid4()) for key in new_keys}
-        members = Members.load([key for key in self.touched if key > 0])
-        golden_ids.update(members.golden_ids)
-        entries = self._golden_entries(members, golden_ids, person_of) + self._link_entries(golden_ids)
-        if entries:
-            _apply(entries)
-        if new_keys:
-            resource_pks = dict(
-                Resource.objects.filter(
-                    resource_type="Patient", logical_id__in=[golden_ids[key] for key in new_keys]
-                ).values_list("logical_id", "pk")
-            )
-            Person.objects.bulk_create(
-                [Person(pk=person_of[key], golden_id=resource_pks[golden_ids[key]]) for key in new_keys]
-            )
+        stored = [key for key in self.touched if key > 0]
+        golden_ids.update(Person.objects.filter(pk__in=stored).values_list("pk", "golden"))
+        Person.objects.bulk_create(Person(pk=person_of[key], golden=golden_ids[key]) for key in new_keys)
+        Person.objects.filter(pk__in=stored).update(golden_stale=True)
+        patients = {patient.pk: patient.content for patient in self.patients}
+        patients_write(
+            [
+                patient_put(with_golden_link(content, golden_ids[decision.person]))
+                for patient_pk, decision in self.decisions.items()
+                if (content := patients[patient_pk]) is not None
+            ]
+        )
         self._write_records(person_of)
-
-    def _batch_sources(self) -> dict[PersonKey, dict[int, SourcePatient]]:
-        """The batch's own live Patients, by the person each belongs to once the batch is written."""
-        sources: dict[PersonKey, dict[int, SourcePatient]] = {}
-        for patient in self.patients:
-            decision, record = self.decisions.get(patient.pk), self.records.get(patient.pk)
-            person = decision.person if decision else record.person_id if record else None
-            if person is not None and patient.content is not None:
-                source = SourcePatient(patient.logical_id, patient.content, patient.last_updated)
-                sources.setdefault(person, {})[patient.pk] = source
-        return sources
-
-    def _golden_entries(
-        self, members: Members, golden_ids: dict[PersonKey, str], person_of: _PersonNumbers
-    ) -> list[dict[str, Any]]:
-        entries: list[dict[str, Any]] = []
-        gone = {record.patient_id for record in self.unlinked}
-        in_batch = self._batch_sources()
-        for person in sorted(self.touched):
-            stored = {pk: source for pk, source in members.sources.get(person, {}).items() if pk not in gone}
-            sources = list((stored | in_batch.get(person, {})).values())
-            if sources:
-                content = golden_patient(
-                    logical_id=golden_ids[person], person_number=person_of[person], sources=sources
-                )
-                entries.append(_put(content))
-            else:  # its last record's Patient was deleted
-                entries.append({"request": {"method": "DELETE", "url": f"Patient/{golden_ids[person]}"}})
-        return entries
-
-    def _link_entries(self, golden_ids: dict[PersonKey, str]) -> list[dict[str, Any]]:
-        patients = {patient.pk: patient for patient in self.patients}
-        entries = []
-        for patient_pk, decision in self.decisions.items():
-            content = patients[patient_pk].content
-            assert content is not None
-            entries.append(_put(with_golden_link(content, golden_ids[decision.person])))
-        return entries
 
     def _write_records(self, person_of: _PersonNumbers) -> None:
         """Records, keys, reviews and the decisions' trail, each table in one COPY (bulk_create quoted every
@@ -366,11 +327,13 @@ class _Batch:
         PersonRecord.objects.bulk_update(refreshed, ["features"])
         BlockingKey.objects.filter(record_id__in=[record.pk for record in refreshed]).delete()
         decisions = list(self.decisions.values())
-        pks = _next_values("federation_personrecord_id_seq", len(decisions))
+        pks = next_values("federation_personrecord_id_seq", len(decisions))
         record_of = {decision.patient_pk: pk for decision, pk in zip(decisions, pks, strict=True)}
-        _copy("federation_personrecord", RECORD_COLUMNS, (self._record_row(d, record_of, person_of) for d in decisions))
+        copy_rows(
+            "federation_personrecord", RECORD_COLUMNS, (self._record_row(d, record_of, person_of) for d in decisions)
+        )
         keyed = [(record.pk, record.patient_id) for record in refreshed] + [(pk, p) for p, pk in record_of.items()]
-        _copy("federation_blockingkey", ("key", "record_id"), ((k, pk) for pk, p in keyed for k in self.keys[p]))
+        copy_rows("federation_blockingkey", ("key", "record_id"), ((k, pk) for pk, p in keyed for k in self.keys[p]))
         reviews = []
         for decision in decisions:
             record_pk, person = record_of[decision.patient_pk], person_of[decision.person]
@@ -382,8 +345,10 @@ class _Batch:
                     _Trail(IdentityAction.REVIEW, record_pk, person, person_of[candidate], LinkRule.PROBABILISTIC,
                            score.score, score.explanation())
                 )  # fmt: skip
-        _copy("federation_matchreview", REVIEW_COLUMNS, ((*row, ReviewStatus.OPEN, self.now, "") for row in reviews))
-        _copy("federation_identitydecision", DECISION_COLUMNS, (item.row(self.now) for item in trail))
+        copy_rows(
+            "federation_matchreview", REVIEW_COLUMNS, ((*row, ReviewStatus.OPEN, self.now, "") for row in reviews)
+        )
+        copy_rows("federation_identitydecision", DECISION_COLUMNS, (item.row(self.now) for item in trail))
 
     def _record_row(self, decision: _Decision, record_of: dict[int, int], person_of: _PersonNumbers) -> tuple[Any, ...]:
         features = json.dumps(self.features[decision.patient_pk].to_json())
@@ -450,15 +415,6 @@ BLOCK_MEMBERS = "SELECT key, record_id FROM federation_blockingkey WHERE key = A
 CANDIDATE_RECORDS = "SELECT id, person_id, features::text FROM federation_personrecord WHERE id = ANY(%s::bigint[])"
 
 
-@contextmanager
-def server_bound_cursor() -> Iterator[psycopg.Cursor[Any]]:
-    """A cursor on Django's connection that sends parameters apart from the query: Django's own binds them
-    into the SQL text in Python, which for an array of thousands of keys took longer than the query."""
-    connection.ensure_connection()
-    with psycopg.Cursor(connection.connection) as cursor:
-        yield cursor
-
-
 class StoredCandidates:
     """Stored records sharing blocking keys with the batch's new records, by key; over-full keys left out."""
 
@@ -489,32 +445,6 @@ class StoredCandidates:
         return cls({key: [candidates[pk] for pk in ids if pk in candidates] for key, ids in records_by_key.items()})
 
 
-class Members:
-    """The stored source Patients of the persons a batch touches, and their golden records' ids."""
-
-    def __init__(self, sources: dict[int, dict[int, SourcePatient]], golden_ids: dict[int, str]) -> None:
-        self.sources = sources
-        self.golden_ids = golden_ids
-
-    @classmethod
-    def load(cls, persons: list[int]) -> Members:
-        sources: dict[int, dict[int, SourcePatient]] = {}
-        if not persons:
-            return cls(sources, {})
-        rows = PersonRecord.objects.filter(person_id__in=persons, patient__is_deleted=False).values_list(
-            "person_id", "patient_id", "patient__logical_id", "patient__content", "patient__last_updated"
-        )
-        for person_id, patient_pk, logical_id, content, last_updated in rows:
-            if content is not None:
-                sources.setdefault(person_id, {})[patient_pk] = SourcePatient(logical_id, content, last_updated)
-        golden_ids = dict(Person.objects.filter(pk__in=persons).values_list("pk", "golden__logical_id"))
-        return cls(sources, golden_ids)
-
-    @staticmethod
-    def successor_golden_id(person_pk: int) -> str:
-        return Person.objects.select_related("golden").get(pk=person_pk).golden.logical_id
-
-
 def _asserted_links(patients: list[_Patient]) -> dict[int, set[int]]:
     """For each new record, the Patients its source says are the same person: those its Patient.link names,
     and those whose Patient.link names it (an A40 merge links the surviving record to the one it replaces)."""
@@ -542,63 +472,3 @@ def _asserted_links(patients: list[_Patient]) -> dict[int, set[int]]:
         if target_id is not None:
             asserted.setdefault(by_logical_id[target_id], set()).add(resource_id)
     return asserted
-
-
-def persons_rewrite(*, persons: set[int], moved: dict[int, str]) -> None:
-    """After records moved between stored persons: each person's golden Patient again (retired when it was
-    merged away, deleted when it has no record left), and each moved Patient's link to its new golden
-    record instead of `moved[pk]`, the golden id it linked to before."""
-    members = Members.load(sorted(persons))
-    retired = {
-        pk: successor
-        for pk, successor in Person.objects.filter(pk__in=persons).values_list("pk", "merged_into")
-        if successor is not None
-    }
-    entries = []
-    for person in sorted(persons):
-        golden_id = members.golden_ids[person]
-        sources = list(members.sources.get(person, {}).values())
-        if sources:
-            entries.append(_put(golden_patient(logical_id=golden_id, person_number=person, sources=sources)))
-        elif person in retired:
-            successor = members.successor_golden_id(retired[person])
-            entries.append(
-                _put(retired_golden_patient(logical_id=golden_id, person_number=person, replaced_by=successor))
-            )
-        else:
-            entries.append({"request": {"method": "DELETE", "url": f"Patient/{golden_id}"}})
-    new_golden = golden_ids_of(moved)
-    for pk, content in Resource.objects.filter(pk__in=moved, is_deleted=False).values_list("pk", "content"):
-        if content is not None:
-            entries.append(_put(with_golden_link(content, new_golden[pk], replacing=moved[pk])))
-    _apply(entries)
-
-
-def _put(content: dict[str, Any]) -> dict[str, Any]:
-    return {"resource": content, "request": {"method": "PUT", "url": f"Patient/{content['id']}"}}
-
-
-def _next_values(sequence: str, count: int) -> list[int]:
-    """Keys before the rows exist (a new person's number goes into its golden Patient, written first)."""
-    if not count:
-        return []
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT nextval(%s) FROM generate_series(1, %s)", [sequence, count])
-        return [row[0] for row in cursor.fetchall()]
-
-
-def _copy(table: str, columns: tuple[str, ...], rows: Iterable[tuple[Any, ...]]) -> None:
-    with connection.cursor() as cursor, cursor.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(row)
-
-
-def _apply(entries: list[dict[str, Any]]) -> None:
-    outcomes = records_apply(
-        access=AccessContext.system("identity linking"), records=[[entry] for entry in entries], keep_person_links=False
-    )
-    if outcomes is None:
-        raise BatchConflictError("the batch writer could not take the linker's writes")
-    errors = [outcome for outcome in outcomes if not isinstance(outcome, list)]
-    if errors:
-        raise errors[0]

@@ -44,9 +44,7 @@ def patient_match(
             continue
         graded.append((probability, person, grade))
     graded.sort(key=lambda item: (-item[0], item[1]))
-    golden_ids = dict(
-        Person.objects.filter(pk__in=[person for _, person, _ in graded]).values_list("pk", "golden__logical_id")
-    )
+    golden_ids = dict(Person.objects.filter(pk__in=[person for _, person, _ in graded]).values_list("pk", "golden"))
     matches: list[PatientMatch] = []
     for probability, person, grade in graded:
         try:

@@ -12,13 +12,13 @@ def golden_ids_of(patient_pks: Iterable[int]) -> dict[int, str]:
     pks = list(patient_pks)
     if not pks:
         return {}
-    return dict(PersonRecord.objects.filter(patient_id__in=pks).values_list("patient_id", "person__golden__logical_id"))
+    return dict(PersonRecord.objects.filter(patient_id__in=pks).values_list("patient_id", "person__golden"))
 
 
 def person_patient_ids(golden_id: str) -> list[str]:
     """The Patients that are the person of golden Patient `golden_id`: it and every linked source Patient
     (empty when it is not a golden record). A person's compartment is theirs together."""
-    person = Person.objects.filter(golden__resource_type="Patient", golden__logical_id=golden_id).first()
+    person = Person.objects.filter(golden=golden_id).first()
     if person is None:
         return []
     sources = PersonRecord.objects.filter(person=person).values_list("patient__logical_id", flat=True)

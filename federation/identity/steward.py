@@ -10,7 +10,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from core.outcome import conflict, invalid
-from federation.identity.linking import linker_session, persons_rewrite
+from federation.identity.golden_records import goldens_write, source_links_write
+from federation.identity.session import linker_session
 from federation.models import (
     IdentityAction,
     IdentityDecision,
@@ -118,7 +119,7 @@ def person_unmerge(*, merge_decision_id: int, actor: str, reason: str = "") -> I
 
 
 def _open_review(review_id: int) -> MatchReview:
-    review = MatchReview.objects.select_related("record__person__golden", "candidate").filter(pk=review_id).first()
+    review = MatchReview.objects.select_related("record__person", "candidate").filter(pk=review_id).first()
     if review is None:
         raise invalid(f"There is no review {review_id}.")
     if review.status != ReviewStatus.OPEN:
@@ -127,7 +128,7 @@ def _open_review(review_id: int) -> MatchReview:
 
 
 def _live_person(person_id: int) -> Person:
-    person = Person.objects.select_related("golden").filter(pk=person_id).first()
+    person = Person.objects.filter(pk=person_id).first()
     if person is None:
         raise invalid(f"There is no person {person_id}.")
     if person.merged_into_id is not None:
@@ -141,9 +142,8 @@ def _move(records: list[PersonRecord], source: Person, target: Person) -> None:
     PersonRecord.objects.filter(pk__in=[record.pk for record in records]).update(person=target)
     for record in records:
         record.person = target
-    persons_rewrite(
-        persons={source.pk, target.pk}, moved={record.patient_id: source.golden.logical_id for record in records}
-    )
+    goldens_write([source.pk, target.pk])
+    source_links_write({record.patient_id: source.golden for record in records})
 
 
 def _close(review: MatchReview, status: ReviewStatus, actor: str) -> None:

@@ -14,11 +14,16 @@ from federation.models.resource import Resource
 
 
 class Person(models.Model):
-    """One person as the platform knows them; `golden` is the Patient that stands for them."""
+    """One person as the platform knows them. `golden` is the id of the Patient that stands for them; it is
+    (re)written when `golden_stale` says the person's records changed, after the linker's queue is empty."""
 
-    golden = models.OneToOneField(Resource, on_delete=models.PROTECT, related_name="golden_person")
+    golden = models.CharField(max_length=64, unique=True)
+    golden_stale = models.BooleanField(default=True)
     merged_into = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="merged")
     created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["id"], condition=models.Q(golden_stale=True), name="person_golden_stale")]
 
     def __str__(self) -> str:
         return f"Person {self.pk}"

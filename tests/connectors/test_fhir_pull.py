@@ -22,6 +22,7 @@ from connectors.base import SourceInfo
 from connectors.fhir.connector import CONNECTOR
 from connectors.models import InboundMessage, QuarantinedRecord
 from federation.models import Resource
+from tests.federation.identity.stored import source_patients
 
 pytestmark = pytest.mark.django_db
 
@@ -283,7 +284,7 @@ def test_pulling_the_same_export_again_changes_nothing(stub, source, waits, monk
         "remote: the export lists 1 file(s) of deleted resources, which pull does not apply"
     ]
     assert (again["received"], again["duplicates"], again["created"]) == (1, 1, 0)
-    assert Resource.objects.filter(resource_type="Patient", golden_person__isnull=True).count() == 2
+    assert source_patients().count() == 2
     files = [headers.get("Authorization") for _, path, headers in stub.requests if "/files/" in path]
     assert files == [None, None]  # the manifest does not require the token for its files
 
@@ -378,7 +379,7 @@ def test_search_pages_follow_next_links_the_token_stays_home_and_a_page_loop_is_
     ]
     assert stub.requests[0][2]["Prefer"] == "handling=strict"  # a misspelt parameter must not pull everything
     assert text == f"the next link of {elsewhere}/Patient leads back to a page already pulled"
-    assert Resource.objects.filter(resource_type="Patient", golden_person__isnull=True).count() == 1
+    assert source_patients().count() == 1
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ from django.core.management import call_command
 from connectors.mllp import END_BLOCK, START_BLOCK, frames, listener_create
 from connectors.models import InboundMessage, SourceSystem
 from federation.models import Resource
+from tests.federation.identity.stored import source_patients
 
 ADT = (
     "MSH|^~\\&|HIS|SEND|GW|RCV|20260301093000||ADT^A08^ADT_A01|MSG00001|P|2.5||||||~ISO IR87||ISO2022-1994\r"
@@ -75,7 +76,7 @@ def test_the_same_frame_twice_is_acknowledged_twice_and_stored_once(listener):
 
     assert [reply[:7] for reply in replies] == ["MSA|AA|", "MSA|AA|"]
     assert InboundMessage.objects.count() == 1
-    assert Resource.objects.filter(resource_type="Patient", golden_person__isnull=True).count() == 1
+    assert source_patients().count() == 1
 
 
 def test_frames_are_cut_at_each_end_block_and_a_trailing_partial_frame_is_dropped():

@@ -72,7 +72,7 @@ def test_every_source_of_a_generated_region_arrives_once(region):
     assert again_code == 0
     assert again["duplicates"] == again["received"] == summary["received"]
     assert (again["created"], again["updated"], again["deleted"]) == (0, 0, 0)
-    assert again["persons"] == {"linked": 0, "new_persons": 0, "reviews": 0, "refreshed": 0, "unlinked": 0}
+    assert set(again["persons"].values()) == {0}
 
 
 @pytest.mark.django_db(transaction=True)  # the worker processes read what this one committed

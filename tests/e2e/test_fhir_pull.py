@@ -13,6 +13,7 @@ from django.core.management import call_command
 from connectors.models import InboundMessage
 from federation.models import Resource
 from tests.conftest import FHIR_JSON, patient
+from tests.federation.identity.stored import source_patients
 
 pytestmark = pytest.mark.e2e
 
@@ -37,8 +38,10 @@ def pull(*args: str) -> tuple[int, dict[str, Any]]:
 
 
 def counts() -> dict[str, int]:
-    stored = Resource.objects.filter(golden_person__isnull=True)  # not the golden records linking adds
-    return {kind: stored.filter(resource_type=kind).count() for kind in ("Patient", "Observation")}
+    return {
+        "Patient": source_patients().count(),
+        "Observation": Resource.objects.filter(resource_type="Observation").count(),
+    }
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from django.test import Client
 
 from connectors.models import SourceSystem
 from connectors.push import push_token_issue
-from federation.models import Resource
+from tests.federation.identity.stored import source_patients
 
 pytestmark = pytest.mark.e2e
 
@@ -45,4 +45,4 @@ def test_a_pushed_message_is_stored_by_the_worker(transactional_db, raw_store, w
         status = client.get(f"/ingest/clinic-p/messages/{message}").json()
     assert status["status"] == "stored"
     assert status["created"] == 1
-    assert Resource.objects.filter(resource_type="Patient", golden_person__isnull=True).count() == 1
+    assert source_patients().count() == 1

@@ -45,9 +45,9 @@ class Command(BaseCommand):
             return
         self.stdout.write(
             f"linked {counts.linked} records to a known person, {counts.new_persons} new persons, "
-            f"{counts.reviews} possible matches for review, {counts.refreshed} refreshed, {counts.unlinked} unlinked "
-            f"in {seconds:.1f} s ({len(batch_seconds)} batches, median {timing['batch_median_s']} s, "
-            f"p95 {timing['batch_p95_s']} s)"
+            f"{counts.reviews} possible matches for review, {counts.refreshed} refreshed, {counts.unlinked} unlinked, "
+            f"{counts.golden_records} golden records written in {seconds:.1f} s ({len(batch_seconds)} batches, "
+            f"median {timing['batch_median_s']} s, p95 {timing['batch_p95_s']} s)"
         )
 
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import QuerySet
+
 from consent.contracts import AccessContext
 from federation.facade import identity_link_all, records_ingest
-from federation.models import Resource
+from federation.models import Person, Resource
 
 ACCESS = AccessContext.system(purpose="test")
 HOSPITAL = "urn:oid:1.2.392.100495.20.3.51.11234567890"
@@ -82,3 +84,8 @@ def source_patient(system: str, number: str) -> Resource:
     return Resource.objects.get(
         resource_type="Patient", content__identifier__contains=[{"system": system, "value": number}]
     )
+
+
+def source_patients() -> QuerySet[Resource]:
+    """Stored Patients that came from sources: not the golden records linking writes."""
+    return Resource.objects.filter(resource_type="Patient").exclude(logical_id__in=Person.objects.values("golden"))

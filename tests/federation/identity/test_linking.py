@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from io import StringIO
+from pathlib import Path
+
 import pytest
+from django.core.management import call_command
 
 from federation.facade import identity_link_all, identity_queue_size
 from federation.identity.golden import GOLDEN_TAG, PERSON_SYSTEM
@@ -29,6 +33,7 @@ from tests.federation.identity.stored import (
 )
 
 pytestmark = pytest.mark.django_db
+A40_FIXTURE = Path(__file__).resolve().parents[3] / "fixtures" / "hl7v2" / "ADT__utf8-crlf-stay-and-merge.hl7"
 
 
 def person_of(system: str, number: str) -> Person:
@@ -36,9 +41,7 @@ def person_of(system: str, number: str) -> Person:
 
 
 def golden_of(system: str, number: str) -> Resource:
-    golden = person_of(system, number).golden
-    golden.refresh_from_db()
-    return golden
+    return Resource.objects.get(resource_type="Patient", logical_id=person_of(system, number).golden)
 
 
 def test_every_patient_write_is_queued_and_linking_empties_the_queue():
@@ -154,7 +157,7 @@ def test_a_changed_patient_keeps_its_person_and_its_link():
     assert counts.refreshed == 1
     assert person_of(HOSPITAL, "1") == person
     hospital = source_patient(HOSPITAL, "1").content
-    assert {"other": {"reference": f"Patient/{person.golden.logical_id}"}, "type": "refer"} in hospital["link"]
+    assert {"other": {"reference": f"Patient/{person.golden}"}, "type": "refer"} in hospital["link"]
     record = PersonRecord.objects.get(patient=source_patient(HOSPITAL, "1"))
     assert "4280099" in record.features["postal_codes"]
 
@@ -201,3 +204,31 @@ def test_a_record_without_a_name_is_never_linked_on_its_score():
     store_and_link(nameless)
     assert person_of(PHARMACY, "P-1") != person_of(HOSPITAL, "1")
     assert MatchReview.objects.get().candidate == person_of(HOSPITAL, "1")
+
+
+def test_an_hl7_a40_merge_joins_two_records_the_linker_had_kept_apart(tmp_path):
+    """The prior record (00777) and the surviving one (00042) first arrive as two people; the hospital's A40
+    then says they are one patient, and the two persons are merged (decision by the linker, undoable)."""
+    call_command(
+        "add_source", "--code", "hospital-a40", "--connector", "hl7v2", "--organization-name", "綱木病院",
+        "--organization-identifier", "http://jpfhir.jp/fhir/core/IdSystem/insurance-medical-institution-no|1312345670",
+        stdout=StringIO(),
+    )  # fmt: skip
+    message = A40_FIXTURE.read_bytes()
+    before, merge = message.split(b"MSH|^~\\&|HIS|1312345670|GW|1312345670|20240601090000")
+    prior = before.replace(b"00042^^^^PI", b"00777^^^^PI").replace("山田^花子".encode(), "佐藤^花子".encode())
+    prior = prior.replace("ヤマダ^ハナコ".encode(), "サトウ^ハナコ".encode()).replace(b"19400229", b"19410101")
+    (tmp_path / "1-prior.hl7").write_bytes(prior)
+    (tmp_path / "2-stay.hl7").write_bytes(before)
+    ingest = ("ingest", "--connector", "hl7v2", "--source", "hospital-a40", "--json")
+    call_command(*ingest, str(tmp_path / "1-prior.hl7"), str(tmp_path / "2-stay.hl7"), stdout=StringIO())
+    system = "urn:oid:1.2.392.100495.20.3.51.11312345670"
+    assert person_of(system, "00042") != person_of(system, "00777")
+
+    (tmp_path / "3-merge.hl7").write_bytes(b"MSH|^~\\&|HIS|1312345670|GW|1312345670|20240601090000" + merge)
+    call_command(*ingest, str(tmp_path / "3-merge.hl7"), stdout=StringIO())
+
+    assert person_of(system, "00042") == person_of(system, "00777")
+    merge_decision = IdentityDecision.objects.get(action=IdentityAction.MERGE)
+    assert merge_decision.actor == "identity-linker"
+    assert "A40" in merge_decision.reason

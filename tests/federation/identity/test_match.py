@@ -22,7 +22,7 @@ def parameters(resource: dict[str, Any], **more: object) -> dict[str, Any]:
 
 
 def golden_id(system: str, number: str) -> str:
-    return PersonRecord.objects.get(patient=source_patient(system, number)).person.golden.logical_id
+    return PersonRecord.objects.get(patient=source_patient(system, number)).person.golden
 
 
 def grades(bundle: dict[str, Any]) -> dict[str, str]:

@@ -41,7 +41,7 @@ def person_pk(patient_id: str) -> int:
 
 
 def golden_id(patient_id: str) -> str:
-    return PersonRecord.objects.get(patient__logical_id=patient_id).person.golden.logical_id
+    return PersonRecord.objects.get(patient__logical_id=patient_id).person.golden
 
 
 def compartment_observations(fhir, golden: str) -> set[str]:
