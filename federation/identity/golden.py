@@ -97,17 +97,6 @@ def with_kept_golden_link(patient: dict[str, Any], golden_id: str | None) -> dic
     return with_golden_link(patient, golden_id)
 
 
-def without_golden_link(patient: dict[str, Any], golden_id: str) -> dict[str, Any]:
-    """The source Patient without its `refer` link to `golden_id` (it no longer belongs to that person)."""
-    links = [
-        link
-        for link in patient.get("link") or []
-        if not (link.get("type") == "refer" and (link.get("other") or {}).get("reference") == f"Patient/{golden_id}")
-    ]
-    unlinked = {key: value for key, value in patient.items() if key != "link"}
-    return {**unlinked, "link": links} if links else unlinked
-
-
 def is_golden(patient: dict[str, Any]) -> bool:
     return any(
         tag.get("system") == IDENTITY_CODE_SYSTEM and tag.get("code") == GOLDEN_TAG["code"]

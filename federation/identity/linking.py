@@ -5,8 +5,10 @@ one transaction each, under one advisory lock (two linkers deciding about the sa
 create it). Per new record, in this order: what the source said (Patient.link, an HL7 A40 merge), the
 deterministic rule (the same insured-person key), then the Fellegi-Sunter score against the records that share a
 blocking key with it, grouped by person. A record that was linked before stays with its person when it changes
-(its features and keys are refreshed); moving it is a steward's decision. What changed is written through the
-batch writer: the golden Patient of each touched person, and the `refer` link of each source Patient.
+(its features and keys are refreshed); moving it is a steward's decision, unless its source now says it is
+another record's patient (an A40 merge), which merges the two persons. New records get their `refer` link through
+the batch writer; the golden records of the persons touched are written when the queue is empty
+(golden_records.py).
 """
 
 from __future__ import annotations
