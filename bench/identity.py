@@ -1,7 +1,8 @@
 """Benchmark of identity linking: quality against the generator's ground truth, and linking speed.
 
 Run it as `.venv/bin/python bench/identity.py [--people N] [--records M] [--workers W] [--database NAME]
-[--region DIR]` (default 10,000 people, 100,000 records, 2 workers).
+[--region DIR] [--speed-only]` (default 10,000 people, 100,000 records, 2 workers; `--speed-only` repeats
+the speed run from the database an earlier run left).
 
 Quality: it recreates the `tsunagi_identity_bench` database (or NAME), generates a region (seed 1, default
 noise; or reuses `--region DIR`), ingests every source with `manage.py ingest_region --no-link`, then links every
@@ -45,6 +46,7 @@ from fhir_api import (
     recreate_database,
     server_url,
     server_version,
+    with_database,
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -264,8 +266,18 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--database", default=BENCH_DATABASE)
     parser.add_argument("--region", type=Path, help="a generated region to reuse instead of generating one")
+    parser.add_argument(
+        "--speed-only", action="store_true", help="only the speed run, from the source Patients of an earlier run"
+    )
     options = parser.parse_args()
     server, server_description = server_url()
+    if options.speed_only:
+        source_url = with_database(server, options.database)
+        meta = {"commit": git_commit(), "when": datetime.now().isoformat(timespec="seconds"), **machine_facts()}
+        write_result(
+            {"meta": meta, "speed": speed(server, options.database, source_url, options.records, options.workers)}
+        )
+        return
     database_url = recreate_database(server, options.database)
     migrate(database_url)
     result: dict[str, Any] = {
@@ -294,6 +306,10 @@ def main() -> None:
         result["quality"] = quality(database_url, region)
     if options.records:
         result["speed"] = speed(server, options.database, database_url, options.records, options.workers)
+    write_result(result)
+
+
+def write_result(result: dict[str, Any]) -> None:
     RESULTS_DIR.mkdir(exist_ok=True)
     out = RESULTS_DIR / f"identity-{datetime.now():%Y%m%d-%H%M%S}.json"
     out.write_text(json.dumps(result, indent=2, ensure_ascii=False))
