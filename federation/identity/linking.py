@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -27,7 +27,8 @@ from django.utils import timezone
 from federation.contracts import LinkCounts
 from federation.identity import compare
 from federation.identity.blocking import blocking_keys
-from federation.identity.compare import PairScore, deterministic_rule, pair_score
+from federation.identity.candidates import Candidate, PersonKey, StoredCandidates, person_scores
+from federation.identity.compare import PairScore
 from federation.identity.features import PersonFeatures, patient_features
 from federation.identity.golden import is_golden, with_golden_link
 from federation.identity.golden_records import goldens_refresh_all
@@ -37,7 +38,6 @@ from federation.identity.session import (
     next_values,
     patient_put,
     patients_write,
-    server_bound_cursor,
 )
 from federation.identity.steward import person_merge
 from federation.models import (
@@ -58,7 +58,6 @@ LINKER = "identity-linker"
 SOURCE_MERGE_REASON = "the source says these records are one patient (Patient.link, e.g. an HL7 ADT^A40 merge)"
 BATCH_SIZE = 500
 ATTEMPTS = 3
-MAX_BLOCK = 400  # a key shared by more records than this (a clinic's phone) says nothing: it is not used
 
 
 def auto_link_score() -> float:
@@ -119,25 +118,12 @@ def _link_batch(limit: int) -> tuple[int, LinkCounts]:
     return len(queued), batch.report
 
 
-# A person in a batch: the pk of a stored Person, or a new one (negative, numbered within the batch).
-PersonKey = int
-
-
 class _PersonNumbers(dict[PersonKey, int]):
     """Person pks by batch key: a stored person is its own pk, a new one gets the pk allocated for it."""
 
     def __missing__(self, key: PersonKey) -> int:
         assert key > 0, "a new person gets its pk before anything refers to it"
         return key
-
-
-@dataclass
-class Candidate:
-    """A record a new record may be compared with: stored, or linked earlier in the same batch."""
-
-    record_key: int  # PersonRecord pk, or the negative patient pk of a record new in this batch
-    person: PersonKey
-    features: PersonFeatures
 
 
 @dataclass
@@ -395,56 +381,6 @@ class _Trail:
 
 def _has_name(features: PersonFeatures) -> bool:
     return any((features.kana_family, features.kana_given, features.kanji_family, features.kanji_given))
-
-
-def person_scores(
-    features: PersonFeatures, candidates: list[Candidate]
-) -> tuple[dict[PersonKey, PairScore], set[PersonKey]]:
-    """Each candidate person's best pair score against `features`, and the persons the deterministic rule
-    names."""
-    best: dict[PersonKey, PairScore] = {}
-    deterministic: set[PersonKey] = set()
-    for candidate in candidates:
-        score = pair_score(features, candidate.features)
-        if candidate.person not in best or score.score > best[candidate.person].score:
-            best[candidate.person] = score
-        if deterministic_rule(features, candidate.features) is not None:
-            deterministic.add(candidate.person)
-    return best, deterministic
-
-
-BLOCK_MEMBERS = "SELECT key, record_id FROM federation_blockingkey WHERE key = ANY(%s::bigint[])"
-CANDIDATE_RECORDS = "SELECT id, person_id, features::text FROM federation_personrecord WHERE id = ANY(%s::bigint[])"
-
-
-class StoredCandidates:
-    """Stored records sharing blocking keys with the batch's new records, by key; over-full keys left out."""
-
-    def __init__(self, by_key: dict[int, list[Candidate]]) -> None:
-        self.by_key = by_key
-
-    def for_keys(self, keys: Iterable[int]) -> list[Candidate]:
-        return list(
-            {candidate.record_key: candidate for key in keys for candidate in self.by_key.get(key, ())}.values()
-        )
-
-    @classmethod
-    def load(cls, keys: set[int]) -> StoredCandidates:
-        if not keys:
-            return cls({})
-        records_by_key: dict[int, list[int]] = {}
-        with server_bound_cursor() as cursor:
-            cursor.execute(BLOCK_MEMBERS, [list(keys)])
-            for key, record_id in cursor.fetchall():
-                records_by_key.setdefault(key, []).append(record_id)
-            records_by_key = {key: ids for key, ids in records_by_key.items() if len(ids) <= MAX_BLOCK}
-            wanted = set().union(*records_by_key.values()) if records_by_key else set()
-            cursor.execute(CANDIDATE_RECORDS, [list(wanted)])
-            candidates = {
-                pk: Candidate(pk, person_id, PersonFeatures.from_json(json.loads(features)))
-                for pk, person_id, features in cursor.fetchall()
-            }
-        return cls({key: [candidates[pk] for pk in ids if pk in candidates] for key, ids in records_by_key.items()})
 
 
 def _asserted_links(patients: list[_Patient]) -> dict[int, set[int]]:

@@ -9,9 +9,9 @@ from consent.contracts import AccessContext
 from core.outcome import FhirError
 from federation.contracts import StoredVersion
 from federation.identity.blocking import blocking_keys
+from federation.identity.candidates import StoredCandidates, person_scores
 from federation.identity.compare import match_grade, match_probability
 from federation.identity.features import patient_features
-from federation.identity.linking import StoredCandidates, person_scores
 from federation.models import Person
 from federation.search.selectors import resource_read
 
