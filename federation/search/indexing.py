@@ -48,6 +48,21 @@ COLUMNS: dict[type[SearchIndex], tuple[str, ...]] = {
 }
 INDEX_MODELS = tuple(COLUMNS)
 Row = tuple[Any, ...]
+IndexRows = dict[type[SearchIndex], list[Row]]  # one resource's rows per table, without its key (param first)
+
+
+def index_rows(resource_type: str, content: dict[str, Any]) -> IndexRows:
+    """Every index row of one resource's content. Keyless, so a writer can extract before it has the key and
+    use the rows for its own reads too (the batch writer matches identifiers on them)."""
+    found: IndexRows = {model: [] for model in INDEX_MODELS}
+    for plan in _type_plans(resource_type).reading(content):
+        plan.index(found, content)
+    return found
+
+
+def token_system_codes(found: IndexRows, param: int) -> set[int | None]:
+    """The hashed system|code of one parameter's token rows (TokenIndex rows: param, group, then COLUMNS)."""
+    return {row[4] for row in found[TokenIndex] if row[0] == param}
 
 
 @dataclass
@@ -59,13 +74,19 @@ class IndexBatch:
 
     def replace(self, resource: Resource, *, is_new: bool) -> None:
         """Index the resource's current content (nothing when deleted), dropping its old rows."""
+        content = resource.content
+        found = None if content is None else index_rows(resource.resource_type, content)
+        self.add(resource.pk, found, is_new=is_new)
+
+    def add(self, resource_id: int, found: IndexRows | None, *, is_new: bool) -> None:
+        """Rows `index_rows` extracted earlier (None: a deletion, no rows), in place of the resource's old ones."""
         if not is_new:
-            self.cleared.append(resource.pk)
-        if resource.content is None:
+            self.cleared.append(resource_id)
+        if found is None:
             return
-        resource_id = resource.pk
-        for plan in _type_plans(resource.resource_type).reading(resource.content):
-            plan.index(self, resource_id, resource.content)
+        for model, rows in found.items():
+            if rows:
+                self.rows[model].extend((resource_id, *row) for row in rows)
 
     def write(self) -> None:
         if self.cleared:
@@ -126,7 +147,7 @@ def _delete_rows(resource_ids: list[int]) -> None:
         cursor.execute("WITH " + ", ".join(statements) + " SELECT 1", {"ids": resource_ids})
 
 
-RowBuilder = Callable[[dict[type[SearchIndex], list[Row]], int, TypedValue, int | None], None]
+RowBuilder = Callable[[IndexRows, TypedValue, int | None], None]
 
 
 @dataclass(frozen=True)
@@ -141,19 +162,19 @@ class ParameterPlan:
     relative: RelativeEvaluator | None = None  # a composite component's, from the composite's value
     components: tuple[ParameterPlan, ...] = ()
 
-    def index(self, batch: IndexBatch, resource_id: int, content: dict[str, Any]) -> None:
+    def index(self, rows: IndexRows, content: dict[str, Any]) -> None:
         assert self.extract is not None
-        found, rows = self.extract(content), batch.rows
+        found = self.extract(content)
         if self.add is not None:
             for item in found:
-                self.add(rows, resource_id, item, None)
+                self.add(rows, item, None)
             return
         for group, item in enumerate(found):
             for component in self.components:
                 assert component.relative is not None
                 assert component.add is not None
                 for value in component.relative(item.value, item.type, content):
-                    component.add(rows, resource_id, value, group)
+                    component.add(rows, value, group)
 
 
 def _row_builder(parameter: SearchParameter, param: int, *, component: bool) -> RowBuilder | None:
@@ -174,70 +195,70 @@ def _row_builder(parameter: SearchParameter, param: int, *, component: bool) -> 
 
 
 def _token_rows(param: int, derived: tuple[int, int] | None) -> RowBuilder:
-    def add(rows: dict[type[SearchIndex], list[Row]], resource_id: int, item: TypedValue, group: int | None) -> None:
+    def add(rows: IndexRows, item: TypedValue, group: int | None) -> None:
         tokens = rows[TokenIndex]
         for key in values.tokens(item.type, item.value):
-            tokens.append((resource_id, param, group, key.system, key.code, key.system_code))
+            tokens.append((param, group, key.system, key.code, key.system_code))
         if derived is None:
             return
         of_type, text_param = derived
         for key in values.identifier_types(item.type, item.value):
-            tokens.append((resource_id, of_type, group, key.system, key.code, key.system_code))
+            tokens.append((of_type, group, key.system, key.code, key.system_code))
         for text in values.token_texts(item.type, item.value):
             text_key = values.string_key(text)
-            rows[StringIndex].append((resource_id, text_param, group, text_key.normalized, text_key.exact))
+            rows[StringIndex].append((text_param, group, text_key.normalized, text_key.exact))
 
     return add
 
 
 def _reference_rows(param: int, identifier: int | None) -> RowBuilder:
-    def add(rows: dict[type[SearchIndex], list[Row]], resource_id: int, item: TypedValue, group: int | None) -> None:
+    def add(rows: IndexRows, item: TypedValue, group: int | None) -> None:
         for key in values.references(item.type, item.value):
-            rows[ReferenceIndex].append((resource_id, param, group, key.target_type, key.target_id, key.url))
+            rows[ReferenceIndex].append((param, group, key.target_type, key.target_id, key.url))
         if identifier is None:
             return
         for token in values.reference_identifiers(item.type, item.value):
-            rows[TokenIndex].append((resource_id, identifier, group, token.system, token.code, token.system_code))
+            rows[TokenIndex].append((identifier, group, token.system, token.code, token.system_code))
 
     return add
 
 
 def _string_rows(param: int) -> RowBuilder:
-    def add(rows: dict[type[SearchIndex], list[Row]], resource_id: int, item: TypedValue, group: int | None) -> None:
+    def add(rows: IndexRows, item: TypedValue, group: int | None) -> None:
         for key in values.strings(item.type, item.value):
-            rows[StringIndex].append((resource_id, param, group, key.normalized, key.exact))
+            rows[StringIndex].append((param, group, key.normalized, key.exact))
 
     return add
 
 
 def _date_rows(param: int) -> RowBuilder:
-    def add(rows: dict[type[SearchIndex], list[Row]], resource_id: int, item: TypedValue, group: int | None) -> None:
+    def add(rows: IndexRows, item: TypedValue, group: int | None) -> None:
         for low, high in values.dates(item.type, item.value):
-            rows[DateIndex].append((resource_id, param, group, low, high))
+            rows[DateIndex].append((param, group, low, high))
 
     return add
 
 
 def _number_rows(param: int) -> RowBuilder:
-    def add(rows: dict[type[SearchIndex], list[Row]], resource_id: int, item: TypedValue, group: int | None) -> None:
+    def add(rows: IndexRows, item: TypedValue, group: int | None) -> None:
         for number in values.numbers(item.type, item.value):
-            rows[NumberIndex].append((resource_id, param, group, number))
+            rows[NumberIndex].append((param, group, number))
 
     return add
 
 
 def _quantity_rows(param: int) -> RowBuilder:
-    def add(rows: dict[type[SearchIndex], list[Row]], resource_id: int, item: TypedValue, group: int | None) -> None:
+    def add(rows: IndexRows, item: TypedValue, group: int | None) -> None:
         for key in values.quantities(item.type, item.value):
-            rows[QuantityIndex].append((resource_id, param, group, key.value, key.system_code, key.code, key.unit))
+            rows[QuantityIndex].append((param, group, key.value, key.system_code, key.code, key.unit))
 
     return add
 
 
 def _uri_rows(param: int) -> RowBuilder:
-    def add(rows: dict[type[SearchIndex], list[Row]], resource_id: int, item: TypedValue, group: int | None) -> None:
+    def add(rows: IndexRows, item: TypedValue, group: int | None) -> None:
         for uri in values.uris(item.type, item.value):
-            rows[UriIndex].append((resource_id, param, group, uri))
+            rows[UriIndex].append((param, group, uri))
 
     return add
 

@@ -32,8 +32,7 @@ from core.outcome import FhirError, conflict, invalid
 from federation.identity.golden import with_kept_golden_link
 from federation.identity.persons import golden_ids_of
 from federation.models import Resource, WriteMethod
-from federation.search import values
-from federation.search.indexing import IndexBatch, extraction_plan
+from federation.search.indexing import IndexBatch, IndexRows, index_rows, token_system_codes
 from federation.search.registry import index_key, parameters_for
 from federation.storage.bundles import (
     CONDITIONAL_REFERENCE,
@@ -188,6 +187,7 @@ class _Row:
     is_deleted: bool
     stored_version: int | None
     content: dict[str, Any] | None = None  # the latest content this batch wrote
+    index_rows: IndexRows | None = None  # its search index rows: extracted once, for identifier matches and writing
 
     @property
     def target(self) -> Target:
@@ -312,7 +312,8 @@ class _State:
         self._set(self.rows, row.target, row)
         self.versions.append(_Version(row.target, row.version_id, method.value, row.content))
         old_keys = self.row_keys.get(row.target, frozenset())
-        new_keys = _identifier_keys(row.resource_type, row.content) & self.wanted if row.content else frozenset()
+        found = row.index_rows
+        new_keys = _identifier_keys(row.resource_type, found) & self.wanted if found is not None else frozenset()
         if new_keys != old_keys:
             self._set(self.row_keys, row.target, new_keys)
             for key in old_keys - new_keys:
@@ -322,16 +323,13 @@ class _State:
         return row
 
 
-def _identifier_keys(resource_type: str, content: dict[str, Any]) -> frozenset[Key]:
+def _identifier_keys(resource_type: str, found: IndexRows) -> frozenset[Key]:
     """The keys the token index will hold for the resource's `identifier` parameter."""
-    plan = next((plan for plan in extraction_plan(resource_type) if plan.parameter.code == "identifier"), None)
-    if plan is None or plan.extract is None:
+    parameter = parameters_for(resource_type).get("identifier")
+    if parameter is None:
         return frozenset()
-    return frozenset(
-        (resource_type, key.system_code)
-        for item in plan.extract(content)
-        for key in values.tokens(item.type, item.value)
-    )
+    codes = token_system_codes(found, index_key(parameter))
+    return frozenset((resource_type, code) for code in codes if code is not None)
 
 
 def _record_apply(state: _State, entries: list[BundleEntry], now: datetime) -> RecordOutcome:
@@ -429,11 +427,16 @@ def _execute(
         return EntryOutcome(entry.method, row.version_url)  # what is stored was valid: no need to check again
     resource_validate(resource, expected_type=entry.resource_type)
     require_valid_id(entry.resource_type, plan.logical_id)
+    found = index_rows(entry.resource_type, content)
     if row is None:
-        row = _Row(None, entry.resource_type, plan.logical_id, 1, new_hash, False, stored_version=None, content=content)
+        row = _Row(
+            None, entry.resource_type, plan.logical_id, 1, new_hash, False, None, content=content, index_rows=found
+        )
         method = WriteMethod.POST if entry.method == "POST" else WriteMethod.PUT
         return _stored(state.store(row, method), entry, created=True)
-    row = replace(row, version_id=row.version_id + 1, content_hash=new_hash, is_deleted=False, content=content)
+    row = replace(
+        row, version_id=row.version_id + 1, content_hash=new_hash, is_deleted=False, content=content, index_rows=found
+    )
     return _stored(state.store(row, WriteMethod.PUT), entry, created=False)
 
 
@@ -453,7 +456,7 @@ def _delete(state: _State, entry: BundleEntry, now: datetime) -> EntryOutcome:
         return EntryOutcome(entry.method, None)
     if row.is_deleted:
         return EntryOutcome(entry.method, row.version_url)
-    row = replace(row, version_id=row.version_id + 1, content_hash="", is_deleted=True, content=None)
+    row = replace(row, version_id=row.version_id + 1, content_hash="", is_deleted=True, content=None, index_rows=None)
     return EntryOutcome(entry.method, state.store(row, WriteMethod.DELETE).version_url, changed=True)
 
 
@@ -478,9 +481,8 @@ def _write(state: _State, now: datetime) -> None:
         versions_copy(cursor.cursor, _version_rows(state, pks, texts, now))
     index = IndexBatch()
     for row in (*new_rows, *changed_rows):
-        stored = Resource(pk=row.pk, resource_type=row.resource_type, logical_id=row.logical_id)
-        stored.content = row.content
-        index.replace(stored, is_new=row.stored_version is None)
+        assert row.pk is not None
+        index.add(row.pk, row.index_rows, is_new=row.stored_version is None)
     index.write()
 
 

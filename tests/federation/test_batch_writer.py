@@ -213,3 +213,29 @@ def test_other_criteria_are_left_to_the_one_by_one_path():
     assert records_apply(access=ACCESS, records=[[by_name]]) is None
     assert not Resource.objects.exists()
     assert not TokenIndex.objects.exists()
+
+
+def test_the_index_holds_the_last_version_a_batch_wrote_and_nothing_of_a_deleted_resource():
+    """Index rows are extracted while the batch is planned: a later version replaces them, a deletion drops them."""
+    outcomes = records_apply(
+        access=ACCESS,
+        records=[
+            [put(patient("5"), "5"), put(patient("6"), "6")],
+            [put(patient("5", family="佐藤"), "5")],
+            [{"request": {"method": "DELETE", "url": f"Patient?identifier={SYSTEM}|6"}}],
+        ],
+    )
+    assert outcomes is not None
+    assert not any(isinstance(outcome, FhirError) for outcome in outcomes)
+
+    def found(criteria: str) -> list[str]:
+        return [
+            match.logical_id for match in resources_matching(access=ACCESS, resource_type="Patient", criteria=criteria)
+        ]
+
+    (five,) = live("Patient")
+    assert found("family=佐藤") == [five.logical_id]
+    assert found("family=山田") == []
+    assert found(f"identifier={SYSTEM}|6") == []
+    deleted = Resource.objects.get(resource_type="Patient", is_deleted=True)
+    assert not TokenIndex.objects.filter(resource_id=deleted.pk).exists()
