@@ -3,6 +3,13 @@
 Keys are 64-bit hashes (parameter = type + code; system; code; system + code), so every lookup is a
 narrow B-tree probe. `group` ties the parts of one composite value together (None otherwise).
 A resource's rows are replaced on every write; a deleted resource has none.
+
+The tables have no surrogate key and no foreign-key constraint: about 21 rows are written per resource, and a
+key sequence, a primary-key index and a foreign-key check per row were a fifth of PostgreSQL's work on ingest
+(docs/decisions.md). Django needs a primary key, so it is told `resource` is one: rows are only ever read in
+SQL or by table (filters, EXISTS, counts), never fetched, saved or compared one by one, as such "keys" repeat
+(a one-to-one field, as Django warns about a foreign key that is unique).
+The one write path keeps them in step with `federation_resource` in the same transaction.
 """
 
 from __future__ import annotations
@@ -14,7 +21,9 @@ from federation.models.resource import Resource
 
 
 class SearchIndex(models.Model):
-    resource = models.ForeignKey(Resource, on_delete=models.CASCADE, db_index=False, related_name="+")
+    resource = models.OneToOneField(
+        Resource, on_delete=models.CASCADE, primary_key=True, db_constraint=False, related_name="+"
+    )
     param = models.BigIntegerField()
     group = models.SmallIntegerField(null=True)
 
