@@ -387,18 +387,31 @@ class ReferenceResolver:
         self._find = find
 
     def rewrite(self, resource: dict[str, Any]) -> dict[str, Any]:
-        return dict(self._walk(resource))
+        """The resource with its references rewritten. Only the objects on the way to a changed reference are
+        copied; the rest is shared with `resource` (copying every node was a tenth of the batch writer's time)."""
+        return self._rewritten(resource)
 
-    def _walk(self, node: dict[str, Any]) -> Iterator[tuple[str, Any]]:
+    def _rewritten(self, node: dict[str, Any]) -> dict[str, Any]:
+        copy: dict[str, Any] | None = None
+        new: Any
         for key, value in node.items():
             if key == "reference" and isinstance(value, str):
-                yield key, self._target(value)
+                new = self._target(value)
             elif isinstance(value, dict):
-                yield key, dict(self._walk(value))
+                new = self._rewritten(value)
             elif isinstance(value, list):
-                yield key, [dict(self._walk(item)) if isinstance(item, dict) else item for item in value]
+                new = self._rewritten_list(value)
             else:
-                yield key, value
+                continue
+            if new is not value:
+                if copy is None:
+                    copy = dict(node)
+                copy[key] = new
+        return node if copy is None else copy
+
+    def _rewritten_list(self, items: list[Any]) -> list[Any]:
+        new = [self._rewritten(item) if isinstance(item, dict) else item for item in items]
+        return items if all(after is before for after, before in zip(new, items, strict=True)) else new
 
     def _target(self, reference: str) -> str:
         if reference in self._targets:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import json
 
 from federation.models import Resource
+from federation.storage.bundles import ReferenceResolver
 from tests.conftest import issue_texts, patient
 
 HOSPITAL = "urn:oid:1.2.392.100495.20.3.51.11234567890"
@@ -261,3 +263,22 @@ def test_transaction_conditional_update_with_a_different_body_id_is_refused(fhir
 
     assert response.status_code == 400
     assert "differs from the matched" in issue_texts(response)[0]
+
+
+def test_rewriting_references_copies_only_what_it_changes_and_leaves_the_input_alone():
+    resource = {
+        "resourceType": "Observation",
+        "code": {"coding": [{"system": "urn:oid:1.2.392.200119.4.504", "code": "3F015000002327101"}]},
+        "subject": {"reference": "urn:uuid:p"},
+        "performer": [{"reference": "Practitioner/1"}, {"reference": "Organization?identifier=urn:x|1"}],
+    }
+    sent = copy.deepcopy(resource)
+    resolver = ReferenceResolver({"urn:uuid:p": "Patient/p1"}, lambda resource_type, criteria: ["Organization/o1"])
+
+    rewritten = resolver.rewrite(resource)
+
+    assert rewritten["subject"] == {"reference": "Patient/p1"}
+    assert rewritten["performer"] == [{"reference": "Practitioner/1"}, {"reference": "Organization/o1"}]
+    assert resource == sent
+    assert rewritten["code"] is resource["code"]  # nothing to change inside: shared, not copied
+    assert resolver.rewrite(rewritten) == rewritten
