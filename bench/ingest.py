@@ -6,7 +6,9 @@ database (or NAME) on the machine's PostgreSQL server (DATABASE_URL's server, el
 it, generates a region (seed 1) into a temporary folder, then ingests each source with `manage.py ingest --json
 --workers W` in its own process while a sampler keeps the peak memory (PSS) of that process tree (the workers
 included). Rates are records per second (a record is one HL7 message, one JAHIS dispensing, one CSV row, one
-Bundle or NDJSON line) and stored resources per second.
+Bundle or NDJSON line) and stored resources per second; CPU per stored resource of the ingest process (its
+workers included) and of its PostgreSQL backends (when the server runs on this machine), which a machine
+shared with other work measures better than rates.
 
 FHIR NDJSON: the resources the region's sources stored are written out as a Bulk export would (one
 `<Type>.ndjson` per type, ids and `Type/id` references of this server; Provenance left out, as it has no
@@ -28,9 +30,11 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import psutil
 import psycopg
@@ -52,22 +56,54 @@ LEFT_OUT_OF_EXPORT = ("Provenance",)
 SAMPLE_SECONDS = 0.25
 
 
-def peak_memory(process: subprocess.Popen[bytes]) -> int:
+@dataclass(frozen=True)
+class Watched:
+    """What an ingest process used: peak memory of its tree, CPU of the process and its workers, and CPU of
+    its PostgreSQL backends (None when the server is not on this machine)."""
+
+    peak_pss: int
+    cpu_seconds: float
+    backend_cpu_seconds: float | None
+
+
+def watch(process: subprocess.Popen[bytes], database: str) -> Watched:
     """Wait for the process while sampling the memory of it and its worker processes every SAMPLE_SECONDS;
     the peak in bytes. PSS (proportional set size) sums a process tree without counting pages the forked
     workers share with their parent once per process, as a sum of RSS would. It is read from smaps_rollup;
     sampling every 100 ms still took 9% of a core, so it samples four times a second (memory grows with
-    batches of seconds, not faster)."""
+    batches of seconds, not faster). CPU: the process's own, its waited-for workers included (wait4), and
+    the last CPU time seen of each backend serving `database` (its process title names it); a backend's
+    CPU after the last sample, at most SAMPLE_SECONDS, is not counted."""
     peak = 0
+    backends: dict[int, float] = {}
     watched = psutil.Process(process.pid)
-    while process.poll() is None:
+    while True:
+        pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+        if pid:
+            process.returncode = os.waitstatus_to_exitcode(status)
+            break
         try:
             tree = [watched, *watched.children(recursive=True)]
             peak = max(peak, sum(pss_bytes(member.pid) for member in tree))
         except (psutil.NoSuchProcess, FileNotFoundError, ProcessLookupError):
             pass
+        backends |= backend_cpu(database)
         time.sleep(SAMPLE_SECONDS)
-    return peak
+    return Watched(peak, usage.ru_utime + usage.ru_stime, sum(backends.values()) if backends else None)
+
+
+def backend_cpu(database: str) -> dict[int, float]:
+    """CPU seconds of each PostgreSQL backend of this machine serving `database`, by process id."""
+    found = {}
+    for candidate in psutil.process_iter(["cmdline"]):
+        title = " ".join(candidate.info["cmdline"] or ())
+        if title.startswith("postgres: ") and f" {database} " in title:
+            try:
+                times = candidate.cpu_times()
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                continue
+            found[candidate.pid] = times.user + times.system
+    return found
 
 
 def pss_bytes(pid: int) -> int:
@@ -122,7 +158,7 @@ def run_source(database_url: str, raw_dir: Path, region: Path, source: dict[str,
             stdout=out,
             stderr=subprocess.DEVNULL,
         )
-        peak = peak_memory(process)
+        used = watch(process, urlsplit(database_url).path.lstrip("/"))
         seconds = time.perf_counter() - started
         out.seek(0)
         summary = json.loads(out.read())
@@ -137,7 +173,11 @@ def run_source(database_url: str, raw_dir: Path, region: Path, source: dict[str,
         "quarantined": summary["quarantined"],
         "records_per_second": round(summary["records"] / seconds, 1),
         "resources_per_second": round(written / seconds, 1),
-        "peak_pss_mb": round(peak / 2**20),
+        "peak_pss_mb": round(used.peak_pss / 2**20),
+        "cpu_us_per_resource": round(1e6 * used.cpu_seconds / written) if written else None,
+        "backend_cpu_us_per_resource": (
+            round(1e6 * used.backend_cpu_seconds / written) if written and used.backend_cpu_seconds else None
+        ),
         **({"jahis_lines": lines, "jahis_lines_per_second": round(lines / seconds, 1)} if lines else {}),
     }
 
@@ -281,7 +321,8 @@ def main() -> None:
     if ndjson is not None and floor is not None:
         print(
             f"{'fhir NDJSON':18} {ndjson['records_per_second']:>8} lines/s "
-            f"{ndjson['resources_per_second']:>8} resources/s"
+            f"{ndjson['resources_per_second']:>8} resources/s "
+            f"CPU {ndjson['cpu_us_per_resource']} µs + PostgreSQL {ndjson['backend_cpu_us_per_resource']} µs a resource"
         )
         print(f"{'COPY floor':18} {floor['resources_per_second']:>8} resources/s")
     print(f"written to {path.relative_to(REPO_ROOT)}")
