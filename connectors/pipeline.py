@@ -21,7 +21,7 @@ from connectors.jp import INSTITUTION_PATIENT_OID, MEDICAL_INSTITUTION, PROJECT_
 from connectors.lanes import Lane, Stage, ingest_stages, stage_tasks, task_runner
 from connectors.models import InboundMessage, MessageStatus, QuarantinedRecord, SourceSystem
 from connectors.parts import LinePart, message_parts, part_count
-from connectors.raw_store import raw_store_open, raw_store_open_range, raw_store_put
+from connectors.raw_store import RawBatch, raw_store_open, raw_store_open_each, raw_store_open_range, raw_store_put
 from connectors.registry import connector_for
 from consent.contracts import AccessContext
 from core.outcome import FhirError
@@ -119,8 +119,10 @@ def source_info(source: SourceSystem) -> SourceInfo:
     )
 
 
+@transaction.atomic
 def message_receive(*, source: SourceSystem, stream: BinaryIO, origin: str) -> tuple[InboundMessage, bool]:
-    """Keep the raw bytes first; the same bytes from the same source are the same message (True when new)."""
+    """Keep the raw bytes first, committed with the message's row; the same bytes from the same source are the
+    same message (True when new)."""
     sha256, size = raw_store_put(stream)
     message, created = InboundMessage.objects.get_or_create(
         source=source, sha256=sha256, defaults={"origin": origin, "size": size}
@@ -207,8 +209,8 @@ def _numbered_records(
     source: SourceSystem, messages: list[InboundMessage]
 ) -> Iterator[tuple[InboundMessage, int, ParsedRecord]]:
     """Every record of the messages in order, each with its message and its index there, read as needed."""
-    for message in messages:
-        with raw_store_open(message.sha256) as data:
+    for message, stream in zip(messages, raw_store_open_each([message.sha256 for message in messages]), strict=True):
+        with stream as data:
             for index, record in enumerate(_records(source, data, message.origin)):
                 yield message, index, record
 
@@ -475,13 +477,15 @@ def _files_ingest(source_id: int, root: Path, files: list[Path]) -> IngestSummar
 
 @transaction.atomic
 def _files_receive(source: SourceSystem, root: Path, files: list[Path]) -> list[tuple[InboundMessage, bool]]:
-    """message_receive for many files: each kept raw first, then every row in three statements. Per file, its
-    message and whether it is new (the same bytes as an earlier file are not)."""
+    """message_receive for many files: their raw bytes kept in one batch, then every row in three statements,
+    all in one commit. Per file, its message and whether it is new (the same bytes as an earlier file are not)."""
+    raw = RawBatch()
     kept: list[tuple[str, str, int]] = []
     for file in files:
         with file.open("rb") as stream:
-            sha256, size = raw_store_put(stream)
+            sha256, size = raw.put(stream)
         kept.append((str(file.relative_to(root)), sha256, size))
+    raw.write()
     hashes = [sha256 for _, sha256, _ in kept]
     known = set(InboundMessage.objects.filter(source=source, sha256__in=hashes).values_list("sha256", flat=True))
     fresh = {
