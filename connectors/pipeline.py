@@ -17,6 +17,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from connectors.base import ParsedRecord, RecordProblem, SourceInfo, SplitByLine
+from connectors.inbound import Kept, messages_record
 from connectors.jp import INSTITUTION_PATIENT_OID, MEDICAL_INSTITUTION, PROJECT_SYSTEMS
 from connectors.lanes import Lane, Stage, ingest_stages, stage_tasks, task_runner
 from connectors.models import InboundMessage, MessageStatus, QuarantinedRecord, SourceSystem
@@ -477,25 +478,16 @@ def _files_ingest(source_id: int, root: Path, files: list[Path]) -> IngestSummar
 
 @transaction.atomic
 def _files_receive(source: SourceSystem, root: Path, files: list[Path]) -> list[tuple[InboundMessage, bool]]:
-    """message_receive for many files: their raw bytes kept in one batch, then every row in three statements,
-    all in one commit. Per file, its message and whether it is new (the same bytes as an earlier file are not)."""
+    """message_receive for many files: their raw bytes kept in one batch and their rows in one statement, all in
+    one commit. Per file, its message and whether it is new (the same bytes as an earlier file are not)."""
     raw = RawBatch()
-    kept: list[tuple[str, str, int]] = []
+    kept: list[Kept] = []
     for file in files:
         with file.open("rb") as stream:
             sha256, size = raw.put(stream)
-        kept.append((str(file.relative_to(root)), sha256, size))
+        kept.append(Kept(str(file.relative_to(root)), sha256, size))
     raw.write()
-    hashes = [sha256 for _, sha256, _ in kept]
-    known = set(InboundMessage.objects.filter(source=source, sha256__in=hashes).values_list("sha256", flat=True))
-    fresh = {
-        sha256: InboundMessage(source=source, sha256=sha256, origin=origin, size=size)
-        for origin, sha256, size in reversed(kept)  # the first file of the same bytes names the message
-        if sha256 not in known
-    }
-    InboundMessage.objects.bulk_create(fresh.values(), ignore_conflicts=True)  # a parallel lane may have it
-    messages = {message.sha256: message for message in InboundMessage.objects.filter(source=source, sha256__in=hashes)}
-    return [(messages[sha256], sha256 not in known) for _, sha256, _ in kept]
+    return messages_record(source=source, kept=kept)
 
 
 def message_ingest(*, source: SourceSystem, stream: BinaryIO, origin: str, summary: IngestSummary) -> InboundMessage:
