@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 
 CHUNK = 1 << 20
 SMALL_MESSAGE = 64 * 1024  # a few hundred to a few thousand bytes for SS-MIX2, JAHIS and MLLP
@@ -62,7 +62,8 @@ class RawBatch:
         """Send the small messages put so far; the same bytes kept before are not written again."""
         if not self._small:
             return
-        with connection.cursor() as cursor:
+        # One transaction at least, or the temporary table would be emptied by the COPY's own commit.
+        with transaction.atomic(savepoint=False), connection.cursor() as cursor:
             cursor.execute(INCOMING_TABLE)
             with cursor.cursor.copy("COPY raw_incoming (sha256, content) FROM STDIN (FORMAT BINARY)") as copy:
                 copy.set_types(["text", "bytea"])

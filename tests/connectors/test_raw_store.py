@@ -169,3 +169,11 @@ def test_messages_around_the_size_limit_and_the_chunk_size_and_short_reads_are_k
             assert raw_path(sha256).exists() == (data in big)
     assert RawContent.objects.count() == len(small)
     assert not list(raw_store.rglob(".incoming-*"))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_message_kept_outside_any_transaction_is_committed_whole(raw_store):
+    sha256, _ = raw_store_put(io.BytesIO(b"MSH|autocommit"))
+
+    with raw_store_open(sha256) as kept:
+        assert kept.read() == b"MSH|autocommit"
