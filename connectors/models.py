@@ -30,7 +30,7 @@ class MessageStatus(models.TextChoices):
 
 
 class InboundMessage(models.Model):
-    """One raw message or file as received; its bytes live in the raw store under their SHA-256."""
+    """One raw message or file as received; its bytes are in the raw store under their SHA-256."""
 
     source = models.ForeignKey(SourceSystem, on_delete=models.PROTECT, related_name="messages")
     sha256 = models.CharField(max_length=64)
@@ -52,6 +52,16 @@ class InboundMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source.code}:{self.origin}"
+
+
+class RawContent(models.Model):
+    """The bytes of a small raw message, once per content (see connectors.raw_store); bigger ones are files."""
+
+    sha256 = models.CharField(max_length=64, primary_key=True)
+    content = models.BinaryField()
+
+    def __str__(self) -> str:
+        return self.sha256
 
 
 class QuarantinedRecord(models.Model):

@@ -17,11 +17,12 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from connectors.base import ParsedRecord, RecordProblem, SourceInfo, SplitByLine
+from connectors.inbound import Kept, messages_record
 from connectors.jp import INSTITUTION_PATIENT_OID, MEDICAL_INSTITUTION, PROJECT_SYSTEMS
 from connectors.lanes import Lane, Stage, ingest_stages, stage_tasks, task_runner
 from connectors.models import InboundMessage, MessageStatus, QuarantinedRecord, SourceSystem
 from connectors.parts import LinePart, message_parts, part_count
-from connectors.raw_store import raw_store_open, raw_store_open_range, raw_store_put
+from connectors.raw_store import RawBatch, raw_store_open, raw_store_open_each, raw_store_open_range, raw_store_put
 from connectors.registry import connector_for
 from consent.contracts import AccessContext
 from core.outcome import FhirError
@@ -119,8 +120,10 @@ def source_info(source: SourceSystem) -> SourceInfo:
     )
 
 
+@transaction.atomic
 def message_receive(*, source: SourceSystem, stream: BinaryIO, origin: str) -> tuple[InboundMessage, bool]:
-    """Keep the raw bytes first; the same bytes from the same source are the same message (True when new)."""
+    """Keep the raw bytes first, committed with the message's row; the same bytes from the same source are the
+    same message (True when new)."""
     sha256, size = raw_store_put(stream)
     message, created = InboundMessage.objects.get_or_create(
         source=source, sha256=sha256, defaults={"origin": origin, "size": size}
@@ -207,8 +210,8 @@ def _numbered_records(
     source: SourceSystem, messages: list[InboundMessage]
 ) -> Iterator[tuple[InboundMessage, int, ParsedRecord]]:
     """Every record of the messages in order, each with its message and its index there, read as needed."""
-    for message in messages:
-        with raw_store_open(message.sha256) as data:
+    for message, stream in zip(messages, raw_store_open_each([message.sha256 for message in messages]), strict=True):
+        with stream as data:
             for index, record in enumerate(_records(source, data, message.origin)):
                 yield message, index, record
 
@@ -475,23 +478,16 @@ def _files_ingest(source_id: int, root: Path, files: list[Path]) -> IngestSummar
 
 @transaction.atomic
 def _files_receive(source: SourceSystem, root: Path, files: list[Path]) -> list[tuple[InboundMessage, bool]]:
-    """message_receive for many files: each kept raw first, then every row in three statements. Per file, its
-    message and whether it is new (the same bytes as an earlier file are not)."""
-    kept: list[tuple[str, str, int]] = []
+    """message_receive for many files: their raw bytes kept in one batch and their rows in one statement, all in
+    one commit. Per file, its message and whether it is new (the same bytes as an earlier file are not)."""
+    raw = RawBatch()
+    kept: list[Kept] = []
     for file in files:
         with file.open("rb") as stream:
-            sha256, size = raw_store_put(stream)
-        kept.append((str(file.relative_to(root)), sha256, size))
-    hashes = [sha256 for _, sha256, _ in kept]
-    known = set(InboundMessage.objects.filter(source=source, sha256__in=hashes).values_list("sha256", flat=True))
-    fresh = {
-        sha256: InboundMessage(source=source, sha256=sha256, origin=origin, size=size)
-        for origin, sha256, size in reversed(kept)  # the first file of the same bytes names the message
-        if sha256 not in known
-    }
-    InboundMessage.objects.bulk_create(fresh.values(), ignore_conflicts=True)  # a parallel lane may have it
-    messages = {message.sha256: message for message in InboundMessage.objects.filter(source=source, sha256__in=hashes)}
-    return [(messages[sha256], sha256 not in known) for _, sha256, _ in kept]
+            sha256, size = raw.put(stream)
+        kept.append(Kept(str(file.relative_to(root)), sha256, size))
+    raw.write()
+    return messages_record(source=source, kept=kept)
 
 
 def message_ingest(*, source: SourceSystem, stream: BinaryIO, origin: str, summary: IngestSummary) -> InboundMessage:

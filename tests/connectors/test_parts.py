@@ -55,6 +55,7 @@ def test_a_file_of_one_part_is_not_cut():
     assert message_parts(7, io.BytesIO(data), len(data)) == [LinePart(7, 0, 4, 1)]
 
 
+@pytest.mark.django_db  # a file this small is kept in PostgreSQL; its parts are read from there
 def test_the_parts_of_an_ndjson_file_give_the_records_of_the_whole_file(monkeypatch):
     """Record by record the same locations, entries and problems: a BOM, blank lines, a line that is not
     JSON and one that is no resource included."""

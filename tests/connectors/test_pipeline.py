@@ -11,9 +11,10 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from connectors import pipeline
 from connectors.models import InboundMessage, MessageStatus, QuarantinedRecord, SourceSystem
 from connectors.pipeline import message_receive
-from connectors.raw_store import raw_path
+from connectors.raw_store import raw_store_open
 from federation.models import Resource
 
 pytestmark = pytest.mark.django_db
@@ -88,7 +89,8 @@ def test_records_are_stored_with_their_source_and_a_provenance(source, tmp_path)
     assert provenance["entity"][0]["what"]["identifier"]["value"] == message.sha256
     (organization,) = stored("Organization")
     assert organization["name"] == "テストクリニック"
-    assert raw_path(message.sha256).read_bytes() == file.read_bytes()
+    with raw_store_open(message.sha256) as kept:
+        assert kept.read() == file.read_bytes()
 
 
 def test_messages_processed_together_share_a_provenance_naming_each_message(source, tmp_path):
@@ -160,7 +162,8 @@ def test_a_bad_record_is_quarantined_with_where_and_why_and_the_rest_is_stored(s
     assert len(summary["first_errors"]) == 2
     message = InboundMessage.objects.get()
     assert message.status == MessageStatus.PARTIAL
-    assert raw_path(message.sha256).exists()
+    with raw_store_open(message.sha256) as kept:
+        assert kept.read() == file.read_bytes()
 
 
 def test_an_empty_file_is_quarantined_and_kept(source, tmp_path):
@@ -173,7 +176,8 @@ def test_an_empty_file_is_quarantined_and_kept(source, tmp_path):
     assert summary["quarantined"] == 1
     message = InboundMessage.objects.get()
     assert message.status == MessageStatus.QUARANTINED
-    assert raw_path(message.sha256).exists()
+    with raw_store_open(message.sha256) as kept:
+        assert kept.read() == b""
 
 
 def test_replay_stores_what_failed_once_its_cause_is_gone(source, tmp_path):
@@ -212,6 +216,36 @@ def test_replay_processes_a_message_received_but_never_processed(source, tmp_pat
     assert json.loads(out.getvalue())["created"] == 1
     assert InboundMessage.objects.get().status == MessageStatus.STORED
     assert len(stored("Patient")) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_crash_between_receiving_and_parsing_loses_nothing(source, tmp_path, monkeypatch):
+    """The raw bytes and their messages are committed before any parsing: a process that dies right after
+    receiving leaves them `received`, and replay stores their records."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    files = [ndjson(folder / "a.ndjson", patient("1")), ndjson(folder / "b.ndjson", patient("2"))]
+
+    def die(**_: Any) -> None:
+        raise KeyboardInterrupt  # as a kill would, between the receiving commit and the first parse
+
+    monkeypatch.setattr(pipeline, "messages_process", die)
+    with pytest.raises(KeyboardInterrupt):
+        ingest("--connector", "fhir", "--source", source, str(folder))
+    monkeypatch.undo()
+
+    messages = list(InboundMessage.objects.order_by("origin"))
+    assert [(message.origin, message.status) for message in messages] == [
+        ("a.ndjson", MessageStatus.RECEIVED),
+        ("b.ndjson", MessageStatus.RECEIVED),
+    ]
+    for message, file in zip(messages, files, strict=True):
+        with raw_store_open(message.sha256) as kept:
+            assert kept.read() == file.read_bytes()
+    out = StringIO()
+    call_command("ingest_replay", "--json", "--no-link", stdout=out)
+    assert json.loads(out.getvalue())["created"] == 2
+    assert len(stored("Patient")) == 2
 
 
 def test_sensitive_conditions_are_labelled_at_ingest(source, tmp_path):

@@ -10,7 +10,7 @@ from django.test import Client
 
 from connectors.models import InboundMessage, SourceSystem
 from connectors.push import push_token_issue
-from connectors.raw_store import raw_path
+from connectors.raw_store import raw_store_open
 
 pytestmark = pytest.mark.django_db
 
@@ -35,7 +35,8 @@ def test_a_push_keeps_the_raw_bytes_and_answers_202(token, django_capture_on_com
     assert response.status_code == 202
     body = response.json()
     assert (body["status"], body["duplicate"], body["origin"]) == ("received", False, "a.ndjson")
-    assert raw_path(body["sha256"]).read_bytes() == b'{"resourceType": "Patient"}\n'
+    with raw_store_open(body["sha256"]) as kept:
+        assert kept.read() == b'{"resourceType": "Patient"}\n'
     assert len(callbacks) == 1  # the worker is asked once the message is committed
 
 
