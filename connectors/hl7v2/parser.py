@@ -552,7 +552,11 @@ class Segment:
         return repetitions[0] if repetitions else _NO_REPETITION
 
     def value(self, number: int, component: int = 1, subcomponent: int = 1) -> str:
-        return self.repetition(number).value(component, subcomponent)
+        """One subcomponent of the field's first repetition (the mapping's most frequent call: kept short)."""
+        repetitions = self._read_fields.get(number)
+        if repetitions is None:
+            repetitions = self.repetitions(number)
+        return repetitions[0].value(component, subcomponent) if repetitions else ""
 
     def _read(self, number: int) -> list[Repetition]:
         if number >= len(self._fields):
@@ -565,15 +569,18 @@ class Segment:
                 repetitions.append(read)
         return repetitions
 
-    def _split(self, field: str) -> Iterator[list[list[str]]]:
+    def _split(self, field: str) -> list[list[list[str]]]:
         """A field's text as python-hl7 would split it: repetitions of components of subcomponents, unescaped."""
-        component, subcomponent = self.header.separators[0], self.header.separators[1]
-        plain = self.header.escaper.esc not in field and '""' not in field  # nothing in it to unescape
-        for text in field.split(self.header.repetition):
-            if plain:
-                yield [part.split(subcomponent) for part in text.split(component)]
-            else:
-                yield [[self._unescape(sub) for sub in part.split(subcomponent)] for part in text.split(component)]
+        header = self.header
+        component, subcomponent = header.separators[0], header.separators[1]
+        if header.escaper.esc in field or '""' in field:
+            return [
+                [[self._unescape(sub) for sub in part.split(subcomponent)] for part in text.split(component)]
+                for text in field.split(header.repetition)
+            ]
+        if header.repetition not in field and component not in field and subcomponent not in field:
+            return [[[field]]] if field else []  # most fields: one value
+        return [[part.split(subcomponent) for part in text.split(component)] for text in field.split(header.repetition)]
 
     def _nest(self, field: list[Any]) -> Iterator[list[list[str]]]:
         """A field python-hl7 split (the header's), unescaped; it leaves a part without delimiters as a bare
