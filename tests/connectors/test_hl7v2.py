@@ -166,6 +166,13 @@ def test_bad_input_ends_in_a_precise_problem(fixture, expected):
     assert problems(fixture_records(FIXTURES / fixture)) == expected
 
 
+def test_a_malformed_escape_in_a_field_the_mapping_reads_is_a_precise_problem():
+    """Fields are split and unescaped only when read; a bad escape still quarantines the message, naming it."""
+    text = MESSAGE.format(n=1, charset="~ISO IR87").replace("山田^太郎", "山田\\.brx\\^太郎", 1)
+    reason = "PID holds a malformed escape sequence in '山田\\.brx\\'"
+    assert problems(records(text.encode("iso2022_jp"))) == [("stream.hl7:2", "PID", reason)]
+
+
 def test_a_bad_message_does_not_stop_the_next_one():
     found = fixture_records(FIXTURES / "OUL-R22__bad-value-then-good.hl7")
     assert [record.problem is None for record in found] == [False, True, False]
