@@ -136,15 +136,9 @@ class _Record:
     def concept(self, repetition: Repetition, field: str, table: str = "", merit9: str = "") -> Json:
         """A CWE (code^text^system^alternate code^text^system) as a CodeableConcept; {} when empty."""
         codings = [
-            self.coding(
-                repetition.component(first),
-                repetition.value(first + 1),
-                repetition.value(first + 2) or table,
-                field,
-                merit9,
-            )
+            self.coding(code, repetition.value(first + 1), repetition.value(first + 2) or table, field, merit9)
             for first in (1, 4)
-            if repetition.component(first)
+            if (code := repetition.component(first))
         ]
         text = repetition.value(2) or repetition.value(5)
         concept: Json = {}

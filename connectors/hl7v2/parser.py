@@ -2,8 +2,10 @@
 
 The bytes are cut into segments before they are decoded: CR and LF never occur inside a character of the
 charsets read here (ISO-2022-JP, Shift_JIS, UTF-8), whereas ``|``, ``^``, ``~`` and ``\\`` do (inside JIS X 0208
-and Shift_JIS characters), so fields are split only after decoding, by python-hl7. Only one message is held in
-memory at a time, so a file of any size streams.
+and Shift_JIS characters), so fields are split only after decoding. python-hl7 parses the header's start (the
+delimiters and escape character, MSH-1 and MSH-2) and unescapes values; a field is split at its delimiters
+only when the mapping reads it, into the parts python-hl7 would make (see `_Header`). Only one message is held
+in memory at a time, so a file of any size streams.
 """
 
 from __future__ import annotations
@@ -407,28 +409,28 @@ def parse(message: RawMessage) -> Message:
         raise Hl7Error(last.number, last.segment_id or "segment", reason)
     data = b"\r".join(line.data for line in message.lines)
     sniffed, text = _sniff(data)
-    parsed = _parse_text(text, message.line)
-    declared = "~".join(rep.value(1) for rep in Segment(parsed[0], message.line, 1).repetitions(18))
+    segments, header = _header(text, message.line)
+    msh = header.segment(message.line, 1)
+    declared = "~".join(rep.value(1) for rep in msh.repetitions(18))
     charset = _charset(declared, message.line)
     plain = data.isascii() and b"\x1b" not in data  # the same text in every charset read here
     if not plain and sniffed not in charset[1]:
-        parsed = _parse_text(_decode(data, declared, charset, message.lines), message.line)
+        segments, header = _header(_decode(data, declared, charset, message.lines), message.line)
+        msh = header.segment(message.line, 1)
+    others = zip(segments[1:], message.lines[1:], strict=True)
     return Message(
-        [
-            Segment(raw, line.number, position)
-            for position, (raw, line) in enumerate(zip(parsed, message.lines, strict=True), 1)
-        ]
+        [msh, *(header.segment(line.number, place, segment) for place, (segment, line) in enumerate(others, 2))]
     )
 
 
-def _parse_text(text: str, line: int) -> hl7.Message:
+def _header(text: str, line: int) -> tuple[list[str], _Header]:
+    """The message's segments as text, as python-hl7 cuts them (the message stripped of outer whitespace,
+    split at CR), and the `_Header` python-hl7 reads off the first."""
     if _header_delimiters(text[:16]) is None:
         reason = f"MSH-1 and MSH-2 '{text[3:8]}' are not a field separator and four different encoding characters"
         raise Hl7Error(line, "MSH-2", reason)
-    try:
-        return hl7.parse(text, factory=_Factory)
-    except (hl7.ParseException, IndexError, ValueError) as failure:
-        raise Hl7Error(line, "MSH", f"the MSH segment on line {line} is malformed") from failure
+    segments = text.strip().split("\r")
+    return segments, _Header(segments[0], line)
 
 
 # --- parsed messages ------------------------------------------------------------------------------------
@@ -446,6 +448,42 @@ class _Factory(hl7.Factory):  # type: ignore[misc]  # python-hl7 has no type hin
     create_field = staticmethod(_as_parsed)
     create_repetition = staticmethod(_as_parsed)
     create_component = staticmethod(_as_parsed)
+
+
+class _Header:
+    """A message's delimiters and escape character, as python-hl7 reads them off its header (MSH), and the
+    header's fields.
+
+    python-hl7 parses the start of the header up to MSH-2 (the delimiters, the escape character, MSH-1 and
+    MSH-2 themselves) and unescapes every value read (``hl7.util.unescape``). The segments, and the rest of
+    the header, are cut into fields with ``str.split`` at python-hl7's field separator, and a field into
+    repetitions, components and subcomponents only when it is read: most of a message's fields are never
+    read, and python-hl7 splits every field down to subcomponents, building a parse plan object for each
+    part (nine tenths of the parsing time). The parts are those python-hl7 makes of the same text
+    (tests/connectors/test_hl7v2.py compares them with ``hl7.parse``)."""
+
+    __slots__ = ("escaper", "field", "fields", "repetition", "separators")
+
+    def __init__(self, text: str, line: int) -> None:
+        end = text.find(text[3], 4)  # the field separator after MSH-2 (none: python-hl7 parses the whole segment)
+        try:
+            parsed = hl7.parse(text if end < 0 else text[: end + 1], factory=_Factory)
+        except (hl7.ParseException, IndexError, ValueError) as failure:
+            raise Hl7Error(line, "MSH", f"the MSH segment on line {line} is malformed") from failure
+        self.escaper = parsed  # a python-hl7 container: what hl7.util.unescape reads the delimiters off
+        self.field: str = parsed.separators[1]
+        self.repetition: str = parsed.separators[2]
+        self.separators: str = parsed.separators[3:5]  # component then subcomponent separator
+        self.fields: list[Any] = [*parsed[0], *(text[end + 1 :].split(self.field) if end >= 0 else [])]
+
+    def segment(self, line: int, position: int, text: str | None = None) -> Segment:
+        """The header (no `text`) or one of the message's other segments, as the `Segment` that reads it."""
+        if text is None:
+            return Segment(self.fields[0][0], self.fields, self, line, position)
+        if not any(delimiter in text for delimiter in (self.field, self.repetition, *self.separators)):
+            return Segment(text[0], [text], self, line, position)  # python-hl7 names it by its first character
+        fields = text.split(self.field)
+        return Segment(fields[0].split(self.repetition, 1)[0], fields, self, line, position)
 
 
 class Repetition:
@@ -491,22 +529,21 @@ _NO_REPETITION = Repetition([], "^&")  # what an empty field reads as (its separ
 class Segment:
     """A parsed segment and where it is: `line` in the file, `position` in its message (from 1)."""
 
-    __slots__ = ("_fields", "esc", "line", "name", "position", "raw", "separators")
+    __slots__ = ("_fields", "_read_fields", "header", "line", "name", "position")
 
-    def __init__(self, raw: hl7.Segment, line: int, position: int) -> None:
-        self.raw = raw
+    def __init__(self, name: str, fields: list[Any], header: _Header, line: int, position: int) -> None:
+        self.name = name
         self.line = line
         self.position = position
-        self.esc: str = raw.esc
-        self.separators: str = raw.separators[3:5]  # component then subcomponent separator
-        self.name = _written(raw[0][0], self.separators)
-        self._fields: dict[int, list[Repetition]] = {}
+        self.header = header
+        self._fields = fields  # by HL7 number: a field's text, or (the header's) the lists python-hl7 split it into
+        self._read_fields: dict[int, list[Repetition]] = {}
 
     def repetitions(self, number: int) -> list[Repetition]:
         """Field `number` (HL7 numbering) as its non-empty repetitions."""
-        cached = self._fields.get(number)
+        cached = self._read_fields.get(number)
         if cached is None:
-            cached = self._fields[number] = self._read(number)
+            cached = self._read_fields[number] = self._read(number)
         return cached
 
     def repetition(self, number: int) -> Repetition:
@@ -515,43 +552,58 @@ class Segment:
         return repetitions[0] if repetitions else _NO_REPETITION
 
     def value(self, number: int, component: int = 1, subcomponent: int = 1) -> str:
-        return self.repetition(number).value(component, subcomponent)
+        """One subcomponent of the field's first repetition (the mapping's most frequent call: kept short)."""
+        repetitions = self._read_fields.get(number)
+        if repetitions is None:
+            repetitions = self.repetitions(number)
+        return repetitions[0].value(component, subcomponent) if repetitions else ""
 
     def _read(self, number: int) -> list[Repetition]:
-        """python-hl7 leaves a part without delimiters as a bare string; every part is nested alike here."""
-        if number >= len(self.raw):
+        if number >= len(self._fields):
             return []
+        field = self._fields[number]
         repetitions = []
-        for repetition in self.raw[number]:
-            if not repetition:  # an empty field
-                continue
-            parts = [repetition] if isinstance(repetition, str) else repetition
-            components = [
-                [self._unescape(part)] if isinstance(part, str) else [self._unescape(sub) for sub in part]
-                for part in parts
-            ]
-            read = Repetition(components, self.separators)
+        for components in self._split(field) if isinstance(field, str) else self._nest(field):
+            read = Repetition(components, self.header.separators)
             if read.filled:
                 repetitions.append(read)
         return repetitions
 
+    def _split(self, field: str) -> list[list[list[str]]]:
+        """A field's text as python-hl7 would split it: repetitions of components of subcomponents, unescaped."""
+        header = self.header
+        component, subcomponent = header.separators[0], header.separators[1]
+        if header.escaper.esc in field or '""' in field:
+            return [
+                [[self._unescape(sub) for sub in part.split(subcomponent)] for part in text.split(component)]
+                for text in field.split(header.repetition)
+            ]
+        if header.repetition not in field and component not in field and subcomponent not in field:
+            return [[[field]]] if field else []  # most fields: one value
+        return [[part.split(subcomponent) for part in text.split(component)] for text in field.split(header.repetition)]
+
+    def _nest(self, field: list[Any]) -> Iterator[list[list[str]]]:
+        """A field python-hl7 split (the header's), unescaped; it leaves a part without delimiters as a bare
+        string, and every part is nested alike here."""
+        for repetition in field:
+            if not repetition:  # an empty field
+                continue
+            parts = [repetition] if isinstance(repetition, str) else repetition
+            yield [
+                [self._unescape(part)] if isinstance(part, str) else [self._unescape(sub) for sub in part]
+                for part in parts
+            ]
+
     def _unescape(self, text: str) -> str:
         if text == '""':
             return ""
-        if self.esc not in text:
+        if self.header.escaper.esc not in text:
             return text
         try:
-            return str(hl7.util.unescape(self.raw, text))
+            return str(hl7.util.unescape(self.header.escaper, text))
         except (ValueError, IndexError) as failure:
             reason = f"{self.name} holds a malformed escape sequence in '{text}'"
             raise Hl7Error(self.line, self.name, reason) from failure
-
-
-def _written(part: str | list[Any], separators: str) -> str:
-    """A part as the message writes it: its items joined by their separator, as python-hl7 prints them."""
-    if isinstance(part, str):
-        return part
-    return separators[0].join(_written(item, separators[1:]) for item in part)
 
 
 @dataclass(frozen=True)

@@ -6,13 +6,15 @@ import io
 import re
 from pathlib import Path
 
+import hl7
+import hl7.util
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from connectors.base import ParsedRecord, SourceInfo
 from connectors.hl7v2.connector import CONNECTOR
-from connectors.hl7v2.parser import FormatError, date_time
+from connectors.hl7v2.parser import FormatError, Hl7Error, RawMessage, date_time, parse, read_messages
 from core import fhir_json
 from federation.fhir.r4b import validation_issues
 from tests.connectors.golden import as_json, problems
@@ -164,6 +166,13 @@ def test_bad_input_ends_in_a_precise_problem(fixture, expected):
     assert problems(fixture_records(FIXTURES / fixture)) == expected
 
 
+def test_a_malformed_escape_in_a_field_the_mapping_reads_is_a_precise_problem():
+    """Fields are split and unescaped only when read; a bad escape still quarantines the message, naming it."""
+    text = MESSAGE.format(n=1, charset="~ISO IR87").replace("山田^太郎", "山田\\.brx\\^太郎", 1)
+    reason = "PID holds a malformed escape sequence in '山田\\.brx\\'"
+    assert problems(records(text.encode("iso2022_jp"))) == [("stream.hl7:2", "PID", reason)]
+
+
 def test_a_bad_message_does_not_stop_the_next_one():
     found = fixture_records(FIXTURES / "OUL-R22__bad-value-then-good.hl7")
     assert [record.problem is None for record in found] == [False, True, False]
@@ -260,6 +269,71 @@ def test_damaged_messages_give_records_or_problems_never_an_exception(cut, chang
         data[position : position + 1] = replacement
     for record in records(bytes(data)):
         assert (record.problem is None) == bool(record.entries)  # a transaction, or a problem and nothing
+
+
+MALFORMED = "malformed escape"
+
+
+def python_hl7_reading(text: str) -> list[tuple[str, list[list[list[list[str]]] | str]]]:
+    """Each segment's name and fields (from 1) as `hl7.parse` splits them: the repetitions with a value, as
+    components of subcomponents, unescaped by python-hl7, HL7's null ``""`` as empty."""
+    message = hl7.parse(text)
+
+    def unescape(part: str) -> str:
+        return "" if part == '""' else str(hl7.util.unescape(message, part))
+
+    def field(parsed) -> list[list[list[str]]] | str:
+        repetitions = []
+        try:
+            for repetition in parsed:
+                if repetition:
+                    parts = [repetition] if isinstance(repetition, str) else repetition
+                    components = [
+                        [unescape(part)] if isinstance(part, str) else list(map(unescape, part)) for part in parts
+                    ]
+                    repetitions += [components] if any(map(any, components)) else []
+        except (ValueError, IndexError):
+            return MALFORMED
+        return repetitions
+
+    return [(str(segment[0][0]), [field(parsed) for parsed in segment[1:]]) for segment in message]
+
+
+def our_reading(text: str, fields: list[int]) -> list[tuple[str, list[list[list[list[str]]] | str]]]:
+    (raw,) = read_messages(io.BytesIO(text.encode() + b"\r"))
+    assert isinstance(raw, RawMessage)
+
+    def field(segment, number: int) -> list[list[list[str]]] | str:
+        try:
+            return [repetition.components for repetition in segment.repetitions(number)]
+        except Hl7Error:
+            return MALFORMED
+
+    return [
+        (segment.name, [field(segment, number) for number in range(1, count + 1)])
+        for segment, count in zip(parse(raw).segments, fields, strict=True)
+    ]
+
+
+DELIMITED = st.text(alphabet='|^~\\&a1 "#.XFRSTEH', max_size=30)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    header=DELIMITED,
+    segments=st.lists(st.tuples(st.sampled_from(["PID", "OBX", "NTE", "ZPR"]), DELIMITED), max_size=4),
+)
+def test_fields_are_read_as_python_hl7_parses_them(header, segments):
+    """Only the header's start is parsed by python-hl7 and fields are split when read (parser._Header): the
+    parts must be the ones `hl7.parse` makes of the same message, escapes and nulls included."""
+    text = "\r".join(["MSH|^~\\&|" + header, *(name + body for name, body in segments)])
+    try:
+        expected = python_hl7_reading(text)
+        counts = [len(fields) + 2 for _, fields in expected]  # and a field past the last one, as empty
+        found = our_reading(text, counts)
+    except Hl7Error:  # a segment that is not one, an unknown MSH-18: not what this test is about
+        assume(False)
+    assert [(name, [*fields, [], []]) for name, fields in expected] == found
 
 
 @pytest.mark.parametrize(
