@@ -1,5 +1,5 @@
 """Top-level URLs: the FHIR API under /fhir, the sources' push endpoints under /ingest, the data
-steward's pages (Django admin) under /steward, a landing page."""
+steward's pages (Django admin) under /steward, OpenID Connect sign-in under /oidc, a landing page."""
 
 from django.conf import settings
 from django.contrib import admin
@@ -13,5 +13,6 @@ urlpatterns = [
     path(settings.FHIR_BASE_PATH, include(base_urlpatterns)),
     path(f"{settings.FHIR_BASE_PATH}/", include("federation.api.urls")),
     path("ingest/", include("connectors.urls")),
+    path("oidc/", include("mozilla_django_oidc.urls")),
     path("steward/", admin.site.urls),
 ]
