@@ -7,6 +7,9 @@ from typing import TypeVar
 from django.db.models import Model, QuerySet
 
 from consent.contracts import AccessContext, AccessKind
+from consent.smart.views import smart_configuration
+
+__all__ = ["access_filter", "smart_configuration"]
 
 M = TypeVar("M", bound=Model)
 

@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "connectors",
     "synthetic",
     "accounts",
+    "oauth2_provider",
 ]
 
 MIDDLEWARE = [
@@ -154,3 +155,12 @@ AUTHENTICATION_BACKENDS = ["accounts.oidc.AccountBackend", "django.contrib.auth.
 LOGIN_URL = "oidc_authentication_init"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/"
+
+# The SMART authorisation server (consent.smart): django-oauth-toolkit with SMART's scopes and client assertions.
+OAUTH2_PROVIDER = {
+    "OAUTH2_VALIDATOR_CLASS": "consent.smart.validator.SmartValidator",
+    "PKCE_REQUIRED": True,
+    "ACCESS_TOKEN_EXPIRE_SECONDS": env.int("ACCESS_TOKEN_EXPIRE_SECONDS", default=3600),
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https", "http"],
+}
+OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"  # named, so migrations can depend on it
