@@ -13,7 +13,7 @@ from django.urls import reverse
 from oauth2_provider.oauth2_validators import OAuth2Validator
 
 from consent.models import ClientKind, ClientRegistration
-from consent.scopes import ScopeError, grant_of
+from consent.scopes import ScopeContext, ScopeError, grant_of
 from consent.smart.assertions import ASSERTION_TYPE, ClientAssertionError, assertion_client
 
 log = logging.getLogger(__name__)
@@ -48,9 +48,14 @@ class SmartValidator(OAuth2Validator):  # type: ignore[misc]  # django-oauth-too
         if registration is None:
             return False
         try:
-            return grant_of(registration.scopes).covers(grant_of(" ".join(scopes)))
+            requested = grant_of(" ".join(scopes))
         except ScopeError:
             return False
+        if getattr(request, "grant_type", None) == "client_credentials" and any(
+            scope.context is not ScopeContext.SYSTEM for scope in requested.resources
+        ):
+            return False  # no user and no patient: a client acting alone has system scopes only
+        return grant_of(registration.scopes).covers(requested)
 
     def get_default_scopes(self, client_id: str, request: Any, *args: Any, **kwargs: Any) -> list[str]:
         registration = _registration(request.client)

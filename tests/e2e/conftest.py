@@ -21,6 +21,7 @@ from django.conf import settings
 from django.db import connection
 
 from config import celery_app
+from tests.conftest import system_token
 
 PROJECT = Path(__file__).resolve().parent.parent.parent
 BIN = Path(sys.executable).parent
@@ -82,6 +83,12 @@ def serving(command: list[str], environment: dict[str, str], ready_url: str) -> 
 def gunicorn(port: int, **environment: str) -> AbstractContextManager[None]:
     command = [str(BIN / "gunicorn"), "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "2"]
     return serving(command, server_environment(**environment), f"http://127.0.0.1:{port}/fhir/metadata")
+
+
+@pytest.fixture
+def bearer(transactional_db: Any) -> dict[str, str]:
+    """The Authorization header of a back-office client with system/*.cruds, for requests to a server process."""
+    return {"Authorization": f"Bearer {system_token()}"}
 
 
 @pytest.fixture
