@@ -7,11 +7,13 @@ from typing import TypeVar
 from django.db.models import Model, QuerySet
 
 from consent.contracts import AccessContext, AccessKind
+from consent.smart.throttling import PerTokenRateThrottle
 from consent.smart.tokens import BearerTokenAuthentication, access_for_token, interaction_allowed
 from consent.smart.views import smart_configuration
 
 __all__ = [
     "BearerTokenAuthentication",
+    "PerTokenRateThrottle",
     "access_filter",
     "access_for_token",
     "interaction_allowed",

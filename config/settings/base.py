@@ -164,3 +164,8 @@ OAUTH2_PROVIDER = {
     "ALLOWED_REDIRECT_URI_SCHEMES": ["https", "http"],
 }
 OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"  # named, so migrations can depend on it
+
+# Shared state between web processes (rate limits per token): Redis when CACHE_URL names it, else memory of
+# one process (enough for `make demo`, which runs without Redis).
+CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
+FHIR_TOKEN_RATE = env.str("FHIR_TOKEN_RATE", default="1200/min")  # requests per bearer token; "" turns it off

@@ -15,7 +15,7 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework.views import APIView
 
-from consent.facade import BearerTokenAuthentication
+from consent.facade import BearerTokenAuthentication, PerTokenRateThrottle
 from core.outcome import Issue, operation_outcome
 from federation.api.authorisation import ScopesAllowInteraction
 
@@ -45,6 +45,7 @@ class InteractionView(APIView):
     operation: Operation | None = None
     authentication_classes = [BearerTokenAuthentication]
     permission_classes = [ScopesAllowInteraction]
+    throttle_classes = [PerTokenRateThrottle]
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.core.cache import cache
 from django.utils import timezone
 from oauth2_provider.models import AccessToken
 
@@ -104,3 +105,17 @@ def test_a_compartment_search_needs_the_scope_of_the_type_searched():
 
     assert client.get("/fhir/Patient/p1/Observation").status_code == 200
     assert client.get("/fhir/Patient/p1/Condition").status_code == 403
+
+
+def test_a_token_over_its_rate_gets_429_with_retry_after_and_other_tokens_go_on(settings):
+    settings.FHIR_TOKEN_RATE = "3/min"
+    cache.clear()  # counts of an earlier run's tokens with the same ids
+    busy, other = FhirClient(system_token()), FhirClient(system_token())
+
+    statuses = [busy.get("/fhir/Patient").status_code for _ in range(4)]
+
+    assert statuses == [200, 200, 200, 429]
+    refused = busy.get("/fhir/Patient")
+    assert refused.json()["issue"][0]["code"] == "throttled"
+    assert 0 < int(refused["Retry-After"]) <= 60
+    assert other.get("/fhir/Patient").status_code == 200
