@@ -4,6 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
+IDP_PORT ?= 8001
 
 .PHONY: demo test lint db-stop bench bench-search bench-region clean
 
@@ -21,14 +22,20 @@ demo: $(VENV)/.installed
 	$(BIN)/python manage.py generate_region --people 2000 --seed 1 --out .local/demo-region --force
 	$(BIN)/python manage.py load_sample_data --base-url http://$(HOST):$(PORT)/fhir --region .local/demo-region
 	$(BIN)/python manage.py reindex
+	$(BIN)/python manage.py seed_demo_accounts --region .local/demo-region
 	@echo
 	@echo "Tsunagi is starting at http://$(HOST):$(PORT)/"
 	@echo "  FHIR API:          http://$(HOST):$(PORT)/fhir"
 	@echo "  CapabilityStatement: http://$(HOST):$(PORT)/fhir/metadata?_pretty=true"
-	@echo "  Recent changes:    http://$(HOST):$(PORT)/fhir/_history?_count=10&_pretty=true"
-	@echo "  Sample patients:   the links printed above"
+	@echo "  Tokens:            README 'Using the FHIR API' (register_client, then /auth/token)"
+	@echo "  Sample patients:   the links printed above (with a token)"
+	@echo "  Sign in:           http://$(HOST):$(PORT)/ through the demo OpenID provider at http://127.0.0.1:$(IDP_PORT)/o"
+	@echo "                     accounts hanako (resident), dr-sato, welfare-ito, steward-kato, admin-mori;"
+	@echo "                     password tsunagi-demo (IDP_DEMO_PASSWORD)"
 	@echo "Stop with Ctrl-C; 'make db-stop' stops the embedded database."
 	@echo
+	$(BIN)/python -m idp serve --port $(IDP_PORT) --redirect-uri http://$(HOST):$(PORT)/oidc/callback/ --redirect-uri http://localhost:$(PORT)/oidc/callback/ \
+		>.local/idp.log 2>&1 & provider=$$!; trap 'kill $$provider 2>/dev/null' EXIT; \
 	$(BIN)/gunicorn config.wsgi --bind $(HOST):$(PORT) --workers 2 --threads 4 --preload --access-logfile -
 
 lint: $(VENV)/.installed

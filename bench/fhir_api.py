@@ -235,6 +235,7 @@ def django_env(database_url: str) -> dict[str, str]:
         "DATABASE_URL": database_url,
         # Django logs every 404 as a warning; the HTTP floor sends a thousand of them.
         "LOG_LEVEL": "ERROR",
+        "ACCESS_TOKEN_EXPIRE_SECONDS": "86400",  # one token lasts the longest run
     }
 
 
@@ -276,9 +277,38 @@ def gunicorn_command(port: int, worker_class: str) -> list[str]:
     ]
 
 
+@dataclass(frozen=True)
+class Server:
+    """A running server's FHIR base and a bearer token of a back-office client with system/*.cruds."""
+
+    base: str
+    token: str
+
+
+def bench_token(database_url: str, base: str) -> str:
+    """Register a back-office client the way an operator would and take a token with its secret."""
+    completed = subprocess.run(
+        [str(VENV_BIN / "python"), "manage.py", "register_client", "--name", "bench", "--kind", "confidential",
+         "--organization", "Organization/bench", "--scopes", "system/*.cruds"],
+        cwd=REPO_ROOT, env=django_env(database_url), capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    printed = dict(line.split(": ", 1) for line in completed.stdout.splitlines() if ": " in line)
+    if completed.returncode != 0 or "client_secret" not in printed:
+        raise BenchError(f"manage.py register_client failed:\n{completed.stdout}\n{completed.stderr}")
+    response = requests.post(
+        base.removesuffix("/fhir") + "/auth/token",
+        data={"grant_type": "client_credentials", "scope": "system/*.cruds"},
+        auth=(printed["client_id"], printed["client_secret"].split()[0]),
+        timeout=30,
+    )
+    response.raise_for_status()
+    return str(response.json()["access_token"])
+
+
 @contextmanager
-def running_server(database_url: str, worker_class: str) -> Iterator[str]:
-    """Gunicorn on a free port for the block's duration; stopped (and its log shown on failure) however it ends."""
+def running_server(database_url: str, worker_class: str) -> Iterator[Server]:
+    """Gunicorn on a free port for the block's duration, with a token to call it; stopped (and its log shown on
+    failure) however it ends."""
     port = free_port()
     log: IO[str] = tempfile.TemporaryFile("w+")  # noqa: SIM115 - closed in the finally below
     command = gunicorn_command(port, worker_class)
@@ -287,7 +317,7 @@ def running_server(database_url: str, worker_class: str) -> Iterator[str]:
     base = f"http://127.0.0.1:{port}/fhir"
     try:
         wait_until_ready(base, process)
-        yield base
+        yield Server(base, bench_token(database_url, base))
     except Exception:
         log.seek(0)
         tail = log.read()[-4000:]
@@ -544,9 +574,10 @@ def encode(resource: dict[str, Any]) -> bytes:
 class FhirClient:
     """One keep-alive connection to the FHIR base, as a FHIR client library would hold it."""
 
-    def __init__(self, base: str) -> None:
-        self.base = base
+    def __init__(self, server: Server) -> None:
+        self.base = server.base
         self.session = requests.Session()
+        self.headers = {**HEADERS, "Authorization": f"Bearer {server.token}"}
         self.resets = 0
 
     def __enter__(self) -> FhirClient:
@@ -571,7 +602,7 @@ class FhirClient:
     def _timed(self, call: Call) -> tuple[float, requests.Response]:
         started = time.perf_counter()
         response = self.session.request(
-            call.method, f"{self.base}/{call.path}", data=call.body, headers=HEADERS, timeout=120
+            call.method, f"{self.base}/{call.path}", data=call.body, headers=self.headers, timeout=120
         )
         elapsed_ms = (time.perf_counter() - started) * 1000
         if response.status_code != call.expect:
@@ -619,7 +650,7 @@ def all_entries_created(response: requests.Response) -> None:
         raise BenchError(f"Transaction answered {len(statuses)} entries, not all 201: {failed[:5]}")
 
 
-def concurrent_round(base: str, paths: Sequence[str], clients: int) -> tuple[list[float], float, int]:
+def concurrent_round(server: Server, paths: Sequence[str], clients: int) -> tuple[list[float], float, int]:
     """`clients` threads, each with its own new keep-alive session, reading at once; all start together."""
     per_client = [list(paths[index::clients]) for index in range(clients)]
     samples: list[list[float]] = [[] for _ in range(clients)]
@@ -629,7 +660,7 @@ def concurrent_round(base: str, paths: Sequence[str], clients: int) -> tuple[lis
     resets = [0] * clients
 
     def run_client(index: int) -> None:
-        with FhirClient(base) as client:
+        with FhirClient(server) as client:
             try:
                 client.send(Call("GET", per_client[index][0]))  # connect before the start line
                 barrier.wait()
@@ -654,7 +685,7 @@ def concurrent_round(base: str, paths: Sequence[str], clients: int) -> tuple[lis
     return [sample for client_samples in samples for sample in client_samples], wall_s, sum(resets)
 
 
-def concurrent_reads(base: str, paths: Sequence[str], clients: int, rounds: int) -> Stats:
+def concurrent_reads(server: Server, paths: Sequence[str], clients: int, rounds: int) -> Stats:
     """Several rounds, each on fresh connections, pooled into one summary.
 
     A gthread worker keeps serving the keep-alive connections it accepted, so one round can land
@@ -666,7 +697,7 @@ def concurrent_reads(base: str, paths: Sequence[str], clients: int, rounds: int)
     per_round: list[float] = []
     resets = 0
     for index in range(rounds):
-        round_samples, round_wall_s, round_resets = concurrent_round(base, paths[index::rounds], clients)
+        round_samples, round_wall_s, round_resets = concurrent_round(server, paths[index::rounds], clients)
         resets += round_resets
         samples += round_samples
         wall_s += round_wall_s
@@ -761,9 +792,9 @@ def database_floor(database_url: str, rng: random.Random, ids: Sequence[str], pl
     return Stats.from_samples("db floor: psycopg PK SELECT", samples, wall_s, note="no HTTP, no Django")
 
 
-def run_all(base: str, database_url: str, plan: Plan, rng: random.Random, results: Results) -> None:
+def run_all(server: Server, database_url: str, plan: Plan, rng: random.Random, results: Results) -> None:
     """Every phase in a fixed order: floors and reads on the seeded data first, then the writes."""
-    with FhirClient(base) as client:
+    with FhirClient(server) as client:
         seeded = seed(client, plan, rng)
         results.meta["seeded"] = {"patients": len(seeded.patient_ids), "observations": seeded.observations}
         ids = seeded.patient_ids
@@ -806,9 +837,9 @@ def run_all(base: str, database_url: str, plan: Plan, rng: random.Random, result
         )
     clients, rounds = plan.concurrent_clients, plan.concurrent_rounds
     progress(f"concurrent read: {clients} clients, {plan.concurrent_reads} requests in {rounds} rounds, after warm-up")
-    concurrent_round(base, [call.path for call in read_calls(rng, ids, plan.warmup * clients)], clients)
+    concurrent_round(server, [call.path for call in read_calls(rng, ids, plan.warmup * clients)], clients)
     paths = [call.path for call in read_calls(rng, ids, plan.concurrent_reads)]
-    stats = concurrent_reads(base, paths, clients, rounds)
+    stats = concurrent_reads(server, paths, clients, rounds)
     progress(f"concurrent read: {stats.throughput_per_s:.0f} req/s, p50 {stats.p50_ms:.2f} ms ({stats.note})")
     results.concurrent.append(stats)
 
@@ -900,8 +931,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         migrate(database_url)
         results = Results(meta=run_metadata(plan, args, where, database_url))
         progress(f"starting gunicorn ({WORKERS} workers x {THREADS} thread, {args.worker_class}, --preload)")
-        with running_server(database_url, args.worker_class) as base:
-            run_all(base, database_url, plan, rng, results)
+        with running_server(database_url, args.worker_class) as server:
+            run_all(server, database_url, plan, rng, results)
     except (BenchError, requests.RequestException, psycopg.Error) as error:
         print(f"benchmark stopped: {error}", file=sys.stderr)
         return 1

@@ -1426,8 +1426,8 @@ def run(args: argparse.Namespace, plan: Plan, results: Results, database_url: st
     results.extraction = measure_extraction(plan, args.seed)
     progress(f"starting gunicorn ({WORKERS} workers x {THREADS} thread, gthread, --preload)")
     with (
-        running_server(database_url, "gthread") as base,
-        FhirClient(base) as client,
+        running_server(database_url, "gthread") as server,
+        FhirClient(server) as client,
         sql_connection(database_url) as connection,
     ):
         results.http_floor = http_floor(client, plan)

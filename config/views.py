@@ -1,4 +1,4 @@
-"""The landing page: what this server is and where its API lives."""
+"""The landing page: what this server is, where its API lives, and who is signed in."""
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
@@ -6,4 +6,8 @@ from django.shortcuts import render
 
 
 def landing(request: HttpRequest) -> HttpResponse:
-    return render(request, "landing.html", {"fhir_base": request.build_absolute_uri(f"/{settings.FHIR_BASE_PATH}")})
+    context = {
+        "fhir_base": request.build_absolute_uri(f"/{settings.FHIR_BASE_PATH}"),
+        "account": getattr(request.user, "account", None),
+    }
+    return render(request, "landing.html", context)

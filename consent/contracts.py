@@ -7,7 +7,7 @@ from enum import Enum
 
 
 class AccessKind(Enum):
-    """Who is acting. Only the platform itself exists until login and SMART scopes land."""
+    """Who is acting. So far only system contexts: the platform itself, or a client with system scopes."""
 
     SYSTEM = "system"
 
@@ -18,8 +18,10 @@ class AccessContext:
 
     kind: AccessKind
     purpose: str
+    client_id: str | None = None  # the app acting, when a request came with a token
+    scope: str = ""  # the token's SMART scopes
 
     @classmethod
     def system(cls, purpose: str) -> AccessContext:
-        """The platform acting on its own behalf (ingest, the open FHIR API before authorisation)."""
+        """The platform acting on its own behalf (ingest, identity linking, commands)."""
         return cls(kind=AccessKind.SYSTEM, purpose=purpose)

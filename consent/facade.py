@@ -7,6 +7,18 @@ from typing import TypeVar
 from django.db.models import Model, QuerySet
 
 from consent.contracts import AccessContext, AccessKind
+from consent.smart.throttling import PerTokenRateThrottle
+from consent.smart.tokens import BearerTokenAuthentication, access_for_token, interaction_allowed
+from consent.smart.views import smart_configuration
+
+__all__ = [
+    "BearerTokenAuthentication",
+    "PerTokenRateThrottle",
+    "access_filter",
+    "access_for_token",
+    "interaction_allowed",
+    "smart_configuration",
+]
 
 M = TypeVar("M", bound=Model)
 
@@ -14,8 +26,9 @@ M = TypeVar("M", bound=Model)
 def access_filter(access: AccessContext, resources: QuerySet[M]) -> QuerySet[M]:
     """Narrow a queryset of stored resources to what `access` may see, inside the SQL.
 
-    Only the system context exists yet, and it sees everything; person, clinician and app contexts
-    will add their consent predicates here, so every selector that calls this is enforced in one place.
+    Only system contexts exist yet (the platform, or a client with system scopes under the deployment's legal
+    basis), and they see everything; person, clinician and app contexts will add their consent predicates
+    here, so every selector that calls this is enforced in one place.
     """
     assert access.kind is AccessKind.SYSTEM
     return resources

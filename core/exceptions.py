@@ -35,7 +35,12 @@ def fhir_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     if isinstance(exc, exceptions.APIException):
         status = exc.status_code
         issue = Issue(_ISSUE_CODES.get(status, "processing"), _detail_text(exc.detail))
-        return Response(operation_outcome([issue]), status=status)
+        headers = {}
+        if auth_header := getattr(exc, "auth_header", None):  # set by DRF on a 401: the Bearer challenge
+            headers["WWW-Authenticate"] = auth_header
+        if wait := getattr(exc, "wait", None):
+            headers["Retry-After"] = str(int(wait))
+        return Response(operation_outcome([issue]), status=status, headers=headers)
     # Type and frames only: an exception's message may quote personal data from the request.
     logger.error(
         "Unhandled %s in %s\n%s",

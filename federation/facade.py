@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from federation.identity.linking import identity_link_all, identity_queue_size
+from federation.identity.persons import best_known_persons
 from federation.ingest.records import organization_ensure, provenance_entry, records_ingest
 
 __all__ = [
+    "best_known_persons",
     "identity_link_all",
     "identity_queue_size",
     "organization_ensure",

@@ -1,24 +1,48 @@
-"""Shared test helpers: a FHIR client over Django's test client, against real PostgreSQL."""
+"""Shared test helpers: a FHIR client over Django's test client with a system token, against real PostgreSQL."""
 
 from __future__ import annotations
 
 import json
+import secrets
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 SHARED_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 FHIR_JSON = "application/fhir+json"
 
 
-class FhirClient:
-    """Small wrapper: JSON bodies in and out, FHIR media type by default."""
+def system_token(scope: str = "system/*.cruds") -> str:
+    """A bearer token of a back-office client registered with `scope`, made in the database (how tokens are
+    issued is tested in tests/consent)."""
+    from oauth2_provider.models import AccessToken, Application
 
-    def __init__(self) -> None:
-        self.http = Client()
+    from consent.clients import client_register
+    from consent.models import ClientKind
+
+    client = client_register(
+        name="Test back office", kind=ClientKind.CONFIDENTIAL, organization="Organization/test", scopes=scope,
+        redirect_uris=[],
+    )  # fmt: skip
+    token = AccessToken.objects.create(
+        application=Application.objects.get(client_id=client.client_id),
+        token=secrets.token_urlsafe(32),
+        expires=timezone.now() + timedelta(hours=1),
+        scope=scope,
+    )
+    return str(token.token)
+
+
+class FhirClient:
+    """Small wrapper: JSON bodies in and out, FHIR media type by default, the bearer token on every request."""
+
+    def __init__(self, token: str | None = None) -> None:
+        self.http = Client(headers={"Authorization": f"Bearer {token}"} if token else {})
 
     def request(
         self,
@@ -47,7 +71,7 @@ class FhirClient:
 
 @pytest.fixture
 def fhir(db: None) -> FhirClient:
-    return FhirClient()
+    return FhirClient(system_token())
 
 
 @pytest.fixture(autouse=True)

@@ -47,6 +47,8 @@ INSTALLED_APPS = [
     "consent",
     "connectors",
     "synthetic",
+    "accounts",
+    "oauth2_provider",
 ]
 
 MIDDLEWARE = [
@@ -135,3 +137,35 @@ IDENTITY_REVIEW_SCORE = env.float("IDENTITY_REVIEW_SCORE", default=None)
 IDENTITY_AUTHORITATIVE_SYSTEMS = env.list(
     "IDENTITY_AUTHORITATIVE_SYSTEMS", default=["https://tsunagi.example.jp/fhir/IdSystem/resident/"]
 )
+
+# Sign-in through an OpenID Connect provider (accounts.oidc): the demo provider (`python -m idp serve`) by
+# default, Keycloak in docker/compose.yaml. Endpoints default to django-oauth-toolkit's layout under the issuer.
+OIDC_ISSUER = env.str("OIDC_ISSUER", default="http://127.0.0.1:8001/o").rstrip("/")
+OIDC_OP_AUTHORIZATION_ENDPOINT = env.str("OIDC_OP_AUTHORIZATION_ENDPOINT", default=f"{OIDC_ISSUER}/authorize/")
+OIDC_OP_TOKEN_ENDPOINT = env.str("OIDC_OP_TOKEN_ENDPOINT", default=f"{OIDC_ISSUER}/token/")
+OIDC_OP_USER_ENDPOINT = env.str("OIDC_OP_USER_ENDPOINT", default=f"{OIDC_ISSUER}/userinfo/")
+OIDC_OP_JWKS_ENDPOINT = env.str("OIDC_OP_JWKS_ENDPOINT", default=f"{OIDC_ISSUER}/.well-known/jwks.json")
+OIDC_RP_CLIENT_ID = env.str("OIDC_RP_CLIENT_ID", default="tsunagi-platform")
+OIDC_RP_CLIENT_SECRET = env.str("OIDC_RP_CLIENT_SECRET", default="")
+OIDC_RP_SIGN_ALGO = "RS256"
+OIDC_RP_SCOPES = "openid profile email"
+OIDC_USE_PKCE = True
+OIDC_TIMEOUT = 10
+AUTHENTICATION_BACKENDS = ["accounts.oidc.AccountBackend", "django.contrib.auth.backends.ModelBackend"]
+LOGIN_URL = "oidc_authentication_init"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/"
+
+# The SMART authorisation server (consent.smart): django-oauth-toolkit with SMART's scopes and client assertions.
+OAUTH2_PROVIDER = {
+    "OAUTH2_VALIDATOR_CLASS": "consent.smart.validator.SmartValidator",
+    "PKCE_REQUIRED": True,
+    "ACCESS_TOKEN_EXPIRE_SECONDS": env.int("ACCESS_TOKEN_EXPIRE_SECONDS", default=3600),
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https", "http"],
+}
+OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"  # named, so migrations can depend on it
+
+# Shared state between web processes (rate limits per token): Redis when CACHE_URL names it, else memory of
+# one process (enough for `make demo`, which runs without Redis).
+CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
+FHIR_TOKEN_RATE = env.str("FHIR_TOKEN_RATE", default="1200/min")  # requests per bearer token; "" turns it off

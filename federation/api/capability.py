@@ -5,6 +5,8 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
+from django.conf import settings
+
 from federation.api.routes import ROUTES
 from federation.fhir.spec import FHIR_VERSION, r4_resource_types, served_resource_types
 from federation.search.compartments import compartment_url
@@ -38,6 +40,35 @@ def served_operations() -> dict[str, tuple[dict[str, str], ...]]:
     return {resource_type: tuple(entries) for resource_type, entries in found.items()}
 
 
+SECURITY_SERVICES = "http://terminology.hl7.org/CodeSystem/restful-security-service"
+
+
+def _security(base: str) -> dict[str, Any]:
+    """SMART on FHIR: every interaction needs a bearer token from the server's own authorisation endpoints."""
+    origin = base.rsplit("/", 1)[0] if base.endswith(f"/{settings.FHIR_BASE_PATH}") else base
+    uris = [("token", "token"), ("revoke", "revoke"), ("introspect", "introspect")]
+    return {
+        "cors": False,
+        "service": [
+            {
+                "coding": [
+                    {
+                        "system": "http://terminology.hl7.org/CodeSystem/restful-security-service",
+                        "code": "SMART-on-FHIR",
+                    }
+                ]
+            }
+        ],
+        "description": "Bearer tokens from the SMART authorisation server; see .well-known/smart-configuration.",
+        "extension": [
+            {
+                "url": "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris",
+                "extension": [{"url": name, "valueUri": f"{origin}/auth/{path}"} for name, path in uris],
+            }
+        ],
+    }
+
+
 def capability_statement(*, base: str, software_version: str, date: str) -> dict[str, Any]:
     interactions = served_interactions()
     served = interactions["type"] | interactions["instance"]
@@ -54,6 +85,7 @@ def capability_statement(*, base: str, software_version: str, date: str) -> dict
             if resource_type in served_resource_types()
         ],
         "interaction": [{"code": code} for code in sorted(interactions["system"])],
+        "security": _security(base),
     }
     if "search-system" in interactions["system"]:
         rest["searchParam"] = _search_params(COMMON)

@@ -15,7 +15,9 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework.views import APIView
 
+from consent.facade import BearerTokenAuthentication, PerTokenRateThrottle
 from core.outcome import Issue, operation_outcome
+from federation.api.authorisation import ScopesAllowInteraction
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,9 @@ class InteractionView(APIView):
 
     interactions: tuple[Interaction, ...]
     operation: Operation | None = None
+    authentication_classes = [BearerTokenAuthentication]
+    permission_classes = [ScopesAllowInteraction]
+    throttle_classes = [PerTokenRateThrottle]
 
 
 @dataclass(frozen=True)

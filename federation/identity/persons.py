@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from django.db.models import Count
+
 from federation.models import Person, PersonRecord
 
 
@@ -23,3 +25,15 @@ def person_patient_ids(golden_id: str) -> list[str]:
         return []
     sources = PersonRecord.objects.filter(person=person).values_list("patient__logical_id", flat=True)
     return [golden_id, *sorted(sources)]
+
+
+def best_known_persons(count: int) -> list[str]:
+    """`Patient/<golden id>` of the `count` persons with the most linked source records (a demo's resident is
+    best shown by someone several sources know)."""
+    persons = (
+        Person.objects.filter(merged_into__isnull=True)
+        .annotate(sources=Count("records"))
+        .order_by("-sources", "pk")
+        .values_list("golden", flat=True)[:count]
+    )
+    return [f"Patient/{golden}" for golden in persons]

@@ -15,7 +15,8 @@ PROJECT = Path(__file__).resolve().parent.parent.parent
 
 
 def run_python(code: str, **env: str) -> subprocess.CompletedProcess[str]:
-    clean = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "SECRET_KEY")}
+    unset = ("DATABASE_URL", "SECRET_KEY", "OIDC_ISSUER", "OIDC_RP_CLIENT_SECRET")
+    clean = {key: value for key, value in os.environ.items() if key not in unset}
     return subprocess.run(
         [sys.executable, "-c", code], cwd=PROJECT, env={**clean, **env}, capture_output=True, text=True, timeout=120
     )
@@ -29,7 +30,7 @@ def test_production_settings_name_every_missing_variable():
     )
 
     assert result.returncode != 0
-    assert "SECRET_KEY, DATABASE_URL, ALLOWED_HOSTS" in result.stderr
+    assert "SECRET_KEY, DATABASE_URL, ALLOWED_HOSTS, OIDC_ISSUER, OIDC_RP_CLIENT_SECRET" in result.stderr
 
 
 def test_production_settings_start_when_the_environment_is_complete():
@@ -40,6 +41,8 @@ def test_production_settings_start_when_the_environment_is_complete():
         DATABASE_URL="postgres://someone@db.internal:5432/tsunagi_prod",
         CELERY_BROKER_URL="redis://127.0.0.1:6379/0",
         ALLOWED_HOSTS="fhir.example.jp",
+        OIDC_ISSUER="https://id.example.jp/realms/region",
+        OIDC_RP_CLIENT_SECRET="y" * 32,
     )
 
     assert result.returncode == 0, result.stderr

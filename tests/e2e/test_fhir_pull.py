@@ -30,7 +30,10 @@ def pull(*args: str) -> tuple[int, dict[str, Any]]:
     would change between pulls); its exit code and summary."""
     out = StringIO()
     try:
-        call_command("ingest_pull", "--source", "mirror", *args, "--json", "--no-link", stdout=out, stderr=StringIO())
+        call_command(
+            "ingest_pull", "--source", "mirror", "--token-env", "MIRROR_TOKEN", *args, "--json", "--no-link",
+            stdout=out, stderr=StringIO(),
+        )  # fmt: skip
         code = 0
     except SystemExit as exit_:
         code = int(exit_.code or 0)
@@ -45,11 +48,12 @@ def counts() -> dict[str, int]:
 
 
 @pytest.fixture
-def remote_data(gunicorn_url: str) -> str:
+def remote_data(gunicorn_url: str, bearer: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> str:
     """Three Patients and four Observations stored through the API; the instant after the last of them, so
     that a pull's searches see these and not the copies the pull itself stores on the same server."""
     session = requests.Session()
-    session.headers["Content-Type"] = FHIR_JSON
+    session.headers.update({"Content-Type": FHIR_JSON, **bearer})
+    monkeypatch.setenv("MIRROR_TOKEN", bearer["Authorization"].removeprefix("Bearer "))  # the pull's token
     stored_at: list[str] = []
     for number in range(3):
         created = session.post(

@@ -92,3 +92,15 @@ def test_every_listed_parameter_answers(fhir):
         for parameter in resource["searchParam"]:
             response = fhir.get(f"/fhir/{resource['type']}?{parameter['name']}:missing=true")
             assert response.status_code == 200, (resource["type"], parameter["name"], response.content[:300])
+
+
+def test_the_statement_says_tokens_come_from_the_smart_authorisation_server(fhir):
+    security = fhir.get("/fhir/metadata").json()["rest"][0]["security"]
+
+    assert security["service"][0]["coding"][0]["code"] == "SMART-on-FHIR"
+    uris = {item["url"]: item["valueUri"] for item in security["extension"][0]["extension"]}
+    assert uris == {
+        "token": "http://testserver/auth/token",
+        "revoke": "http://testserver/auth/revoke",
+        "introspect": "http://testserver/auth/introspect",
+    }

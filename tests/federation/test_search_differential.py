@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from consent.contracts import AccessContext
 from federation.models import Resource
 from federation.storage import services
-from tests.conftest import FhirClient
+from tests.conftest import FhirClient, system_token
 from tests.federation.search import oracle
 from tests.federation.search.strategies import RESOURCE_TYPES, query, region
 
@@ -67,7 +67,7 @@ def test_engine_agrees_with_the_oracle(resources, data):
 
 
 def compare(resources, data):
-    fhir = FhirClient()
+    fhir = FhirClient(system_token())
     stored = load(resources)
     for _ in range(8):
         resource_type = data.draw(st.sampled_from(RESOURCE_TYPES), label="type")

@@ -1,12 +1,13 @@
-"""The access context of an API request (the seam where authorisation will plug in)."""
+"""The access context of an API request: who the bearer token speaks for and with which scopes."""
 
 from __future__ import annotations
 
 from rest_framework.request import Request
 
 from consent.contracts import AccessContext
+from consent.facade import access_for_token
 
 
 def request_access(request: Request) -> AccessContext:
-    """Until login and SMART authorisation land, the API acts as the platform itself."""
-    return AccessContext.system(purpose="fhir-api")
+    """The context of the request's token (ScopesAllowInteraction has refused requests without one)."""
+    return access_for_token(request.auth)

@@ -1,0 +1,31 @@
+"""Bearer tokens on the FHIR API: django-oauth-toolkit checks the token (known, unexpired, not revoked); what it
+may do is read from its SMART scopes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from oauth2_provider.contrib.rest_framework import OAuth2Authentication
+
+from consent.contracts import AccessContext, AccessKind
+from consent.scopes import Interaction, ScopeContext, grant_of
+
+
+class BearerTokenAuthentication(OAuth2Authentication):  # type: ignore[misc]  # django-oauth-toolkit has no type hints
+    www_authenticate_realm = "tsunagi"
+
+
+def access_for_token(token: Any) -> AccessContext:
+    """The access context of a request made with `token` (a django-oauth-toolkit AccessToken). Only client
+    credentials are issued so far, so every token acts in the system context of its client."""
+    return AccessContext(
+        kind=AccessKind.SYSTEM, purpose="fhir-api", client_id=token.application.client_id, scope=token.scope
+    )
+
+
+def interaction_allowed(access: AccessContext, resource_type: str | None, interaction: str) -> bool:
+    """Whether `access` may do `interaction` (a SMART letter: c r u d s) on `resource_type` (None: every type,
+    which only a wildcard scope allows). The platform acting on its own (no client) may do anything."""
+    if access.client_id is None:
+        return True
+    return grant_of(access.scope).allows(ScopeContext.SYSTEM, resource_type, Interaction(interaction))  # type: ignore[arg-type]
