@@ -15,6 +15,8 @@ class DemoClaimsValidator(OAuth2Validator):  # type: ignore[misc]  # django-oaut
         **OAuth2Validator.oidc_claim_scope,
         "sub": "openid",
         "name": "profile",
+        "family_name": "profile",
+        "given_name": "profile",
         "preferred_username": "profile",
         "email": "email",
     }
@@ -23,7 +25,9 @@ class DemoClaimsValidator(OAuth2Validator):  # type: ignore[misc]  # django-oaut
         user = request.user
         return {
             "sub": user.username,
-            "name": user.get_full_name() or user.username,
+            "name": f"{user.last_name} {user.first_name}".strip() or user.username,  # family name first
+            "family_name": user.last_name,
+            "given_name": user.first_name,
             "preferred_username": user.username,
             "email": user.email,
         }

@@ -40,7 +40,7 @@ def test_a_resident_signs_in_and_gets_an_account_keyed_on_issuer_and_subject(sig
     browser = sign_in(sign_in_servers, "hanako")
 
     landing = browser.get(f"{sign_in_servers.platform}/", timeout=10)
-    assert "花子" in landing.text
+    assert "山田 花子 としてサインイン中" in landing.text
     assert "no role yet" in landing.text
     account = Account.objects.get()
     assert (account.issuer, account.subject) == (sign_in_servers.provider, "hanako")
