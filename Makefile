@@ -36,7 +36,8 @@ demo: $(VENV)/.installed
 	@echo
 	$(BIN)/python -m idp serve --port $(IDP_PORT) --redirect-uri http://$(HOST):$(PORT)/oidc/callback/ --redirect-uri http://localhost:$(PORT)/oidc/callback/ \
 		>.local/idp.log 2>&1 & provider=$$!; trap 'kill $$provider 2>/dev/null' EXIT; \
-	$(BIN)/gunicorn config.wsgi --bind $(HOST):$(PORT) --workers 2 --threads 4 --preload --access-logfile -
+	$(BIN)/gunicorn config.wsgi --bind $(HOST):$(PORT) --workers 2 --threads 4 --preload --access-logfile - \
+		--access-logformat '%(h)s %(t)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms'
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
