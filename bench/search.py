@@ -441,7 +441,7 @@ def setup_django(database_url: str) -> None:
 def system_access() -> Any:
     from consent.contracts import AccessContext
 
-    return AccessContext.system(purpose="search benchmark")
+    return AccessContext.system(reason="search benchmark")
 
 
 # --- loading -------------------------------------------------------------------------------------

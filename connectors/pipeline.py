@@ -161,7 +161,7 @@ def messages_process(*, message_ids: list[int]) -> list[tuple[InboundMessage, li
 
 def _writer(source: SourceSystem) -> tuple[AccessContext, str]:
     """Who writes a source's records (the system, for the purpose of ingesting it) and their meta.source."""
-    return AccessContext.system(purpose=f"ingest:{source.code}"), f"{SOURCE_URI}{source.code}"
+    return AccessContext.system(reason=f"ingest:{source.code}"), f"{SOURCE_URI}{source.code}"
 
 
 def _records_store(

@@ -3,25 +3,53 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import Enum, StrEnum
+
+PURPOSE_SYSTEM = "http://terminology.hl7.org/CodeSystem/v3-ActReason"
+TSUNAGI_PURPOSE_SYSTEM = "https://tsunagi.example.jp/fhir/CodeSystem/purpose-of-use"
 
 
 class AccessKind(Enum):
-    """Who is acting. So far only system contexts: the platform itself, or a client with system scopes."""
+    """Whose side the request acts on; it decides which consent rules apply."""
 
-    SYSTEM = "system"
+    SYSTEM = "system"  # the platform itself, or a client with system scopes under the deployment's legal basis
+    PATIENT = "patient"  # pinned to one person: the person themself, or an app the person authorised
+    USER = "user"  # a member of staff (clinician, welfare officer), under each person's consent
+
+
+class Purpose(StrEnum):
+    """Purpose of use: v3 ActReason codes, except welfare support, which has none (Tsunagi's own code)."""
+
+    TREATMENT = "TREAT"
+    EMERGENCY_TREATMENT = "ETREAT"
+    WELFARE_SUPPORT = "welfare-support"
+    RESEARCH = "HRESCH"
+    OPERATIONS = "HOPERAT"  # the platform's own work and operators under the legal basis
+    PERSONAL = "PATRQT"  # the person reading their own record
+
+    @property
+    def system(self) -> str:
+        return TSUNAGI_PURPOSE_SYSTEM if self is Purpose.WELFARE_SUPPORT else PURPOSE_SYSTEM
 
 
 @dataclass(frozen=True)
 class AccessContext:
-    """Who is acting and why; federation selectors narrow their SQL by it via consent.facade."""
+    """Who is acting, for whom and why; federation selectors narrow their SQL by it via consent.facade, and the
+    audit trail records it."""
 
     kind: AccessKind
-    purpose: str
+    purpose: Purpose
+    reason: str = ""  # free text: the platform's job ("identity linking"), a break-the-glass justification
     client_id: str | None = None  # the app acting, when a request came with a token
     scope: str = ""  # the token's SMART scopes
+    patient: str | None = None  # PATIENT kind: the Patient id the context is pinned to, server-side
+    subject: str | None = None  # the signed-in account as "issuer|sub", when a person or staff member acts
+    role: str | None = None  # the account's role (accounts' Role values)
+    organization: str | None = None  # "Organization/ID" the actor works for (clinicians, apps)
+    practitioner: str | None = None  # "Practitioner/ID" of a clinician
+    municipality: str | None = None  # the municipality code of a welfare officer or a municipal system
 
     @classmethod
-    def system(cls, purpose: str) -> AccessContext:
+    def system(cls, reason: str) -> AccessContext:
         """The platform acting on its own behalf (ingest, identity linking, commands)."""
-        return cls(kind=AccessKind.SYSTEM, purpose=purpose)
+        return cls(kind=AccessKind.SYSTEM, purpose=Purpose.OPERATIONS, reason=reason)

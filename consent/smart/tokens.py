@@ -7,7 +7,7 @@ from typing import Any
 
 from oauth2_provider.contrib.rest_framework import OAuth2Authentication
 
-from consent.contracts import AccessContext, AccessKind
+from consent.contracts import AccessContext, AccessKind, Purpose
 from consent.scopes import Interaction, ScopeContext, grant_of
 
 
@@ -19,7 +19,11 @@ def access_for_token(token: Any) -> AccessContext:
     """The access context of a request made with `token` (a django-oauth-toolkit AccessToken). Only client
     credentials are issued so far, so every token acts in the system context of its client."""
     return AccessContext(
-        kind=AccessKind.SYSTEM, purpose="fhir-api", client_id=token.application.client_id, scope=token.scope
+        kind=AccessKind.SYSTEM,
+        purpose=Purpose.OPERATIONS,
+        reason="fhir-api",
+        client_id=token.application.client_id,
+        scope=token.scope,
     )
 
 

@@ -28,7 +28,7 @@ def test_worker_starts_with_the_same_settings(db, broker, worker):
 
 def test_reindex_runs_as_a_celery_job_on_a_real_worker(transactional_db, worker):
     services.resources_import(
-        access=AccessContext.system(purpose="test"),
+        access=AccessContext.system(reason="test"),
         resources=[jp_patient(f"p{n}", ("山田", "太郎"), ("ヤマダ", "タロウ")) for n in range(3)],
     )
     job, _ = reindex_job_create(resource_types=["Patient"])

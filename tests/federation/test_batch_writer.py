@@ -17,7 +17,7 @@ from federation.storage.bundles import transaction_entries_apply
 
 pytestmark = pytest.mark.django_db
 SYSTEM = "urn:oid:1.2.392.100495.20.3.51.11234567890"
-ACCESS = AccessContext.system(purpose="test")
+ACCESS = AccessContext.system(reason="test")
 
 
 def patient(number: str, family: str = "山田") -> dict[str, Any]:

@@ -10,7 +10,7 @@ from federation.models import Resource, ResourceVersion
 from federation.storage import services
 from tests.federation.search_data import jp_patient, lab
 
-SYSTEM = AccessContext.system(purpose="test")
+SYSTEM = AccessContext.system(reason="test")
 
 
 def test_imported_resources_are_stored_versioned_and_searchable(fhir):

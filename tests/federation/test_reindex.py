@@ -14,7 +14,7 @@ from federation.search.reindex import reindex_job_create, reindex_job_run
 from federation.storage import services
 from tests.federation.search_data import jp_patient
 
-SYSTEM = AccessContext.system(purpose="test")
+SYSTEM = AccessContext.system(reason="test")
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from tests.conftest import FhirClient, system_token
 from tests.federation.search import oracle
 from tests.federation.search.strategies import RESOURCE_TYPES, query, region
 
-SYSTEM = AccessContext.system(purpose="differential test")
+SYSTEM = AccessContext.system(reason="differential test")
 TABLES = (
     "federation_tokenindex, federation_stringindex, federation_dateindex, federation_numberindex, "
     "federation_quantityindex, federation_referenceindex, federation_uriindex, "

@@ -14,7 +14,7 @@ from federation.models import Resource, ResourceVersion
 from federation.storage import services
 from tests.conftest import patient
 
-SYSTEM = AccessContext.system(purpose="test")
+SYSTEM = AccessContext.system(reason="test")
 
 
 def content_of(version: StoredVersion) -> dict[str, Any]:

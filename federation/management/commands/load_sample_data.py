@@ -51,7 +51,7 @@ class Command(BaseCommand):
     def _load(
         self, bundles: list[tuple[Path, dict[str, Any]]], base_url: str, *, verbose: bool, progress: bool = False
     ) -> list[str]:
-        access = AccessContext.system(purpose="sample-data")
+        access = AccessContext.system(reason="sample-data")
         patients: list[str] = []
         for number, (path, bundle) in enumerate(bundles, start=1):
             try:

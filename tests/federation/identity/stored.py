@@ -11,7 +11,7 @@ from consent.contracts import AccessContext
 from federation.facade import identity_link_all, records_ingest
 from federation.models import Person, Resource
 
-ACCESS = AccessContext.system(purpose="test")
+ACCESS = AccessContext.system(reason="test")
 HOSPITAL = "urn:oid:1.2.392.100495.20.3.51.11234567890"
 PHARMACY = "https://tsunagi.example.jp/fhir/IdSystem/patient/pharmacy-1"
 REGISTER = "https://tsunagi.example.jp/fhir/IdSystem/resident/229990"
