@@ -210,13 +210,14 @@ def with_database(url: str, name: str) -> str:
     return urlunsplit(parts._replace(path=f"/{name}"))
 
 
-def recreate_database(url: str, name: str) -> str:
-    """Drop and create the bench database, so every run starts empty and the demo data is never touched."""
+def recreate_database(url: str, name: str, *, template: str | None = None) -> str:
+    """Drop and create the bench database, so every run starts empty (or as a copy of `template`, a database
+    an earlier run filled) and the demo data is never touched."""
     if name == "tsunagi":
         raise BenchError("Refusing to benchmark against the demo database 'tsunagi'.")
     with psycopg.connect(with_database(url, "postgres"), autocommit=True) as connection:
         connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        connection.execute(f'CREATE DATABASE "{name}"')
+        connection.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
     return with_database(url, name)
 
 

@@ -1,14 +1,22 @@
 """Benchmark of the ingest pipeline on a generated region, per connector, against a bare COPY of the same JSON.
 
 Run it as `.venv/bin/python bench/ingest.py [--people N] [--workers W] [--no-ndjson] [--export DIR]
-[--database NAME]` (default 1,000 people, 2 workers). It drops and recreates the `tsunagi_ingest_bench`
-database (or NAME) on the machine's PostgreSQL server (DATABASE_URL's server, else the embedded one), migrates
-it, generates a region (seed 1) into a temporary folder, then ingests each source with `manage.py ingest --json
---workers W` in its own process while a sampler keeps the peak memory (PSS) of that process tree (the workers
-included). Rates are records per second (a record is one HL7 message, one JAHIS dispensing, one CSV row, one
-Bundle or NDJSON line) and stored resources per second; CPU per stored resource of the ingest process (its
-workers included) and of its PostgreSQL backends (when the server runs on this machine), which a machine
-shared with other work measures better than rates.
+[--database NAME] [--region DIR] [--connector KIND]... [--start-from DATABASE]` (default 1,000 people, 2
+workers). It drops and recreates the `tsunagi_ingest_bench` database (or NAME) on the machine's PostgreSQL
+server (DATABASE_URL's server, else the embedded one), migrates it, generates a region (seed 1) into a temporary
+folder, then ingests each source with `manage.py ingest --json --workers W` in its own process while a sampler
+keeps the peak memory (PSS) of that process tree (the workers included). Rates are records per second (a record
+is one HL7 message, one JAHIS dispensing, one CSV row, one Bundle or NDJSON line) and stored resources per
+second; CPU per stored resource of the ingest process (its workers included) and of its PostgreSQL backends
+(when the server runs on this machine), which a machine shared with other work measures better than rates; and
+the batches that collided with the other worker and were planned again (`collisions`).
+
+To measure one connector at scale without ingesting the whole region each time: `--region DIR` keeps the
+generated region in DIR (or uses the one there), `--connector KIND` ingests only that connector's sources, and
+`--start-from DATABASE` starts from a copy of a database an earlier run filled (kept under its `--database`
+name) instead of an empty one. For example, fill `ingest_base` with the sources ingested before JAHIS once
+(`--database ingest_base --connector resident-register --connector ssmix2 --connector fhir --no-ndjson`), then
+time JAHIS alone on copies of it (`--start-from ingest_base --connector jahis --no-ndjson`).
 
 FHIR NDJSON: the resources the region's sources stored are written out as a Bulk export would (one
 `<Type>.ndjson` per type, ids and `Type/id` references of this server; Provenance left out, as it has no
@@ -113,8 +121,11 @@ def pss_bytes(pid: int) -> int:
     return 0
 
 
+COLLIDED = "collided with another writer"  # federation.ingest.records logs each batch planned again
+
+
 def run_source(database_url: str, raw_dir: Path, region: Path, source: dict[str, Any], workers: int) -> dict[str, Any]:
-    env = django_env(database_url) | {"RAW_STORE_DIR": str(raw_dir)}
+    env = django_env(database_url) | {"RAW_STORE_DIR": str(raw_dir), "LOG_LEVEL": "INFO"}
     manage = [str(VENV_BIN / "python"), "manage.py"]
     identifier = source["organization"]["identifier"]
     subprocess.run(
@@ -138,7 +149,7 @@ def run_source(database_url: str, raw_dir: Path, region: Path, source: dict[str,
         capture_output=True,
     )
     started = time.perf_counter()
-    with tempfile.TemporaryFile() as out:
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as log:
         process = subprocess.Popen(
             [
                 *manage,
@@ -156,12 +167,14 @@ def run_source(database_url: str, raw_dir: Path, region: Path, source: dict[str,
             cwd=REPO_ROOT,
             env=env,
             stdout=out,
-            stderr=subprocess.DEVNULL,
+            stderr=log,
         )
         used = watch(process, urlsplit(database_url).path.lstrip("/"))
         seconds = time.perf_counter() - started
         out.seek(0)
         summary = json.loads(out.read())
+        log.seek(0)
+        collisions = sum(1 for line in log if COLLIDED.encode() in line)
     written = summary["created"] + summary["updated"]
     lines = jahis_lines(region / source["path"]) if source["kind"] == "jahis" else None
     return {
@@ -171,6 +184,7 @@ def run_source(database_url: str, raw_dir: Path, region: Path, source: dict[str,
         "records": summary["records"],
         "resources_written": written,
         "quarantined": summary["quarantined"],
+        "collisions": collisions,
         "records_per_second": round(summary["records"] / seconds, 1),
         "resources_per_second": round(written / seconds, 1),
         "peak_pss_mb": round(used.peak_pss / 2**20),
@@ -245,20 +259,24 @@ def run_ndjson(server: str, database: str, scratch: Path, export: Path, workers:
     return run_source(database_url, scratch / "raw-ndjson", export.parent, source, workers)
 
 
-def run_region(database_url: str, scratch: Path, people: int, workers: int) -> list[dict[str, Any]]:
-    """Generate a region and ingest each of its sources, the register first."""
+def run_region(
+    database_url: str, scratch: Path, region: Path, people: int, workers: int, connectors: list[str] | None
+) -> list[dict[str, Any]]:
+    """Generate a region (unless `region` holds one) and ingest each of its sources (of `connectors`, when
+    given), the register first."""
     migrate(database_url)
-    region = scratch / "region"
-    subprocess.run(
-        [str(VENV_BIN / "python"), "manage.py", "generate_region", "--people", str(people), "--out", str(region),
-         "--verbosity", "0"],
-        cwd=REPO_ROOT,
-        env=django_env(database_url),
-        check=True,
-    )  # fmt: skip
+    if not (region / "sources.json").exists():
+        subprocess.run(
+            [str(VENV_BIN / "python"), "manage.py", "generate_region", "--people", str(people), "--out", str(region),
+             "--verbosity", "0"],
+            cwd=REPO_ROOT,
+            env=django_env(database_url),
+            check=True,
+        )  # fmt: skip
     sources = json.loads((region / "sources.json").read_text(encoding="utf-8"))["sources"]
     per_source = []
-    for source in sorted(sources, key=lambda s: s["kind"] != "resident-register"):
+    chosen = [source for source in sources if connectors is None or source["kind"] in connectors]
+    for source in sorted(chosen, key=lambda s: s["kind"] != "resident-register"):
         per_source.append(run_source(database_url, scratch / "raw", region, source, workers))
         print(json.dumps(per_source[-1], ensure_ascii=False), file=sys.stderr)
     return per_source
@@ -271,9 +289,14 @@ def main() -> None:
     parser.add_argument("--no-ndjson", action="store_true", help="skip the FHIR NDJSON phase")
     parser.add_argument("--export", type=Path, help="keep the NDJSON export here; if it is there, run only its phase")
     parser.add_argument("--database", default=BENCH_DATABASE, help="the database to recreate (and NAME_ndjson)")
+    parser.add_argument("--region", type=Path, help="generate the region here, or use the one already here")
+    parser.add_argument(
+        "--connector", action="append", dest="connectors", help="ingest only this connector's sources (repeatable)"
+    )
+    parser.add_argument("--start-from", metavar="DATABASE", help="start from a copy of this database, not empty")
     args = parser.parse_args()
     server, where = server_url()
-    database_url = recreate_database(server, args.database)
+    database_url = recreate_database(server, args.database, template=args.start_from)
     scratch = Path(tempfile.mkdtemp(prefix="tsunagi-ingest-bench-"))
     export = args.export or scratch / "export"
     per_source: list[dict[str, Any]] = []
@@ -281,7 +304,8 @@ def main() -> None:
     floor: dict[str, Any] | None = None
     try:
         if not export.exists():
-            per_source = run_region(database_url, scratch, args.people, args.workers)
+            region = args.region or scratch / "region"
+            per_source = run_region(database_url, scratch, region, args.people, args.workers, args.connectors)
         if not args.no_ndjson:
             lines = exported_lines(export) if export.exists() else ndjson_export(database_url, export)
             floor = copy_floor(database_url, lines)
@@ -305,6 +329,8 @@ def main() -> None:
         "database": {"server": where, "postgresql": server_version(database_url)},
         "people": args.people,
         "workers": args.workers,
+        "connectors": args.connectors,
+        "start_from": args.start_from,
         "as_of": date(2026, 3, 31).isoformat(),
         "by_connector": by_connector,
         "per_source": per_source,

@@ -27,7 +27,6 @@ from django.utils import timezone
 
 from consent.contracts import AccessContext
 from consent.facade import access_filter
-from core import fhir_json
 from core.outcome import FhirError, conflict, invalid
 from federation.identity.golden import with_kept_golden_link
 from federation.identity.persons import golden_ids_of
@@ -46,9 +45,9 @@ from federation.storage.bundles import (
 from federation.storage.claims import Key, identifier_claim_key, identifier_key
 from federation.storage.rows import (
     CopiedRow,
-    content_hash,
     require_valid_id,
     resources_copy,
+    serialised,
     versions_copy,
     with_server_meta,
 )
@@ -186,7 +185,7 @@ class _Row:
     content_hash: str
     is_deleted: bool
     stored_version: int | None
-    content: dict[str, Any] | None = None  # the latest content this batch wrote
+    text: str | None = None  # the latest content this batch wrote, as stored
     index_rows: IndexRows | None = None  # its search index rows: extracted once, for identifier matches and writing
 
     @property
@@ -203,7 +202,7 @@ class _Version:
     target: Target
     version_id: int
     method: str
-    content: dict[str, Any] | None
+    text: str | None  # None: a deletion
 
 
 _MISSING = object()
@@ -308,9 +307,9 @@ class _State:
         table[key] = value
 
     def store(self, row: _Row, method: WriteMethod) -> _Row:
-        """Make `row` current (its content None for a deletion), keep its version and its key matches."""
+        """Make `row` current (its text None for a deletion), keep its version and its key matches."""
         self._set(self.rows, row.target, row)
-        self.versions.append(_Version(row.target, row.version_id, method.value, row.content))
+        self.versions.append(_Version(row.target, row.version_id, method.value, row.text))
         old_keys = self.row_keys.get(row.target, frozenset())
         found = row.index_rows
         new_keys = _identifier_keys(row.resource_type, found) & self.wanted if found is not None else frozenset()
@@ -422,20 +421,23 @@ def _execute(
             expression=f"{entry.resource_type}.id",
         )
     content = with_server_meta(resource, plan.logical_id, (row.version_id + 1) if row else 1, now)
-    new_hash = content_hash(content)
+    text, new_hash = serialised(content)
     if row is not None and not row.is_deleted and row.content_hash == new_hash:
         return EntryOutcome(entry.method, row.version_url)  # what is stored was valid: no need to check again
     resource_validate(resource, expected_type=entry.resource_type)
     require_valid_id(entry.resource_type, plan.logical_id)
     found = index_rows(entry.resource_type, content)
     if row is None:
-        row = _Row(
-            None, entry.resource_type, plan.logical_id, 1, new_hash, False, None, content=content, index_rows=found
-        )
+        row = _Row(None, entry.resource_type, plan.logical_id, 1, new_hash, False, None, text, found)
         method = WriteMethod.POST if entry.method == "POST" else WriteMethod.PUT
         return _stored(state.store(row, method), entry, created=True)
     row = replace(
-        row, version_id=row.version_id + 1, content_hash=new_hash, is_deleted=False, content=content, index_rows=found
+        row,
+        version_id=row.version_id + 1,
+        content_hash=new_hash,
+        is_deleted=False,
+        text=text,
+        index_rows=found,
     )
     return _stored(state.store(row, WriteMethod.PUT), entry, created=False)
 
@@ -456,7 +458,7 @@ def _delete(state: _State, entry: BundleEntry, now: datetime) -> EntryOutcome:
         return EntryOutcome(entry.method, None)
     if row.is_deleted:
         return EntryOutcome(entry.method, row.version_url)
-    row = replace(row, version_id=row.version_id + 1, content_hash="", is_deleted=True, content=None, index_rows=None)
+    row = replace(row, version_id=row.version_id + 1, content_hash="", is_deleted=True, text=None, index_rows=None)
     return EntryOutcome(entry.method, state.store(row, WriteMethod.DELETE).version_url, changed=True)
 
 
@@ -464,11 +466,6 @@ def _write(state: _State, now: datetime) -> None:
     """Write what the batch planned: new rows, changed rows, versions and index rows."""
     if not state.versions:
         return
-    texts = {
-        (version.target, version.version_id): fhir_json.dumps(version.content)
-        for version in state.versions
-        if version.content is not None
-    }  # one text per version; a row's current text is its last version's
     rows = [state.rows[target] for target in dict.fromkeys(version.target for version in state.versions)]
     new_rows = [row for row in rows if row.pk is None]
     changed_rows = [row for row in rows if row.pk is not None]
@@ -476,9 +473,9 @@ def _write(state: _State, now: datetime) -> None:
         _claim_new_identifiers(cursor, state, new_rows)
         new_rows = [replace(row, pk=pk) for row, pk in zip(new_rows, _new_keys(cursor, len(new_rows)), strict=True)]
         pks = {row.target: row.pk for row in (*new_rows, *changed_rows)}
-        resources_copy(cursor.cursor, (_copied(row, texts, now) for row in new_rows))
-        _update_changed(cursor, changed_rows, texts, now)
-        versions_copy(cursor.cursor, _version_rows(state, pks, texts, now))
+        resources_copy(cursor.cursor, (_copied(row, now) for row in new_rows))
+        _update_changed(cursor, changed_rows, now)
+        versions_copy(cursor.cursor, _version_rows(state, pks, now))
     index = IndexBatch()
     for row in (*new_rows, *changed_rows):
         assert row.pk is not None
@@ -511,10 +508,9 @@ def _new_keys(cursor: Any, count: int) -> list[int]:
     return [row[0] for row in cursor.fetchall()]
 
 
-def _copied(row: _Row, texts: dict[tuple[Target, int], str], now: datetime) -> CopiedRow:
+def _copied(row: _Row, now: datetime) -> CopiedRow:
     assert row.pk is not None
-    text = texts.get((row.target, row.version_id))
-    return CopiedRow(row.pk, row.resource_type, row.logical_id, row.version_id, now, text, row.content_hash)
+    return CopiedRow(row.pk, row.resource_type, row.logical_id, row.version_id, now, row.text, row.content_hash)
 
 
 # Changed rows go to the server by COPY, then one UPDATE joins them: a text[] parameter of the contents is
@@ -530,7 +526,7 @@ UPDATE_CHANGED_ROWS = (
 )
 
 
-def _update_changed(cursor: Any, rows: list[_Row], texts: dict[tuple[Target, int], str], now: datetime) -> None:
+def _update_changed(cursor: Any, rows: list[_Row], now: datetime) -> None:
     """One UPDATE for every changed row, each only if its version is still the one read."""
     if not rows:
         return
@@ -540,19 +536,15 @@ def _update_changed(cursor: Any, rows: list[_Row], texts: dict[tuple[Target, int
         "COPY batch_changed_rows (id, read_version, version_id, is_deleted, content, content_hash) FROM STDIN"
     ) as copy:
         for row in rows:
-            text = texts.get((row.target, row.version_id))
-            copy.write_row((row.pk, row.stored_version, row.version_id, row.is_deleted, text, row.content_hash))
+            copy.write_row((row.pk, row.stored_version, row.version_id, row.is_deleted, row.text, row.content_hash))
     cursor.execute(UPDATE_CHANGED_ROWS, [now])
     if cursor.rowcount != len(rows):
         raise BatchConflictError("a resource this batch read was changed meanwhile")
 
 
-def _version_rows(
-    state: _State, pks: dict[Target, int | None], texts: dict[tuple[Target, int], str], now: datetime
-) -> Iterator[CopiedRow]:
+def _version_rows(state: _State, pks: dict[Target, int | None], now: datetime) -> Iterator[CopiedRow]:
     for version in state.versions:
         resource_type, logical_id = version.target
         pk = pks[version.target]
         assert pk is not None
-        text = texts.get((version.target, version.version_id))
-        yield CopiedRow(pk, resource_type, logical_id, version.version_id, now, text, method=version.method)
+        yield CopiedRow(pk, resource_type, logical_id, version.version_id, now, version.text, method=version.method)

@@ -6,6 +6,7 @@ whichever path wrote it.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -41,11 +42,15 @@ def with_server_meta(resource: dict[str, Any], logical_id: str, version_id: int,
 
 def content_hash(resource: dict[str, Any]) -> str:
     """Hash of the content a client controls: server meta fields do not count as a change."""
-    meta = client_meta(resource)
-    comparable = {key: value for key, value in resource.items() if key != "meta"}
-    if meta:
-        comparable["meta"] = meta
-    return fhir_json.canonical_sha256(comparable)
+    return serialised(resource)[1]
+
+
+def serialised(content: dict[str, Any]) -> tuple[str, str]:
+    """The text to store (canonical JSON, meta whole; jsonb keeps no key order anyway) and the content hash
+    (of the canonical text without the server's meta fields), from one serialisation of the content."""
+    meta = content.get("meta")
+    stored, compared = fhir_json.canonical_variants(content, "meta", [meta, client_meta(content) or None])
+    return stored, hashlib.sha256(compared.encode()).hexdigest()
 
 
 @dataclass(frozen=True)

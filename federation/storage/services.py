@@ -15,7 +15,6 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from consent.contracts import AccessContext
-from core import fhir_json
 from core.outcome import FhirError, conflict, invalid
 from federation.contracts import StoredVersion, WriteResult
 from federation.fhir import r4b
@@ -31,6 +30,7 @@ from federation.storage.rows import (
     content_hash,
     require_valid_id,
     resources_copy,
+    serialised,
     versions_copy,
     with_server_meta,
 )
@@ -248,19 +248,23 @@ def resources_import(*, access: AccessContext, resources: list[dict[str, Any]]) 
     with connection.cursor() as cursor:
         cursor.execute("SELECT nextval('federation_resource_id_seq') FROM generate_series(1, %s)", [len(resources)])
         keys = [row[0] for row in cursor.fetchall()]
-        rows = [
-            Resource(
-                pk=key,
-                resource_type=resource["resourceType"],
-                logical_id=resource["id"],
-                version_id=1,
-                last_updated=now,
-                content=(content := with_server_meta(resource, resource["id"], 1, now)),
-                content_hash=content_hash(content),
+        rows: list[Resource] = []
+        copied: list[CopiedRow] = []
+        for key, resource in zip(keys, resources, strict=True):
+            content = with_server_meta(resource, resource["id"], 1, now)
+            text, hash_ = serialised(content)  # one text for both tables
+            rows.append(
+                Resource(
+                    pk=key,
+                    resource_type=resource["resourceType"],
+                    logical_id=resource["id"],
+                    version_id=1,
+                    last_updated=now,
+                    content=content,
+                    content_hash=hash_,
+                )
             )
-            for key, resource in zip(keys, resources, strict=True)
-        ]
-        copied = [_copied(row, fhir_json.dumps(row.content)) for row in rows]  # one text for both tables
+            copied.append(_copied(rows[-1], text))
         try:
             with transaction.atomic():
                 resources_copy(cursor.cursor, copied)

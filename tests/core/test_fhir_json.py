@@ -75,3 +75,32 @@ def test_canonical_sha256_hashes_the_canonical_utf8_text():
 def test_what_json_cannot_hold_fails_as_before():
     with pytest.raises(TypeError):
         fhir_json.canonical({"when": date(2026, 1, 1)})
+
+
+def without(value: dict[str, Any], key: str) -> dict[str, Any]:
+    return {name: item for name, item in value.items() if name != key}
+
+
+VARIED_VALUES = [
+    {"resourceType": "Patient", "id": "1"},  # the member sorts last
+    {"active": True},  # first, and alone once set
+    {"meta": {"versionId": "1"}, "a": 1, "z": 2},  # in the middle, and replaced
+    {"meta": {"source": "x"}},  # alone
+    {"id": "x", "valueQuantity": {"value": Decimal("1.50")}, "contained": [{"meta": {"versionId": "9"}}]},
+    # Strings that write like the stand-in: every variant is written whole.
+    {"text": "\x00\x01"},
+    {"text": '"\x00\x01', "value": Decimal("2.0")},
+    {"text": "\x00", "value": Decimal("3.25")},
+]
+
+
+@pytest.mark.parametrize("value", VARIED_VALUES + [value for _, value in fixture_values() if isinstance(value, dict)])
+def test_canonical_variants_are_the_canonical_texts_of_each_variant(value):
+    variants = [{"versionId": "2", "lastUpdated": "2026-01-01T00:00:00Z", "source": "s"}, None, {}, [Decimal("0.10")]]
+    expected = [canonical_text(value, variant) for variant in variants]
+    assert fhir_json.canonical_variants(value, "meta", variants) == expected
+
+
+def canonical_text(value: dict[str, Any], meta: Any) -> str:
+    rest = without(value, "meta")
+    return simplejson_compact(rest if meta is None else {**rest, "meta": meta}, sort_keys=True)

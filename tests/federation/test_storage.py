@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import pytest
 from django.db import DatabaseError, transaction
 
 from consent.contracts import AccessContext
+from core import fhir_json
 from core.outcome import FhirError
 from federation.contracts import StoredVersion
 from federation.models import Resource, ResourceVersion
 from federation.storage import services
+from federation.storage.rows import serialised
 from tests.conftest import patient
 
 SYSTEM = AccessContext.system(reason="test")
@@ -109,3 +112,23 @@ def test_broken_extensions_on_extension_values_are_still_refused(db):
 
     with pytest.raises(FhirError):
         services.resource_create(access=SYSTEM, resource=patient(extension=[broken]))
+
+
+def test_one_serialisation_gives_the_stored_text_and_the_hash_stored_before():
+    """The text stored and the change hash come from one serialisation; the hash stays what it was (the
+    canonical text without the server's meta fields), so a resource stored before is still unchanged."""
+    content = {
+        "resourceType": "Observation",
+        "id": "o1",
+        "meta": {"versionId": "3", "lastUpdated": "2026-01-01T00:00:00Z", "source": "urn:s", "tag": [{"code": "t"}]},
+        "status": "final",
+        "code": {"text": "体重"},
+        "valueQuantity": {"value": Decimal("60.50"), "unit": "kg"},
+    }
+    text, hash_ = serialised(content)
+    comparable = {**content, "meta": {"source": "urn:s", "tag": [{"code": "t"}]}}
+    assert hash_ == fhir_json.canonical_sha256(comparable)
+    assert fhir_json.loads(text) == content
+    assert text == fhir_json.canonical(content)
+    bare = {key: value for key, value in content.items() if key != "meta"}
+    assert serialised({**bare, "meta": {"versionId": "1"}})[1] == fhir_json.canonical_sha256(bare)
