@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -77,29 +78,25 @@ def _compact(value: Any, *, sort_keys: bool) -> str:
     return "".join(piece + number for piece, number in zip(pieces, [*decimals, ""], strict=True))
 
 
-# Written in place of the member that `canonical_variants` varies, then replaced by each variant's text.
+# Written in place of the member that `canonical_with_member` varies, then replaced by each variant's text.
 _SLOT = "\x00\x01"
 _WRITTEN_SLOT = '"\\u0000\\u0001"'
 
 
-def canonical_variants(value: dict[str, Any], key: str, variants: list[Any]) -> list[str]:
-    """The canonical text of `value` with its member `key` set to each of `variants` in turn (None: without
-    that member), the rest of `value` written once: a stored resource and its content hash differ only in
-    their meta. Where a string of `value` writes like the stand-in, each variant is written whole."""
+def canonical_with_member(value: dict[str, Any], key: str) -> Callable[[Any], str]:
+    """A function giving the canonical text of `value` with its member `key` set to its argument (None: without
+    that member), the rest of `value` written once: a stored resource and its content hash differ only in their
+    meta. Where a string of `value` writes like the stand-in, each variant is written whole."""
     text = canonical({**value, key: _SLOT})
     head, slot, tail = text.partition(_WRITTEN_SLOT)
     if not slot or _WRITTEN_SLOT in tail:
-        return [canonical(_with_member(value, key, variant)) for variant in variants]
+        rest = {name: item for name, item in value.items() if name != key}
+        return lambda member: canonical(rest if member is None else {**rest, key: member})
     name = json.dumps(key, ensure_ascii=False) + ":"
     assert head.endswith(name), "the stand-in is the member's value"
     before = head[: -len(name)]
     without = before[:-1] + tail if before.endswith(",") else before + tail.removeprefix(",")
-    return [without if variant is None else head + canonical(variant) + tail for variant in variants]
-
-
-def _with_member(value: dict[str, Any], key: str, member: Any) -> dict[str, Any]:
-    rest = {name: item for name, item in value.items() if name != key}
-    return rest if member is None else {**rest, key: member}
+    return lambda member: without if member is None else head + canonical(member) + tail
 
 
 def canonical_sha256(value: Any) -> str:

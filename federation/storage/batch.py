@@ -45,9 +45,9 @@ from federation.storage.bundles import (
 from federation.storage.claims import Key, identifier_claim_key, identifier_key
 from federation.storage.rows import (
     CopiedRow,
+    Serialised,
     require_valid_id,
     resources_copy,
-    serialised,
     versions_copy,
     with_server_meta,
 )
@@ -436,14 +436,15 @@ def _execute(
             expression=f"{entry.resource_type}.id",
         )
     content = with_server_meta(resource, plan.logical_id, (row.version_id + 1) if row else 1, now)
-    text, new_hash = serialised(content)
+    serialised = Serialised(content)
+    new_hash = serialised.content_hash
     if row is not None and not row.is_deleted and row.content_hash == new_hash:
         return EntryOutcome(entry.method, row.version_url)  # what is stored was valid: no need to check again
     resource_validate(resource, expected_type=entry.resource_type)
     require_valid_id(entry.resource_type, plan.logical_id)
     found = index_rows(entry.resource_type, content)
     if row is None:
-        row = _Row(None, entry.resource_type, plan.logical_id, 1, new_hash, False, None, text, found)
+        row = _Row(None, entry.resource_type, plan.logical_id, 1, new_hash, False, None, serialised.text, found)
         method = WriteMethod.POST if entry.method == "POST" else WriteMethod.PUT
         return _stored(state.store(row, method), entry, created=True)
     row = replace(
@@ -451,7 +452,7 @@ def _execute(
         version_id=row.version_id + 1,
         content_hash=new_hash,
         is_deleted=False,
-        text=text,
+        text=serialised.text,
         index_rows=found,
     )
     return _stored(state.store(row, WriteMethod.PUT), entry, created=False)

@@ -6,6 +6,7 @@ whichever path wrote it.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -42,15 +43,22 @@ def with_server_meta(resource: dict[str, Any], logical_id: str, version_id: int,
 
 def content_hash(resource: dict[str, Any]) -> str:
     """Hash of the content a client controls: server meta fields do not count as a change."""
-    return serialised(resource)[1]
+    return Serialised(resource).content_hash
 
 
-def serialised(content: dict[str, Any]) -> tuple[str, str]:
-    """The text to store (canonical JSON, meta whole; jsonb keeps no key order anyway) and the content hash
-    (of the canonical text without the server's meta fields), from one serialisation of the content."""
-    meta = content.get("meta")
-    stored, compared = fhir_json.canonical_variants(content, "meta", [meta, client_meta(content) or None])
-    return stored, hashlib.sha256(compared.encode()).hexdigest()
+class Serialised:
+    """A resource's content hash (of its canonical text without the server's meta fields) and, when asked,
+    the text to store (canonical JSON with its whole meta; jsonb keeps no key order anyway), from one
+    serialisation of the content: an unchanged resource never needs the second."""
+
+    def __init__(self, content: dict[str, Any]) -> None:
+        self._with_meta = fhir_json.canonical_with_member(content, "meta")
+        self._meta = content.get("meta")
+        self.content_hash = hashlib.sha256(self._with_meta(client_meta(content) or None).encode()).hexdigest()
+
+    @functools.cached_property
+    def text(self) -> str:
+        return self._with_meta(self._meta)
 
 
 @dataclass(frozen=True)

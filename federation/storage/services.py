@@ -27,10 +27,10 @@ from federation.search.selectors import resources_matching
 from federation.storage.claims import creation_claim
 from federation.storage.rows import (
     CopiedRow,
+    Serialised,
     content_hash,
     require_valid_id,
     resources_copy,
-    serialised,
     versions_copy,
     with_server_meta,
 )
@@ -252,7 +252,7 @@ def resources_import(*, access: AccessContext, resources: list[dict[str, Any]]) 
         copied: list[CopiedRow] = []
         for key, resource in zip(keys, resources, strict=True):
             content = with_server_meta(resource, resource["id"], 1, now)
-            text, hash_ = serialised(content)  # one text for both tables
+            serialised = Serialised(content)  # one text for both tables
             rows.append(
                 Resource(
                     pk=key,
@@ -261,10 +261,10 @@ def resources_import(*, access: AccessContext, resources: list[dict[str, Any]]) 
                     version_id=1,
                     last_updated=now,
                     content=content,
-                    content_hash=hash_,
+                    content_hash=serialised.content_hash,
                 )
             )
-            copied.append(_copied(rows[-1], text))
+            copied.append(_copied(rows[-1], serialised.text))
         try:
             with transaction.atomic():
                 resources_copy(cursor.cursor, copied)

@@ -95,10 +95,15 @@ VARIED_VALUES = [
 
 
 @pytest.mark.parametrize("value", VARIED_VALUES + [value for _, value in fixture_values() if isinstance(value, dict)])
-def test_canonical_variants_are_the_canonical_texts_of_each_variant(value):
-    variants = [{"versionId": "2", "lastUpdated": "2026-01-01T00:00:00Z", "source": "s"}, None, {}, [Decimal("0.10")]]
-    expected = [canonical_text(value, variant) for variant in variants]
-    assert fhir_json.canonical_variants(value, "meta", variants) == expected
+def test_canonical_with_member_gives_the_canonical_text_of_each_variant(value):
+    with_meta = fhir_json.canonical_with_member(value, "meta")
+    for variant in (
+        {"versionId": "2", "lastUpdated": "2026-01-01T00:00:00Z", "source": "s"},
+        None,
+        {},
+        [Decimal("0.1")],
+    ):
+        assert with_meta(variant) == canonical_text(value, variant)
 
 
 def canonical_text(value: dict[str, Any], meta: Any) -> str:

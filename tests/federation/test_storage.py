@@ -14,7 +14,7 @@ from core.outcome import FhirError
 from federation.contracts import StoredVersion
 from federation.models import Resource, ResourceVersion
 from federation.storage import services
-from federation.storage.rows import serialised
+from federation.storage.rows import Serialised
 from tests.conftest import patient
 
 SYSTEM = AccessContext.system(reason="test")
@@ -125,10 +125,10 @@ def test_one_serialisation_gives_the_stored_text_and_the_hash_stored_before():
         "code": {"text": "体重"},
         "valueQuantity": {"value": Decimal("60.50"), "unit": "kg"},
     }
-    text, hash_ = serialised(content)
+    serialised = Serialised(content)
     comparable = {**content, "meta": {"source": "urn:s", "tag": [{"code": "t"}]}}
-    assert hash_ == fhir_json.canonical_sha256(comparable)
-    assert fhir_json.loads(text) == content
-    assert text == fhir_json.canonical(content)
+    assert serialised.content_hash == fhir_json.canonical_sha256(comparable)
+    assert fhir_json.loads(serialised.text) == content
+    assert serialised.text == fhir_json.canonical(content)
     bare = {key: value for key, value in content.items() if key != "meta"}
-    assert serialised({**bare, "meta": {"versionId": "1"}})[1] == fhir_json.canonical_sha256(bare)
+    assert Serialised({**bare, "meta": {"versionId": "1"}}).content_hash == fhir_json.canonical_sha256(bare)
