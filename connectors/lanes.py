@@ -5,6 +5,8 @@ a register's moves after its residents, a FHIR export's Observations after its P
 *lanes*: a lane keeps its files in order on one process; lanes of a *stage* run side by side; stages run one
 after the other. What two lanes share (an Organization, a prescribing institution) is written conditionally and
 the batch writer turns a race on it into a retry, so lanes only need to keep each person's history in order.
+A JAHIS file's patient is the number its name starts with (the records carry none), so its lanes go by that
+number: a flat export, or one with a folder per month, keeps a patient's files in order on one process too.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Protocol, TypeVar
 from django.db import connections
 
 from connectors.fhir.connector import type_tier
+from connectors.jahis.parser import file_name as jahis_file_name
 
 Lane = list[Path]
 Stage = list[Lane]
@@ -31,8 +34,8 @@ def ingest_stages(connector: str, files: list[Path], root: Path) -> list[Stage]:
     """The files (in the connector's order) as stages of lanes; one lane when order is all that is known."""
     if connector == "ssmix2":  # <root>/<3>/<3>/<patient id>/<date>/<kind>/<file>: a lane per patient
         return [_lanes(files, lambda file: file.relative_to(root).parts[:3])]
-    if connector == "jahis":  # generated and exported trees keep a folder per patient
-        return [_lanes(files, lambda file: file.relative_to(root).parts[:-1] or (file.name,))]
+    if connector == "jahis":  # a lane per patient number of the file names, whatever the folders
+        return [_lanes(files, lambda file: (jahis_file_name(file.name).patient,))]
     if connector == "fhir":  # a stage per FILE_ORDER tier; every file of a tier on its own
         tiers: dict[int, Stage] = {}
         for file in files:

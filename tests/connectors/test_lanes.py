@@ -48,3 +48,16 @@ def test_a_stage_of_few_files_is_spread_over_the_workers():
     tasks = list(stage_tasks(stage, workers=2))
     assert len(tasks) == 8
     assert [file for task in tasks for file in task] == [lane[0] for lane in stage]
+
+
+def test_jahis_files_have_a_lane_per_patient_number_whatever_the_folders():
+    """The patient of a JAHIS file is the number its name starts with: a flat export, or one with a folder
+    per month, still keeps each patient's files in order on one process (the newest record 1 last)."""
+    files = [
+        ROOT / "202510/100_20251020_1.csv",
+        ROOT / "202510/200_20251021_1.csv",
+        ROOT / "202511/100_20251115_1.csv",
+        ROOT / "300_20251201_1.csv",
+        ROOT / "notes.csv",  # no patient number: the file stands for its own patient
+    ]
+    assert ingest_stages("jahis", files, ROOT) == [[[files[0], files[2]], [files[1]], [files[3]], [files[4]]]]
