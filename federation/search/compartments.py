@@ -1,9 +1,11 @@
 """The Patient compartment, from the spec's CompartmentDefinition: which parameters tie a resource
-to a patient. Compartment search (`/fhir/Patient/{id}/{type}`) and, later, consent use it."""
+to a patient. Compartment search (`/fhir/Patient/{id}/{type}`), the audit trail and, later, consent use it."""
 
 from __future__ import annotations
 
 import json
+from collections import defaultdict
+from collections.abc import Iterable
 from functools import cache
 
 from django.db.models import Exists, OuterRef, Q
@@ -46,3 +48,22 @@ def in_compartment(compartment: str, owner_id: str, resource_type: str) -> Q | N
     )
     # The owners are in their own compartment.
     return linked | Q(logical_id__in=owners) if resource_type == compartment else linked
+
+
+def compartment_patients(references: Iterable[str]) -> set[str]:
+    """The ids of the Patients in whose compartments the stored resources `references` ("Type/id") are, read
+    from their reference index rows: the persons a request's results or changes concern (the audit trail)."""
+    by_type: dict[str, set[str]] = defaultdict(set)
+    for reference in references:
+        resource_type, _, logical_id = reference.partition("/")
+        by_type[resource_type].add(logical_id)
+    owners = set(by_type.get("Patient", ()))  # a Patient is in its own compartment
+    linked = Q(pk__in=[])
+    for resource_type, logical_ids in by_type.items():
+        codes = compartment_parameters("Patient").get(resource_type, ())
+        parameters = parameters_for(resource_type) if codes else {}
+        keys = [index_key(parameters[code]) for code in codes if code in parameters]
+        if keys:
+            linked |= Q(resource__resource_type=resource_type, resource__logical_id__in=logical_ids, param__in=keys)
+    found = ReferenceIndex.objects.filter(linked, target_type="Patient").values_list("target_id", flat=True)
+    return owners | {target for target in found if target}
