@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -26,14 +26,14 @@ CHAINED_FIELDS = tuple(
 VERIFY_CHUNK = 2000
 
 
-def canonical_json(fields: dict[str, Any]) -> bytes:
+def canonical_json(fields: Mapping[str, Any]) -> bytes:
     """The row's chained columns as canonical JSON; instants in UTC with microseconds, so a value read back
     from PostgreSQL gives the same bytes as the value written."""
     values = {name: _plain(fields[name]) for name in CHAINED_FIELDS}
     return json.dumps(values, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def row_hash(previous_hash: str, fields: dict[str, Any]) -> str:
+def row_hash(previous_hash: str, fields: Mapping[str, Any]) -> str:
     return hashlib.sha256(previous_hash.encode() + canonical_json(fields)).hexdigest()
 
 

@@ -50,7 +50,7 @@ def audit_event_resource(record: AuditRecord) -> dict[str, Any]:
         },
     }
     if record.purpose:
-        event["purposeOfUse"] = [_purpose(record)]
+        event["purposeOfEvent"] = [_purpose(record)]
     entities = _entities(record)
     if entities:
         event["entity"] = entities

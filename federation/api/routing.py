@@ -62,14 +62,15 @@ class InteractionView(APIView):
         and when it cannot be written the work is undone and the request fails."""
         try:
             with transaction.atomic():
-                patients = patients_before(request, kwargs)
+                named = {"resource_type": self.served_type, **kwargs} if self.served_type else kwargs
+                patients = patients_before(request, named)
                 with transaction.atomic():  # what a refused request did is undone, its audit entry is kept
                     response = super().dispatch(request, *args, **kwargs)
                     if response.status_code >= 400:
                         transaction.set_rollback(True)
                 code = self.audit_code(self.request)
                 audit_record(
-                    entry=interaction_entry(self.request, response, code=code, kwargs=kwargs, patients=patients)
+                    entry=interaction_entry(self.request, response, code=code, kwargs=named, patients=patients)
                 )
         except DatabaseError as error:
             logger.error("The audit entry could not be written (%s); the request is refused.", type(error).__name__)
