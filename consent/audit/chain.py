@@ -43,7 +43,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # the lock lasts until the caller's transaction ends
 def chain_append(fields: dict[str, Any]) -> AuditRecord:
     """Append one row after the newest; `fields` holds every chained column."""
     with connection.cursor() as cursor:

@@ -10,7 +10,7 @@ from consent.audit.models import AuditRecord
 from consent.contracts import AuditEntry
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # no savepoint of its own: an entry that fails fails what it audits
 def audit_record(*, entry: AuditEntry) -> AuditRecord:
     """Append `entry`. Callers write it inside the transaction of what they audit, so an event is never lost
     when the work commits, and the work fails when its event cannot be written."""
