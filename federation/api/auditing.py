@@ -98,7 +98,7 @@ def _entry_reference(entry: dict[str, Any]) -> Iterator[str]:
     if resource.get("resourceType") not in (None, "OperationOutcome") and "id" in resource:
         yield f"{resource['resourceType']}/{resource['id']}"
         return
-    location = (entry.get("response") or {}).get("location") or ""
+    location = (entry.get("response") or {}).get("location") or entry.get("fullUrl") or ""  # a history deletion
     if found := REFERENCE.search(location):
         yield f"{found[1]}/{found[2]}"
 

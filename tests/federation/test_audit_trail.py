@@ -126,6 +126,15 @@ def test_writes_record_the_persons_before_and_after_the_change(fhir, records):
     assert event.entities[0].startswith("Observation/")
 
 
+def test_a_deletion_in_a_history_page_is_named_too(fhir, records):
+    fhir.delete(f"/fhir/Observation/{records['taro_obs']}")
+
+    page = fhir.get("/fhir/Observation/_history?_count=1").json()
+
+    assert "resource" not in page["entry"][0]  # the newest version is the deletion: no content to name it by
+    assert last_event().entities == [f"Observation/{records['taro_obs']}"]
+
+
 def test_a_transaction_is_one_event_naming_every_entry(fhir, records):
     bundle = {
         "resourceType": "Bundle",
