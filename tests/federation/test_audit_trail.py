@@ -126,13 +126,17 @@ def test_writes_record_the_persons_before_and_after_the_change(fhir, records):
     assert event.entities[0].startswith("Observation/")
 
 
-def test_a_deletion_in_a_history_page_is_named_too(fhir, records):
+def test_reading_the_history_of_a_deleted_resource_concerns_its_person(fhir, records):
     fhir.delete(f"/fhir/Observation/{records['taro_obs']}")
 
     page = fhir.get("/fhir/Observation/_history?_count=1").json()
 
     assert "resource" not in page["entry"][0]  # the newest version is the deletion: no content to name it by
     assert last_event().entities == [f"Observation/{records['taro_obs']}"]
+    assert last_event().patients == [records["taro"]]  # from the last content, the index rows being gone
+
+    assert fhir.get(f"/fhir/Observation/{records['taro_obs']}/_history/1").status_code == 200
+    assert (last_event().subtype, last_event().patients) == ("vread", [records["taro"]])
 
 
 def test_a_transaction_is_one_event_naming_every_entry(fhir, records):
