@@ -319,3 +319,17 @@ def test_the_capability_statement_lists_exactly_what_audit_event_serves(fhir):
     assert [item["code"] for item in audit["interaction"]] == ["read", "search-type"]
     assert [param["name"] for param in audit["searchParam"]] == ["agent", "date", "entity", "patient", "type"]
     assert audit["searchParam"][3]["definition"] == "http://hl7.org/fhir/SearchParameter/AuditEvent-patient"
+
+
+def test_bundles_and_system_searches_do_not_reach_audit_events_in_the_store(fhir, records):
+    event = {"resourceType": "AuditEvent", "id": "forged"}
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "batch",
+        "entry": [{"resource": event, "request": {"method": "PUT", "url": "AuditEvent/forged"}}],
+    }
+
+    response = fhir.post("/fhir", bundle)
+
+    assert response.json()["entry"][0]["response"]["status"].startswith("405")
+    assert fhir.get("/fhir?_type=AuditEvent").status_code == 400
