@@ -2,7 +2,8 @@
 
 Run it as `.venv/bin/python bench/audit_cost.py [--requests N]`. It starts a fresh `tsunagi_bench_audit`
 database (on the server of DATABASE_URL), seeds synthetic patients with observations through the API and then
-sends reads, searches (a page of 20 from many people), creates and updates through Django's test client. For
+sends reads, searches (a page of 20 from many people), creates and updates through Django's test client, twice:
+as configured, then without the WAL flush at commit (`synchronous_commit=off`, this database only). For
 every request it times the whole interaction view and, inside it, the interaction itself (DRF's dispatch:
 authentication, scopes, the handler); the difference is what auditing adds: the transaction and savepoint
 around the work, the persons' lookup, the advisory lock and the chained INSERT. It prints the median and p95
@@ -144,6 +145,16 @@ def measure(name: str, timings: Timings, requests: int, send: Callable[[int], No
     return result
 
 
+def set_synchronous_commit(value: str) -> None:
+    """The second pass turns the WAL flush at commit off (for the bench database only), to show how much of the
+    cost is durability (a read now commits a write) and how much the audit work itself."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"ALTER DATABASE {BENCH_DATABASE} SET synchronous_commit = {value}")
+    connection.close()  # the next request connects again and takes the setting
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=500, help="requests per interaction (default 500)")
@@ -174,11 +185,15 @@ def main() -> None:
         body = observation(patients[number % len(patients)], float(number)) | {"id": target}
         assert http.put(f"/fhir/Observation/{target}", data=json.dumps(body), content_type=FHIR_JSON).status_code == 200
 
-    print(f"{'':<8} {'median':>8} {'p95':>8} {'request':>10}   (ms added by auditing; whole request median)")
-    results = {
-        name: measure(name, timings, arguments.requests, send)
-        for name, send in (("read", read), ("search", search), ("create", create), ("update", update))
-    }
+    interactions = (("read", read), ("search", search), ("create", create), ("update", update))
+    results = {}
+    for flush in ("on", "off"):
+        set_synchronous_commit(flush)
+        print(f"synchronous_commit={flush}")
+        print(f"{'':<8} {'median':>8} {'p95':>8} {'request':>10}   (ms added by auditing; whole request median)")
+        results[f"synchronous_commit={flush}"] = {
+            name: measure(name, timings, arguments.requests, send) for name, send in interactions
+        }
     from consent.models import AuditRecord
 
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
