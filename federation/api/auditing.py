@@ -15,10 +15,13 @@ from rest_framework.request import Request
 
 from consent.contracts import AccessContext, AuditCategory, AuditEntry
 from federation.api.views.access import request_access
+from federation.fhir.spec import TRAIL_TYPES
 from federation.search.compartments import compartment_patients
 
 AUDIT_EVENT = "AuditEvent"
 REFERENCE = re.compile(r"(?:^|/)([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})(?:/_history/\d+)?/?$")
+# AuditEvent.action per interaction; searches, type and system history, Bundles and operations execute (E),
+# as BALP has it.
 ACTIONS = {
     "create": "C",
     "conditional-create": "C",
@@ -29,7 +32,7 @@ ACTIONS = {
     "read": "R",
     "vread": "R",
     "history-instance": "R",
-}  # fmt: skip  - searches, type and system history, batches and operations execute (E), as BALP has it
+}
 QUERY_ACTIONS = {"search-type", "search-system", "search-compartment", "history-type", "history-system"}
 CHANGING_METHODS = ("PUT", "DELETE")
 
@@ -45,7 +48,7 @@ def patients_before(request: HttpRequest, kwargs: dict[str, Any]) -> set[str]:
     """For an update or delete of a named resource, the persons it concerned before the change (afterwards a
     deletion has no compartment and an update may have moved it to someone else)."""
     reference = named_instance(kwargs)
-    if request.method not in CHANGING_METHODS or reference is None or reference.startswith(f"{AUDIT_EVENT}/"):
+    if request.method not in CHANGING_METHODS or reference is None or _in_trail(reference):
         return set()
     return compartment_patients([reference])
 
@@ -58,7 +61,7 @@ def interaction_entry(
     data = getattr(response, "data", None)  # a DRF Response's body before rendering
     body: dict[str, Any] = data if isinstance(data, dict) else {}
     entities = list(dict.fromkeys(_touched(body, response, kwargs)))
-    stored = [reference for reference in entities if not reference.startswith(f"{AUDIT_EVENT}/")]
+    stored = [reference for reference in entities if not _in_trail(reference)]
     concerned = patients | compartment_patients(stored) | set(_audit_event_patients(body))
     return AuditEntry(
         category=AuditCategory.REST,
@@ -74,6 +77,11 @@ def interaction_entry(
     )
 
 
+def _in_trail(reference: str) -> bool:
+    """A reference to an audit event (served by the trail, not the store, so it has no compartment rows)."""
+    return reference.partition("/")[0] in TRAIL_TYPES
+
+
 def _access(request: Request) -> AccessContext | None:
     """The caller's context; None when it had no valid token (a 401 is audited too, with what little is known)."""
     return request_access(request) if request.auth is not None else None
@@ -86,11 +94,15 @@ def _touched(body: dict[str, Any], response: HttpResponseBase, kwargs: dict[str,
         yield named
     if body.get("resourceType") not in (None, "Bundle", "OperationOutcome") and "id" in body:
         yield f"{body['resourceType']}/{body['id']}"
-    for entry in body.get("entry") or [] if body.get("resourceType") == "Bundle" else []:
+    for entry in _bundle_entries(body):
         yield from _entry_reference(entry)
     location = response.get("Location")
     if location and (found := REFERENCE.search(location)):
         yield f"{found[1]}/{found[2]}"
+
+
+def _bundle_entries(body: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(body.get("entry") or []) if body.get("resourceType") == "Bundle" else []
 
 
 def _entry_reference(entry: dict[str, Any]) -> Iterator[str]:
@@ -105,11 +117,7 @@ def _entry_reference(entry: dict[str, Any]) -> Iterator[str]:
 
 def _audit_event_patients(body: dict[str, Any]) -> Iterator[str]:
     """Reading the audit trail concerns the persons the events read are about (their Patient entities)."""
-    events = (
-        [body]
-        if body.get("resourceType") == AUDIT_EVENT
-        else [entry.get("resource") or {} for entry in body.get("entry") or [] if body.get("resourceType") == "Bundle"]
-    )
+    events = [entry.get("resource") or {} for entry in _bundle_entries(body)] or [body]
     for event in events:
         if event.get("resourceType") != AUDIT_EVENT:
             continue
