@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 IDP_PORT ?= 8001
 
-.PHONY: demo test lint db-stop bench bench-search bench-region clean
+.PHONY: demo test lint db-stop bench bench-search bench-region bench-audit clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Tsunagi needs Python 3.11 or newer")'
@@ -56,6 +56,9 @@ bench-search: $(VENV)/.installed
 
 bench-region: $(VENV)/.installed
 	$(BIN)/python bench/generate_region.py
+
+bench-audit: $(VENV)/.installed
+	$(BIN)/python bench/audit_cost.py
 
 db-stop: $(VENV)/.installed
 	$(BIN)/python -m config.embedded_db stop

@@ -24,10 +24,11 @@ from connectors.models import InboundMessage, MessageStatus, QuarantinedRecord, 
 from connectors.parts import LinePart, message_parts, part_count
 from connectors.raw_store import RawBatch, raw_store_open, raw_store_open_each, raw_store_open_range, raw_store_put
 from connectors.registry import connector_for
-from consent.contracts import AccessContext
+from consent.contracts import AccessContext, AuditCategory, AuditEntry
+from consent.facade import audit_record
 from core.outcome import FhirError
 from federation.contracts import IngestCounts, LinkCounts
-from federation.facade import organization_ensure, provenance_entry, records_ingest
+from federation.facade import compartment_patients, organization_ensure, provenance_entry, records_ingest
 
 PROJECT_IDS = f"{PROJECT_SYSTEMS}IdSystem"
 SOURCE_URI = "https://tsunagi.example.jp/fhir/source/"
@@ -190,7 +191,31 @@ def _records_store(
                 else:
                     tallies[message.pk].counts.add(outcome)
             _provenance(access, source, messages, tallies, source_uri, full_only=True)  # a big file's targets
+            _batch_audit(access, batch, outcomes)
     return tallies
+
+
+def _batch_audit(
+    access: AccessContext,
+    batch: list[tuple[InboundMessage, int, ParsedRecord]],
+    outcomes: list[IngestCounts | FhirError],
+) -> None:
+    """One audit entry per stored batch: the raw messages it came from and the persons whose records it wrote
+    (the batch's Provenance names each version)."""
+    stored = [outcome for outcome in outcomes if not isinstance(outcome, FhirError)]
+    targets = [target.split("/_history/")[0] for counts in stored for target in counts.targets]
+    audit_record(
+        entry=AuditEntry(
+            category=AuditCategory.IMPORT,
+            subtype="import",
+            action="C",
+            status=200,
+            access=access,
+            outcome_text=f"{len(stored)} of {len(batch)} records stored",
+            entities=tuple(dict.fromkeys(f"urn:sha256:{message.sha256}" for message, _, _ in batch)),
+            patients=tuple(sorted(compartment_patients(targets))),
+        )
+    )
 
 
 def _problem_texts(source: SourceSystem, tally: _Tally) -> list[str]:

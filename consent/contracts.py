@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import Enum, StrEnum
+from typing import Any
 
 PURPOSE_SYSTEM = "http://terminology.hl7.org/CodeSystem/v3-ActReason"
 TSUNAGI_PURPOSE_SYSTEM = "https://tsunagi.example.jp/fhir/CodeSystem/purpose-of-use"
@@ -53,3 +55,60 @@ class AccessContext:
     def system(cls, reason: str) -> AccessContext:
         """The platform acting on its own behalf (ingest, identity linking, commands)."""
         return cls(kind=AccessKind.SYSTEM, purpose=Purpose.OPERATIONS, reason=reason)
+
+
+class AuditCategory(StrEnum):
+    """What kind of event an audit entry records (AuditEvent.type)."""
+
+    REST = "rest"  # a FHIR interaction on the API
+    LOGIN = "login"  # an OpenID Connect sign-in, successful or not
+    IMPORT = "import"  # a batch of records a connector stored
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One auditable event as the platform saw it; consent.facade.audit_record appends it to the chain.
+
+    `access` is None when the actor is unknown (a request without a valid token, a failed sign-in); `subject`
+    and `role` then name who acted or tried, when known. `entities` are the resources the event touched
+    ("Observation/7") or, for an import, the raw messages ("urn:sha256:..."); `patients` the Patient ids whose
+    records they are; `query` what was asked (a search's query string); `status` the HTTP-like outcome (200,
+    404...) and `outcome_text` the OperationOutcome's text."""
+
+    category: AuditCategory
+    subtype: str  # the FHIR interaction code (read, search-type...), an operation ($match), login, import
+    action: str  # C, R, U, D or E (AuditEvent.action)
+    status: int
+    access: AccessContext | None
+    outcome_text: str = ""
+    subject: str | None = None
+    role: str | None = None
+    entities: tuple[str, ...] = ()
+    patients: tuple[str, ...] = ()
+    query: str = ""
+    network: str | None = None
+
+
+@dataclass(frozen=True)
+class AuditCriteria:
+    """An AuditEvent search: each given criterion narrows, every criterion must hold.
+
+    `patients` are the Patient ids of one person (any of them matches), `recorded` (prefix, low, high) bounds
+    on the event time, `agent` a reference, account ("issuer|sub") or client id, `entity` a reference,
+    `types` AuditEvent.type codes (any matches). `after_id` continues a page."""
+
+    patients: tuple[str, ...] | None = None
+    recorded: tuple[tuple[str, datetime, datetime], ...] = ()
+    agent: str | None = None
+    entity: str | None = None
+    types: tuple[str, ...] = ()
+    count: int = 20
+    after_id: int | None = None
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    """One page of AuditEvent resources, newest first; `next_after_id` continues after its last."""
+
+    events: tuple[dict[str, Any], ...]
+    next_after_id: int | None

@@ -5,6 +5,10 @@ from __future__ import annotations
 from django.db import models
 from oauth2_provider.models import Application
 
+from consent.audit.models import AuditRecord  # the audit trail's table belongs to this app
+
+__all__ = ["AuditRecord", "ClientKind", "ClientRegistration", "UsedClientAssertion"]
+
 
 class ClientKind(models.TextChoices):
     PUBLIC = "public"  # a browser or phone app: no secret, PKCE only

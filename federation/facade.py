@@ -5,9 +5,11 @@ from __future__ import annotations
 from federation.identity.linking import identity_link_all, identity_queue_size
 from federation.identity.persons import best_known_persons
 from federation.ingest.records import organization_ensure, provenance_entry, records_ingest
+from federation.search.compartments import compartment_patients
 
 __all__ = [
     "best_known_persons",
+    "compartment_patients",
     "identity_link_all",
     "identity_queue_size",
     "organization_ensure",

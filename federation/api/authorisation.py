@@ -50,7 +50,7 @@ def needed(request: Request, view: Any) -> Iterator[tuple[str | None, str]]:
         return
     kwargs = view.kwargs
     letter = LETTERS[next(iter(sorted(codes)))]
-    resource_type = kwargs.get("compartment_type") or kwargs.get("resource_type")
+    resource_type = kwargs.get("compartment_type") or kwargs.get("resource_type") or view.served_type
     if resource_type is None and letter == "s" and request.query_params.get("_type"):
         for named in request.query_params["_type"].split(","):
             yield named.strip(), letter

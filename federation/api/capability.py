@@ -29,6 +29,20 @@ def served_interactions() -> dict[str, frozenset[str]]:
 
 
 @cache
+def dedicated_routes() -> dict[str, tuple[frozenset[str], tuple[str, ...]]]:
+    """Types served by views of their own (the audit trail's AuditEvent): their interaction codes and search
+    parameters, exactly as routed."""
+    found: dict[str, tuple[set[str], set[str]]] = {}
+    for _, route in ROUTES:
+        for view in route.views.values():
+            if view.served_type is not None:
+                codes, parameters = found.setdefault(view.served_type, (set(), set()))
+                codes.update(interaction.code for interaction in view.interactions)
+                parameters.update(view.search_parameters)
+    return {name: (frozenset(codes), tuple(sorted(params))) for name, (codes, params) in found.items()}
+
+
+@cache
 def served_operations() -> dict[str, tuple[dict[str, str], ...]]:
     """`CapabilityStatement.rest.resource.operation` entries per resource type, from the routed operations."""
     found: dict[str, list[dict[str, str]]] = {}
@@ -80,9 +94,11 @@ def capability_statement(*, base: str, software_version: str, date: str) -> dict
             "time zone are read in Asia/Tokyo."
         ),
         "resource": [
-            _resource_capability(resource_type, served)
+            _dedicated_capability(resource_type)
+            if resource_type in dedicated_routes()
+            else _resource_capability(resource_type, served)
             for resource_type in r4_resource_types()
-            if resource_type in served_resource_types()
+            if resource_type in served_resource_types() or resource_type in dedicated_routes()
         ],
         "interaction": [{"code": code} for code in sorted(interactions["system"])],
         "security": _security(base),
@@ -130,11 +146,32 @@ def _resource_capability(resource_type: str, served: frozenset[str]) -> dict[str
     return capability
 
 
-def _search_params(resource_type: str) -> list[dict[str, Any]]:
+def _dedicated_capability(resource_type: str) -> dict[str, Any]:
+    """A read-only type served by its own views: only what they do, with the spec's definitions of the search
+    parameters they take."""
+    codes, parameters = dedicated_routes()[resource_type]
+    capability: dict[str, Any] = {
+        "type": resource_type,
+        "profile": f"http://hl7.org/fhir/StructureDefinition/{resource_type}",
+        "interaction": [{"code": code} for code in sorted(codes)],
+        "versioning": "no-version",
+        "readHistory": False,
+        "updateCreate": False,
+        "conditionalCreate": False,
+        "conditionalUpdate": False,
+        "conditionalRead": "not-supported",
+        "conditionalDelete": "not-supported",
+    }
+    if parameters:
+        capability["searchParam"] = _search_params(resource_type, only=parameters)
+    return capability
+
+
+def _search_params(resource_type: str, *, only: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
     return [
         {"name": p.code, "definition": p.url, "type": p.type, "documentation": p.description}
         for p in sorted(parameters_for(resource_type).values(), key=lambda p: p.code)
-        if searchable(p)
+        if searchable(p) and (only is None or p.code in only)
     ]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from federation.api.routing import InteractionRoute
+from federation.api.views.audit import AuditEventReadView, AuditEventSearchView
 from federation.api.views.bundle import BatchView
 from federation.api.views.history import InstanceHistoryView, SystemHistoryView, TypeHistoryView
 from federation.api.views.match import PatientMatchView
@@ -17,6 +18,9 @@ from federation.api.views.write import (
 )
 
 ROUTES: list[tuple[str, InteractionRoute]] = [
+    # The audit trail, read-only; the store's routes do not take AuditEvent (see converters.py).
+    ("AuditEvent", InteractionRoute({"GET": AuditEventSearchView})),
+    ("AuditEvent/<fhirid:logical_id>", InteractionRoute({"GET": AuditEventReadView})),
     ("", InteractionRoute({"GET": SystemSearchView, "POST": BatchView})),
     ("_history", InteractionRoute({"GET": SystemHistoryView})),
     (

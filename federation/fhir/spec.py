@@ -14,6 +14,9 @@ FHIR_VERSION = "4.0.1"
 ID_PATTERN = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 # R4B redesigned these R4 types (evidence-based medicine rework), so its models cannot check R4 content.
 REDESIGNED_IN_R4B = frozenset({"Evidence", "EvidenceVariable"})
+# Types the API serves from the platform's audit trail, read-only, never from the store (which still keeps the
+# ones sources send through ingest).
+TRAIL_TYPES = frozenset({"AuditEvent"})
 
 
 @cache

@@ -1,16 +1,20 @@
 """The Patient compartment, from the spec's CompartmentDefinition: which parameters tie a resource
-to a patient. Compartment search (`/fhir/Patient/{id}/{type}`) and, later, consent use it."""
+to a patient. Compartment search (`/fhir/Patient/{id}/{type}`), the audit trail and, later, consent use it."""
 
 from __future__ import annotations
 
 import json
+from collections import defaultdict
+from collections.abc import Iterable
 from functools import cache
+from typing import Any, cast
 
 from django.db.models import Exists, OuterRef, Q
 
 from federation.fhir.spec import SPEC_DIR
 from federation.identity.persons import person_patient_ids
-from federation.models import ReferenceIndex
+from federation.models import ReferenceIndex, ResourceVersion
+from federation.search.indexing import index_rows
 from federation.search.registry import index_key, parameters_for
 
 COMPARTMENT_FILES = {"Patient": "CompartmentDefinition-patient.json"}
@@ -46,3 +50,69 @@ def in_compartment(compartment: str, owner_id: str, resource_type: str) -> Q | N
     )
     # The owners are in their own compartment.
     return linked | Q(logical_id__in=owners) if resource_type == compartment else linked
+
+
+def compartment_patients(references: Iterable[str]) -> set[str]:
+    """The ids of the Patients in whose compartments the stored resources `references` ("Type/id") are: the
+    persons a request's results or changes concern (the audit trail). Read from the reference index rows; a
+    deleted resource has none left, so its last content is read instead."""
+    by_type: dict[str, set[str]] = defaultdict(set)
+    for reference in references:
+        resource_type, _, logical_id = reference.partition("/")
+        by_type[resource_type].add(logical_id)
+    owners = set(by_type.get("Patient", ()))  # a Patient is in its own compartment
+    keys = {resource_type: _patient_keys(resource_type) for resource_type in by_type}
+    linked = Q(pk__in=[])
+    for resource_type, logical_ids in by_type.items():
+        if keys[resource_type]:
+            linked |= Q(
+                resource__resource_type=resource_type,
+                resource__logical_id__in=logical_ids,
+                param__in=keys[resource_type],
+            )
+    rows = ReferenceIndex.objects.filter(linked, target_type="Patient").values_list(
+        "resource__resource_type", "resource__logical_id", "target_id"
+    )
+    covered = set()
+    for resource_type, logical_id, target in rows:
+        covered.add((resource_type, logical_id))
+        if target:
+            owners.add(target)
+    unlinked = {  # in the compartment's types but naming no Patient: perhaps deleted (Patients are their own)
+        name: missing
+        for name, ids in by_type.items()
+        if keys[name]
+        and name != "Patient"
+        and (missing := {logical_id for logical_id in ids if (name, logical_id) not in covered})
+    }
+    return owners | _deleted_patients(unlinked, keys)
+
+
+def _patient_keys(resource_type: str) -> list[int]:
+    """The index keys of the parameters that put `resource_type` in a Patient's compartment."""
+    codes = compartment_parameters("Patient").get(resource_type, ())
+    parameters = parameters_for(resource_type) if codes else {}
+    return [index_key(parameters[code]) for code in codes if code in parameters]
+
+
+def _deleted_patients(candidates: dict[str, set[str]], keys: dict[str, list[int]]) -> set[str]:
+    """For resources with no Patient reference rows that are deleted: the Patients their last content named."""
+    if not candidates:
+        return set()
+    wanted = Q(pk__in=[])
+    for resource_type, logical_ids in candidates.items():
+        wanted |= Q(resource_type=resource_type, logical_id__in=logical_ids)
+    last_contents = (
+        ResourceVersion.objects.filter(wanted, resource__is_deleted=True, content__isnull=False)
+        .order_by("resource_id", "-version_id")
+        .distinct("resource_id")
+        .values_list("resource_type", "content")
+    )
+    found = set()
+    for resource_type, content in last_contents:
+        for param, _, target_type, target_id, _ in index_rows(resource_type, cast(dict[str, Any], content))[
+            ReferenceIndex
+        ]:
+            if param in keys[resource_type] and target_type == "Patient" and target_id:
+                found.add(target_id)
+    return found

@@ -21,7 +21,7 @@ from consent.contracts import AccessContext
 from core.instant import format_instant
 from core.outcome import FhirError, Issue, conflict, invalid
 from federation.contracts import StoredVersion, WriteResult
-from federation.fhir.spec import served_resource_types
+from federation.fhir.spec import TRAIL_TYPES, served_resource_types
 from federation.search.indexing import deferred_indexing
 from federation.search.query import parse_query, query_pairs
 from federation.search.searching import resource_search
@@ -106,6 +106,10 @@ def parse_entry(index: int, raw: Any) -> BundleEntry:
     resource_type = match["type"]
     if resource_type not in served_resource_types():
         raise FhirError(404, Issue("not-supported", f"{where}: unknown resource type '{resource_type}'."))
+    if resource_type in TRAIL_TYPES:
+        raise FhirError(
+            405, Issue("not-supported", f"{where}: {resource_type} is the audit trail, read at its own URL.")
+        )
     resource = raw.get("resource")
     if method in ("POST", "PUT") and not isinstance(resource, dict):
         raise invalid(f"{where} ({method}) has no resource.", expression=f"{where}.resource")

@@ -12,7 +12,7 @@ from core.outcome import invalid, not_found
 from federation.api.http import base_url, served_type, url_parameters
 from federation.api.routing import Interaction, InteractionView
 from federation.api.views.access import request_access
-from federation.fhir.spec import served_resource_types
+from federation.fhir.spec import TRAIL_TYPES, served_resource_types
 from federation.search.compartments import in_compartment
 from federation.search.query import parse_query
 from federation.search.searching import resource_search
@@ -95,6 +95,9 @@ class SystemSearchView(InteractionView):
         unknown = [name for name in requested if name not in served_resource_types()]
         if unknown:
             raise invalid(f"_type names unknown resource types: {', '.join(unknown)}.")
+        trail = [name for name in requested if name in TRAIL_TYPES]
+        if trail:
+            raise invalid(f"{', '.join(trail)} is the audit trail: search it at its own URL, /fhir/{trail[0]}.")
         types = tuple(requested) if requested else tuple(sorted(served_resource_types()))
         search_type = types[0] if len(types) == 1 else COMMON_TYPE
         return search_response(request, pairs, search_type=search_type, types=types, path="")
