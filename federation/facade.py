@@ -5,6 +5,7 @@ from __future__ import annotations
 from federation.identity.linking import identity_link_all, identity_queue_size
 from federation.identity.persons import best_known_persons
 from federation.ingest.records import organization_ensure, provenance_entry, records_ingest
+from federation.storage.services import resource_create, resource_update
 
 __all__ = [
     "best_known_persons",
@@ -13,4 +14,6 @@ __all__ = [
     "organization_ensure",
     "provenance_entry",
     "records_ingest",
+    "resource_create",
+    "resource_update",
 ]
