@@ -68,7 +68,8 @@ class App:
             "code_verifier": self.verifier,
             **overrides,
         }
-        return Client().post("/auth/token", {name: value for name, value in form.items() if value}, headers=self._auth())
+        sent = {name: value for name, value in form.items() if value}
+        return Client().post("/auth/token", sent, headers=self._auth())
 
     def refresh(self, refresh_token: str) -> Any:
         form = {"grant_type": "refresh_token", "refresh_token": refresh_token, "client_id": self.client_id}
@@ -120,4 +121,3 @@ def token_for(browser: Client, app: App, scope: str, **choices: Any) -> dict[str
 
 def bearer(access_token: str) -> Client:
     return Client(headers={"Authorization": f"Bearer {access_token}"})
-

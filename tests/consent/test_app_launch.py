@@ -4,6 +4,7 @@ refresh with offline_access only, expiry, revocation from the person's list of a
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -43,7 +44,7 @@ def app() -> App:
     return register_app(PERSON_SCOPES)
 
 
-def stored_consent(fhir: FhirClient, authorisation: AppAuthorisation) -> dict:
+def stored_consent(fhir: FhirClient, authorisation: AppAuthorisation) -> dict[str, Any]:
     response = fhir.get(f"/fhir/{authorisation.consent}")
     assert response.status_code == 200
     return dict(response.json())
