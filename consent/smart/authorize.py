@@ -40,6 +40,16 @@ class LaunchForm(AllowForm):  # type: ignore[misc]  # django-oauth-toolkit has n
 class SmartAuthorizationView(AuthorizationView):  # type: ignore[misc]  # django-oauth-toolkit has no type hints
     template_name = "consent/authorize.html"
     form_class = LaunchForm
+    launch_choice: LaunchChoice | None = None  # set by an approval on the consent screen, and only by one
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        """The person always sees the consent screen: an app cannot skip it with approval_prompt=auto."""
+        if "approval_prompt" in request.GET:
+            parameters = request.GET.copy()
+            del parameters["approval_prompt"]
+            request.GET = parameters  # type: ignore[assignment]  # a mutable copy, read by django-oauth-toolkit
+        response: HttpResponse = super().get(request, *args, **kwargs)
+        return response
 
     def validate_authorization_request(self, request: HttpRequest) -> tuple[list[str], dict[str, Any]]:
         """SMART's own rules on top of OAuth's: `aud` names this FHIR server, and PKCE uses S256."""
@@ -76,7 +86,6 @@ class SmartAuthorizationView(AuthorizationView):  # type: ignore[misc]  # django
     def form_valid(self, form: LaunchForm) -> HttpResponse:
         """An approval goes ahead with the ticked scopes the account may authorise; anything else is a denial,
         which django-oauth-toolkit sends to the app as access_denied."""
-        self.launch_choice: LaunchChoice | None = None
         if form.cleaned_data.get("allow"):
             account = signed_in_account(self.request.user)
             try:
@@ -100,7 +109,7 @@ class SmartAuthorizationView(AuthorizationView):  # type: ignore[misc]  # django
     def create_authorization_response(
         self, request: HttpRequest, scopes: str, credentials: dict[str, Any], allow: bool
     ) -> tuple[str, dict[str, str], str, int]:
-        if allow:
+        if allow and self.launch_choice is not None:
             credentials["launch_choice"] = self.launch_choice
         return super().create_authorization_response(request, scopes, credentials, allow)  # type: ignore[no-any-return]
 

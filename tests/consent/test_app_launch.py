@@ -260,6 +260,15 @@ def test_a_person_who_loses_the_role_loses_the_apps_tokens(hanako, app):
     assert bearer(token["access_token"]).get("/fhir/Patient/p1").status_code == 401
 
 
+def test_an_app_cannot_skip_the_consent_screen(hanako, app):
+    token_for(hanako, app, PERSON_SCOPES)
+
+    again = hanako.get(app.authorize_url(PERSON_SCOPES, approval_prompt="auto"))
+
+    assert again.status_code == 200
+    assert "offered" in again.context
+
+
 def test_signing_in_is_required_first():
     app = register_app(PERSON_SCOPES)
 
