@@ -87,24 +87,29 @@ class SmartAuthorizationView(AuthorizationView):  # type: ignore[misc]  # django
         """An approval goes ahead with the ticked scopes the account may authorise; anything else is a denial,
         which django-oauth-toolkit sends to the app as access_denied."""
         if form.cleaned_data.get("allow"):
-            account = signed_in_account(self.request.user)
-            try:
-                plan = launch_plan(account=account, requested=form.cleaned_data["scope"].split())
-            except LaunchRefusedError:
-                plan = None
-            chosen = [scope for scope in plan.offered if scope in form.cleaned_data["granted"]] if plan else []
-            if account is not None and plan is not None and grant_of(" ".join(chosen)).resources:
-                form.cleaned_data["scope"] = " ".join(chosen)
-                self.launch_choice = LaunchChoice(
-                    user=self.request.user,
-                    account=account,
-                    lasts=DURATIONS[form.cleaned_data["duration"]],
-                    patient=plan.patient,
-                )
-            else:
-                form.cleaned_data["allow"] = False
+            self.launch_choice = self._launch_choice(form)
+            form.cleaned_data["allow"] = self.launch_choice is not None
         response: HttpResponse = super().form_valid(form)
         return response
+
+    def _launch_choice(self, form: LaunchForm) -> LaunchChoice | None:
+        """The person's approval, narrowed to what their account may authorise (the form's scope becomes the
+        scopes granted); None when no data scope is left to grant."""
+        account = signed_in_account(self.request.user)
+        try:
+            plan = launch_plan(account=account, requested=form.cleaned_data["scope"].split())
+        except LaunchRefusedError:
+            return None
+        chosen = " ".join(scope for scope in plan.offered if scope in form.cleaned_data["granted"])
+        if account is None or not grant_of(chosen).resources:
+            return None
+        form.cleaned_data["scope"] = chosen
+        return LaunchChoice(
+            user=self.request.user,
+            account=account,
+            lasts=DURATIONS[form.cleaned_data["duration"]],
+            patient=plan.patient,
+        )
 
     def create_authorization_response(
         self, request: HttpRequest, scopes: str, credentials: dict[str, Any], allow: bool
