@@ -50,7 +50,7 @@ def access_for_token(token: Any) -> AccessContext:
     """The access context of a request made with `token` (a django-oauth-toolkit AccessToken): the client's own
     system context for client credentials; pinned to the person's Patient for patient/ scopes; the staff
     member's role and ties for user/ scopes."""
-    authorisation = token_authorisation(access_token=token)
+    authorisation = token_authorisation(access_token=token) if token.user_id is not None else None
     client_id = token.application.client_id
     if authorisation is None:
         return AccessContext(
