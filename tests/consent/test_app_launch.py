@@ -26,6 +26,8 @@ from tests.consent.launch_helpers import (
     signed_in,
     token_for,
 )
+from tests.consent.test_smart_server import back_office as back_office_client
+from tests.consent.test_smart_server import basic
 
 pytestmark = pytest.mark.django_db
 PERSON_SCOPES = "launch/patient patient/*.rs offline_access"
@@ -241,6 +243,21 @@ def test_revoking_an_app_on_the_apps_page_stops_its_tokens_and_ends_the_consent(
     assert app.refresh(token["refresh_token"]).status_code == 400
     assert stored_consent(fhir, authorisation)["status"] == "inactive"
     assert "取り消し済み / revoked" in hanako.get("/apps/").content.decode()
+
+
+def test_introspection_names_the_patient_and_follows_the_authorisation(hanako, app):
+    token = token_for(hanako, app, PERSON_SCOPES)
+    resource_server, secret = back_office_client()
+
+    def introspect() -> dict[str, Any]:
+        response = Client().post(
+            "/auth/introspect", {"token": token["access_token"]}, headers=basic(resource_server, secret)
+        )
+        return dict(response.json())
+
+    assert introspect()["patient"] == "p1"
+    account_assign_role(account=AppAuthorisation.objects.get().user.account, role=None)
+    assert introspect() == {"active": False}
 
 
 def test_one_cannot_revoke_someone_elses_authorisation(hanako, app):
