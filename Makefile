@@ -32,6 +32,7 @@ demo: $(VENV)/.installed
 	@echo "  Sign in:           http://$(HOST):$(PORT)/ through the demo OpenID provider at http://127.0.0.1:$(IDP_PORT)/o"
 	@echo "                     accounts hanako (resident), dr-sato, welfare-ito, steward-kato, admin-mori;"
 	@echo "                     password tsunagi-demo (IDP_DEMO_PASSWORD)"
+	@echo "  Apps for people:   README 'Apps that act for a person' (/auth/authorize); authorised apps on /apps/"
 	@echo "Stop with Ctrl-C; 'make db-stop' stops the embedded database."
 	@echo
 	$(BIN)/python -m idp serve --port $(IDP_PORT) --redirect-uri http://$(HOST):$(PORT)/oidc/callback/ --redirect-uri http://localhost:$(PORT)/oidc/callback/ \

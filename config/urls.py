@@ -1,6 +1,7 @@
 """Top-level URLs: the FHIR API under /fhir, the sources' push endpoints under /ingest, the data steward's
 pages (Django admin) under /steward, OpenID Connect sign-in under /oidc, the SMART authorisation server
-under /auth and its /.well-known/smart-configuration, a landing page."""
+under /auth and its /.well-known/smart-configuration, the signed-in account's app authorisations under /apps,
+a landing page."""
 
 from django.conf import settings
 from django.contrib import admin
@@ -19,5 +20,6 @@ urlpatterns = [
     path("ingest/", include("connectors.urls")),
     path("oidc/", include("mozilla_django_oidc.urls")),
     path("auth/", include("consent.smart.urls")),
+    path("apps/", include("consent.smart.apps_page")),
     path("steward/", admin.site.urls),
 ]

@@ -32,11 +32,15 @@ AUDIT_DATE_PREFIXES = frozenset(RECORDED_BOUNDS)  # the date prefixes an AuditEv
 
 
 def access_filter(access: AccessContext, resources: QuerySet[M]) -> QuerySet[M]:
-    """Narrow a queryset of stored resources to what `access` may see, inside the SQL.
+    """Narrow a queryset of stored resources (current rows or versions) to what `access` may see, inside the SQL.
 
-    Only system contexts exist yet (the platform, or a client with system scopes under the deployment's legal
-    basis), and they see everything; person, clinician and app contexts will add their consent predicates
-    here, so every selector that calls this is enforced in one place.
+    System contexts (the platform, or a client with system scopes under the deployment's legal basis) see
+    everything. Consent rules for people, staff and apps are not written yet, so those contexts fail closed: a
+    token pinned to a person sees that person's own Patient resource and nothing else, and a staff member's
+    token sees nothing. Every selector calls this, so consent's rules replace these lines in one place.
     """
-    assert access.kind is AccessKind.SYSTEM
-    return resources
+    if access.kind is AccessKind.SYSTEM:
+        return resources
+    if access.kind is AccessKind.PATIENT and access.patient:
+        return resources.filter(resource_type="Patient", logical_id=access.patient)
+    return resources.none()

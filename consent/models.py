@@ -1,9 +1,12 @@
-"""What consent keeps: the apps registered with the authorisation server, and the client assertions seen."""
+"""What consent keeps: the apps registered with the authorisation server, the client assertions seen, and the
+authorisations people give apps with the tokens issued under them."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
-from oauth2_provider.models import Application
+from django.utils import timezone
+from oauth2_provider.models import AccessToken, Application, Grant, RefreshToken
 
 from consent.audit.models import AuditRecord  # the audit trail's table belongs to this app
 
@@ -42,3 +45,49 @@ class UsedClientAssertion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.registration_id}:{self.jti}"
+
+
+class AppAuthorisation(models.Model):
+    """A signed-in person's or staff member's approval of an app on the consent screen: the scopes they left
+    ticked, for how long, and what the app's tokens act for (kept here, server-side, never taken from the app).
+
+    A person's approval is also a FHIR Consent (`consent`), so it shows in the person's one list of consents."""
+
+    registration = models.ForeignKey(ClientRegistration, on_delete=models.CASCADE, related_name="authorisations")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="app_authorisations")
+    subject = models.CharField(max_length=600, help_text="the account as issuer|sub")
+    role = models.CharField(max_length=32)
+    patient = models.CharField(max_length=100, blank=True, help_text="Patient/ID the tokens are pinned to")
+    organization = models.CharField(max_length=100, blank=True)
+    practitioner = models.CharField(max_length=100, blank=True)
+    municipality = models.CharField(max_length=6, blank=True)
+    scope = models.TextField(help_text="the scopes granted, space-separated")
+    grant = models.OneToOneField(
+        Grant, on_delete=models.SET_NULL, null=True, blank=True, help_text="the authorization code, until exchanged"
+    )
+    consent = models.CharField(max_length=100, blank=True, help_text="Consent/ID recording a person's approval")
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.registration_id} for {self.subject}"
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None and self.expires_at > timezone.now()
+
+
+class AuthorisedToken(models.Model):
+    """A token pair issued under an app authorisation; a refresh makes a new row for the new pair."""
+
+    authorisation = models.ForeignKey(AppAuthorisation, on_delete=models.CASCADE, related_name="tokens")
+    access_token = models.OneToOneField(
+        AccessToken, on_delete=models.SET_NULL, null=True, blank=True, related_name="authorised"
+    )
+    refresh_token = models.OneToOneField(
+        RefreshToken, on_delete=models.SET_NULL, null=True, blank=True, related_name="authorised"
+    )
+
+    def __str__(self) -> str:
+        return f"token {self.access_token_id} under {self.authorisation_id}"

@@ -6,6 +6,7 @@ from federation.identity.linking import identity_link_all, identity_queue_size
 from federation.identity.persons import best_known_persons
 from federation.ingest.records import organization_ensure, provenance_entry, records_ingest
 from federation.search.compartments import compartment_patients
+from federation.storage.services import resource_create, resource_update
 
 __all__ = [
     "best_known_persons",
@@ -15,4 +16,6 @@ __all__ = [
     "organization_ensure",
     "provenance_entry",
     "records_ingest",
+    "resource_create",
+    "resource_update",
 ]

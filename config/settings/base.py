@@ -160,11 +160,19 @@ LOGOUT_REDIRECT_URL = "/"
 # The SMART authorisation server (consent.smart): django-oauth-toolkit with SMART's scopes and client assertions.
 OAUTH2_PROVIDER = {
     "OAUTH2_VALIDATOR_CLASS": "consent.smart.validator.SmartValidator",
-    "PKCE_REQUIRED": True,
+    "PKCE_REQUIRED": True,  # every app, public or confidential (SMART App Launch 2), and with S256 only
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "SCOPES_BACKEND_CLASS": "consent.smart.wording.SmartScopes",
+    "ROTATE_REFRESH_TOKEN": True,  # a refresh token is used once; reusing an old one revokes its whole family
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
     "ACCESS_TOKEN_EXPIRE_SECONDS": env.int("ACCESS_TOKEN_EXPIRE_SECONDS", default=3600),
     "ALLOWED_REDIRECT_URI_SCHEMES": ["https", "http"],
 }
-OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"  # named, so migrations can depend on it
+# named, so migrations can depend on them (model names, not secrets)
+OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
+OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL = "oauth2_provider.AccessToken"  # noqa: S105
+OAUTH2_PROVIDER_REFRESH_TOKEN_MODEL = "oauth2_provider.RefreshToken"  # noqa: S105
+OAUTH2_PROVIDER_GRANT_MODEL = "oauth2_provider.Grant"
 
 # Shared state between web processes (rate limits per token): Redis when CACHE_URL names it, else memory of
 # one process (enough for `make demo`, which runs without Redis).

@@ -1,5 +1,6 @@
 """Bearer tokens on the FHIR API: django-oauth-toolkit checks the token (known, unexpired, not revoked); what it
-may do is read from its SMART scopes."""
+may do is read from its SMART scopes, and whom it acts for from the authorisation it was issued under, kept
+server-side (nothing the app sends, such as patient=, is trusted)."""
 
 from __future__ import annotations
 
@@ -7,29 +8,90 @@ from typing import Any
 
 from oauth2_provider.contrib.rest_framework import OAuth2Authentication
 
+from accounts.contracts import Role
+from accounts.facade import signed_in_account
 from consent.contracts import AccessContext, AccessKind, Purpose
+from consent.models import AppAuthorisation, AuthorisedToken
 from consent.scopes import Interaction, ScopeContext, grant_of
+from consent.smart.launch import PURPOSES
+
+SCOPE_CONTEXTS = {
+    AccessKind.SYSTEM: ScopeContext.SYSTEM,
+    AccessKind.PATIENT: ScopeContext.PATIENT,
+    AccessKind.USER: ScopeContext.USER,
+}
 
 
 class BearerTokenAuthentication(OAuth2Authentication):  # type: ignore[misc]  # django-oauth-toolkit has no type hints
     www_authenticate_realm = "tsunagi"
 
 
+def token_authorisation(**token: Any) -> AppAuthorisation | None:
+    """The authorisation a token was issued under (`access_token=` or `refresh_token=` a django-oauth-toolkit
+    token), or None for a client's own token (client_credentials)."""
+    issued = AuthorisedToken.objects.select_related("authorisation__registration__application").filter(**token).first()
+    return issued.authorisation if issued else None
+
+
+def authorisation_holds(authorisation: AppAuthorisation) -> bool:
+    """Whether tokens under `authorisation` may still be used: not revoked, not expired, and the account still
+    has the role and the Patient it had when it approved the app."""
+    account = signed_in_account(authorisation.user)
+    return (
+        authorisation.active
+        and account is not None
+        and account.role is not None
+        and account.role.value == authorisation.role
+        and (not authorisation.patient or account.patient == authorisation.patient)
+    )
+
+
 def access_for_token(token: Any) -> AccessContext:
-    """The access context of a request made with `token` (a django-oauth-toolkit AccessToken). Only client
-    credentials are issued so far, so every token acts in the system context of its client."""
+    """The access context of a request made with `token` (a django-oauth-toolkit AccessToken): the client's own
+    system context for client credentials; pinned to the person's Patient for patient/ scopes; the staff
+    member's role and ties for user/ scopes."""
+    authorisation = token_authorisation(access_token=token) if token.user_id is not None else None
+    client_id = token.application.client_id
+    if authorisation is None:
+        return AccessContext(
+            kind=AccessKind.SYSTEM,
+            purpose=Purpose.OPERATIONS,
+            reason="fhir-api",
+            client_id=client_id,
+            scope=token.scope,
+        )
+    if authorisation.patient:
+        return AccessContext(
+            kind=AccessKind.PATIENT,
+            purpose=Purpose.PERSONAL,
+            reason="fhir-api",
+            client_id=client_id,
+            scope=token.scope,
+            patient=authorisation.patient.removeprefix("Patient/"),
+            subject=authorisation.subject,
+            role=authorisation.role,
+            organization=authorisation.registration.organization,
+        )
     return AccessContext(
-        kind=AccessKind.SYSTEM,
-        purpose=Purpose.OPERATIONS,
+        kind=AccessKind.USER,
+        purpose=PURPOSES[Role(authorisation.role)],
         reason="fhir-api",
-        client_id=token.application.client_id,
+        client_id=client_id,
         scope=token.scope,
+        subject=authorisation.subject,
+        role=authorisation.role,
+        organization=authorisation.organization or None,
+        practitioner=authorisation.practitioner or None,
+        municipality=authorisation.municipality or None,
     )
 
 
 def interaction_allowed(access: AccessContext, resource_type: str | None, interaction: str) -> bool:
     """Whether `access` may do `interaction` (a SMART letter: c r u d s) on `resource_type` (None: every type,
-    which only a wildcard scope allows). The platform acting on its own (no client) may do anything."""
+    which only a wildcard scope allows), with scopes of the context its kind acts in: patient/ for a pinned
+    person, user/ for staff, system/ for a client alone. The platform acting on its own (no client) may do
+    anything."""
     if access.client_id is None:
         return True
-    return grant_of(access.scope).allows(ScopeContext.SYSTEM, resource_type, Interaction(interaction))  # type: ignore[arg-type]
+    context = SCOPE_CONTEXTS[access.kind]
+    return grant_of(access.scope).allows(context, resource_type, Interaction(interaction))  # type: ignore[arg-type]

@@ -1,20 +1,28 @@
 """django-oauth-toolkit's request validator, taught SMART: scopes are checked against what the app was
-registered for, and backend clients authenticate with a signed assertion instead of a secret."""
+registered for, backend clients authenticate with a signed assertion instead of a secret, and tokens issued to
+an app a person authorised carry that authorisation (its patient, its end, its offline_access)."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.http.request import split_domain_port, validate_host
 from django.urls import reverse
+from django.utils import timezone
+from oauth2_provider.models import AccessToken, Grant, RefreshToken
 from oauth2_provider.oauth2_validators import OAuth2Validator
+from oauthlib.oauth2.rfc6749 import errors
 
-from consent.models import ClientKind, ClientRegistration
+from consent.models import AppAuthorisation, AuthorisedToken, ClientKind, ClientRegistration
 from consent.scopes import ScopeContext, ScopeError, grant_of
 from consent.smart.assertions import ASSERTION_TYPE, ClientAssertionError, assertion_client
+from consent.smart.authorisations import app_authorisation_grant
+from consent.smart.tokens import authorisation_holds, token_authorisation
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +69,66 @@ class SmartValidator(OAuth2Validator):  # type: ignore[misc]  # django-oauth-too
         registration = _registration(request.client)
         return registration.scopes.split() if registration else []
 
+    def save_authorization_code(
+        self, client_id: str, code: dict[str, str], request: Any, *args: Any, **kwargs: Any
+    ) -> None:
+        """A code is made only after the person approved on the consent screen (consent.smart.authorize); the
+        approval is recorded with it, so nothing is recorded for a request that failed validation."""
+        choice = getattr(request, "launch_choice", None)
+        if choice is None:
+            raise errors.AccessDeniedError(request=request)
+        super().save_authorization_code(client_id, code, request, *args, **kwargs)
+        grant = Grant.objects.get(code=code["code"])
+        app_authorisation_grant(grant=grant, choice=choice, scope=" ".join(request.scopes))
+
+    def _save_bearer_token(self, token: dict[str, Any], request: Any, *args: Any, **kwargs: Any) -> None:
+        """Tokens under an authorisation end with it at the latest, get a refresh token only with offline_access,
+        name the patient they are pinned to, and are linked to it so each request knows whom it acts for."""
+        authorisation = self._authorisation_of(request)
+        if authorisation is not None:
+            if not grant_of(token["scope"]).offline:
+                token.pop("refresh_token", None)
+            remaining = (authorisation.expires_at - timezone.now()) // timedelta(seconds=1)
+            token["expires_in"] = max(1, min(int(token["expires_in"]), remaining))
+            if authorisation.patient:
+                token["patient"] = authorisation.patient.removeprefix("Patient/")
+        super()._save_bearer_token(token, request, *args, **kwargs)
+        if authorisation is not None:
+            AuthorisedToken.objects.create(
+                authorisation=authorisation,
+                access_token=AccessToken.objects.get(token_checksum=_checksum(token["access_token"])),
+                refresh_token=(
+                    RefreshToken.objects.filter(
+                        token_checksum=_checksum(token["refresh_token"]), revoked__isnull=True
+                    ).first()
+                    if "refresh_token" in token
+                    else None
+                ),
+            )
+
+    def _authorisation_of(self, request: Any) -> AppAuthorisation | None:
+        if request.grant_type == "authorization_code":
+            return AppAuthorisation.objects.select_related("registration").filter(grant__code=request.code).first()
+        if request.grant_type == "refresh_token":
+            return token_authorisation(refresh_token=request.refresh_token_instance)
+        return None
+
+    def validate_refresh_token(self, refresh_token: str, client: Any, request: Any, *args: Any, **kwargs: Any) -> bool:
+        """A refresh token lives no longer than its authorisation: revoked or expired, it refreshes nothing."""
+        if not super().validate_refresh_token(refresh_token, client, request, *args, **kwargs):
+            return False
+        authorisation = token_authorisation(refresh_token=request.refresh_token_instance)
+        return authorisation is not None and authorisation_holds(authorisation)
+
+    def validate_bearer_token(self, token: str, scopes: list[str], request: Any) -> bool:
+        """A token issued for a signed-in account is good only while its authorisation holds."""
+        if not super().validate_bearer_token(token, scopes, request):
+            return False
+        if request.access_token.user_id is None:
+            return True  # a client's own token (client_credentials)
+        authorisation = token_authorisation(access_token=request.access_token)
+        return authorisation is not None and authorisation_holds(authorisation)
+
 
 def _token_endpoint(headers: dict[str, str]) -> str:
     """The token endpoint's public URL, which a client assertion must name as its audience: under FHIR_BASE_URL's
@@ -79,6 +147,10 @@ def _server_host(headers: dict[str, str], scheme: str) -> str:
     """The host as Django's request.get_host() reads it when no Host header came."""
     name, port = headers.get("SERVER_NAME", ""), str(headers.get("SERVER_PORT", ""))
     return name if port in ("", {"http": "80", "https": "443"}[scheme]) else f"{name}:{port}"
+
+
+def _checksum(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 def _registration(application: Any) -> ClientRegistration | None:

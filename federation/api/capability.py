@@ -60,7 +60,7 @@ SECURITY_SERVICES = "http://terminology.hl7.org/CodeSystem/restful-security-serv
 def _security(base: str) -> dict[str, Any]:
     """SMART on FHIR: every interaction needs a bearer token from the server's own authorisation endpoints."""
     origin = base.rsplit("/", 1)[0] if base.endswith(f"/{settings.FHIR_BASE_PATH}") else base
-    uris = [("token", "token"), ("revoke", "revoke"), ("introspect", "introspect")]
+    uris = [("authorize", "authorize"), ("token", "token"), ("revoke", "revoke"), ("introspect", "introspect")]
     return {
         "cors": False,
         "service": [

@@ -144,7 +144,10 @@ def test_smart_configuration_lists_the_endpoints_that_exist():
 
     assert document["token_endpoint"] == TOKEN_URL
     assert "private_key_jwt" in document["token_endpoint_auth_methods_supported"]
-    assert document["grant_types_supported"] == ["client_credentials"]
+    assert document["grant_types_supported"] == ["authorization_code", "client_credentials", "refresh_token"]
+    assert document["authorization_endpoint"] == "http://testserver/auth/authorize"
+    assert document["code_challenge_methods_supported"] == ["S256"]
+    assert "sso-openid-connect" not in document["capabilities"]  # no ID tokens are issued
     assert Client().get("/.well-known/smart-configuration").json() == document
 
 

@@ -100,6 +100,7 @@ def test_the_statement_says_tokens_come_from_the_smart_authorisation_server(fhir
     assert security["service"][0]["coding"][0]["code"] == "SMART-on-FHIR"
     uris = {item["url"]: item["valueUri"] for item in security["extension"][0]["extension"]}
     assert uris == {
+        "authorize": "http://testserver/auth/authorize",
         "token": "http://testserver/auth/token",
         "revoke": "http://testserver/auth/revoke",
         "introspect": "http://testserver/auth/introspect",
