@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import Enum, StrEnum
 
 PURPOSE_SYSTEM = "http://terminology.hl7.org/CodeSystem/v3-ActReason"
@@ -53,3 +54,17 @@ class AccessContext:
     def system(cls, reason: str) -> AccessContext:
         """The platform acting on its own behalf (ingest, identity linking, commands)."""
         return cls(kind=AccessKind.SYSTEM, purpose=Purpose.OPERATIONS, reason=reason)
+
+
+@dataclass(frozen=True)
+class BreakGlassDeclaration:
+    """A clinician's declaration of emergency treatment for one Patient (the whole person), until `expires_at`."""
+
+    declaration_id: int
+    subject: str
+    practitioner: str | None
+    organization: str | None
+    patient: str
+    reason: str
+    declared_at: datetime
+    expires_at: datetime

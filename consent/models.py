@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
-from oauth2_provider.models import Application
+from oauth2_provider.models import AccessToken, Application
 
 
 class ClientKind(models.TextChoices):
@@ -38,3 +39,83 @@ class UsedClientAssertion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.registration_id}:{self.jti}"
+
+
+class ConsentRule(models.Model):
+    """One provision of a Consent in force (consent.policy.Rule), compiled for one Patient of the person: a row per
+    Patient id the person has (golden and sources), so the access filter joins it straight from a reference.
+
+    Rebuilt per person from their Consent resources whenever a Consent is written or the person's links change
+    (consent.rules); never edited by hand."""
+
+    person = models.CharField(max_length=64, help_text="the person's golden Patient id (the Patient id if unlinked)")
+    patient = models.CharField(max_length=64)
+    consent = models.CharField(max_length=64)
+    depth = models.PositiveSmallIntegerField()
+    effect = models.CharField(max_length=6)
+    actor = models.CharField(max_length=160, null=True)  # noqa: DJ001  # NULL: any actor
+    purposes = ArrayField(models.CharField(max_length=32), null=True)
+    resource_types = ArrayField(models.CharField(max_length=64), null=True)
+    labels = models.JSONField(null=True)  # [{"system": ..., "code": ...}], any of them
+    dated = models.BooleanField(default=False)  # whether data_low/data_high bound the data's dates
+    data_low = models.DateTimeField(null=True)
+    data_high = models.DateTimeField(null=True)
+    valid_from = models.DateTimeField(null=True)
+    valid_to = models.DateTimeField(null=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["patient", "effect"], name="consent_rule_patient"),
+            models.Index(fields=["person"], name="consent_rule_person"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.effect} for Patient/{self.patient} from Consent/{self.consent}"
+
+
+class RuleRefresh(models.Model):
+    """A Patient whose person's rules must be rebuilt: database triggers add one when a Consent row is written
+    (by whichever write path) or a person's links change; the access filter rebuilds them before it reads."""
+
+    patient = models.CharField(max_length=64)
+
+    def __str__(self) -> str:
+        return f"refresh rules of Patient/{self.patient}"
+
+
+class BreakGlass(models.Model):
+    """A clinician's declaration of emergency treatment for one person: for `expires_at - declared_at` it passes
+    the person's deny provisions for that clinician's account. Kept for the audit trail and the person to see."""
+
+    subject = models.CharField(max_length=255, help_text="the declaring account, issuer|sub")
+    practitioner = models.CharField(max_length=100, blank=True)
+    organization = models.CharField(max_length=100, blank=True)
+    patient = models.CharField(max_length=64, help_text="the Patient id named in the declaration")
+    reason = models.TextField()
+    declared_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["subject", "expires_at"], name="break_glass_subject")]
+
+    def __str__(self) -> str:
+        return f"break-the-glass for Patient/{self.patient} until {self.expires_at:%Y-%m-%d %H:%M}"
+
+
+class TokenAccess(models.Model):
+    """On whose side a bearer token acts, kept server-side when the token is issued (a client never says it):
+    the person a patient-context token is pinned to, or the member of staff a user-context token acts for.
+    A token without one acts in the system context of its client."""
+
+    token = models.OneToOneField(AccessToken, on_delete=models.CASCADE, related_name="access")
+    kind = models.CharField(max_length=8, choices=[("patient", "patient"), ("user", "user")])
+    purpose = models.CharField(max_length=32)
+    patient = models.CharField(max_length=64, blank=True)
+    subject = models.CharField(max_length=255, blank=True)
+    role = models.CharField(max_length=32, blank=True)
+    organization = models.CharField(max_length=100, blank=True)
+    practitioner = models.CharField(max_length=100, blank=True)
+    municipality = models.CharField(max_length=16, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.kind} context of token {self.token_id}"

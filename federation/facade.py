@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 from federation.identity.linking import identity_link_all, identity_queue_size
-from federation.identity.persons import best_known_persons
+from federation.identity.persons import best_known_persons, person_of_patient
 from federation.ingest.records import organization_ensure, provenance_entry, records_ingest
+from federation.search.compartments import ownership_facts
+from federation.search.dates import date_interval
+from federation.search.selectors import consents_about, resource_read
 
 __all__ = [
     "best_known_persons",
+    "consents_about",
+    "date_interval",
     "identity_link_all",
     "identity_queue_size",
     "organization_ensure",
+    "ownership_facts",
+    "person_of_patient",
     "provenance_entry",
     "records_ingest",
+    "resource_read",
 ]

@@ -8,6 +8,7 @@ from typing import Any
 from oauth2_provider.contrib.rest_framework import OAuth2Authentication
 
 from consent.contracts import AccessContext, AccessKind, Purpose
+from consent.models import TokenAccess
 from consent.scopes import Interaction, ScopeContext, grant_of
 
 
@@ -16,14 +17,29 @@ class BearerTokenAuthentication(OAuth2Authentication):  # type: ignore[misc]  # 
 
 
 def access_for_token(token: Any) -> AccessContext:
-    """The access context of a request made with `token` (a django-oauth-toolkit AccessToken). Only client
-    credentials are issued so far, so every token acts in the system context of its client."""
+    """The access context of a request made with `token` (a django-oauth-toolkit AccessToken): the patient or
+    user side recorded with it when it was issued (TokenAccess), else the system context of its client."""
+    side = TokenAccess.objects.filter(token=token).first()
+    if side is None:
+        return AccessContext(
+            kind=AccessKind.SYSTEM,
+            purpose=Purpose.OPERATIONS,
+            reason="fhir-api",
+            client_id=token.application.client_id,
+            scope=token.scope,
+        )
     return AccessContext(
-        kind=AccessKind.SYSTEM,
-        purpose=Purpose.OPERATIONS,
+        kind=AccessKind(side.kind),
+        purpose=Purpose(side.purpose),
         reason="fhir-api",
         client_id=token.application.client_id,
         scope=token.scope,
+        patient=side.patient or None,
+        subject=side.subject or None,
+        role=side.role or None,
+        organization=side.organization or None,
+        practitioner=side.practitioner or None,
+        municipality=side.municipality or None,
     )
 
 
@@ -32,4 +48,5 @@ def interaction_allowed(access: AccessContext, resource_type: str | None, intera
     which only a wildcard scope allows). The platform acting on its own (no client) may do anything."""
     if access.client_id is None:
         return True
-    return grant_of(access.scope).allows(ScopeContext.SYSTEM, resource_type, Interaction(interaction))  # type: ignore[arg-type]
+    context = ScopeContext(access.kind.value)
+    return grant_of(access.scope).allows(context, resource_type, Interaction(interaction))  # type: ignore[arg-type]
