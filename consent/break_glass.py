@@ -39,6 +39,7 @@ def break_glass_declare(
         practitioner=access.practitioner or "",
         organization=access.organization or "",
         patient=patient_id,
+        patients=federation.person_of_patient(patient_id),
         reason=reason.strip(),
         declared_at=now,
         expires_at=now + timedelta(hours=hours),

@@ -14,10 +14,8 @@ from typing import Any
 from django.conf import settings
 from django.db.models import BooleanField, Expression, F, Model, QuerySet
 from django.db.models.sql.compiler import SQLCompiler
-from django.utils import timezone
 
 from consent.contracts import AccessContext, AccessKind
-from consent.models import BreakGlass
 from consent.policy import BasePolicy, actor_keys
 from federation import facade as federation
 from federation.contracts import OwnershipFacts
@@ -81,17 +79,6 @@ def access_rows(access: AccessContext, resources: QuerySet[Any]) -> QuerySet[Any
     return resources.filter(RowPredicate(sql.text, sql.params, id_column, tables))
 
 
-def glass_patients(access: AccessContext) -> list[str]:
-    """The Patient ids (whole persons) for which the account has an unexpired break-the-glass declaration."""
-    if access.subject is None:
-        return []
-    declared = BreakGlass.objects.filter(subject=access.subject, expires_at__gt=timezone.now())
-    found: set[str] = set()
-    for patient in declared.values_list("patient", flat=True).distinct():
-        found.update(federation.person_of_patient(patient))
-    return sorted(found)
-
-
 def _is_version(model: type[Model]) -> bool:
     return any(field.name == "resource" for field in model._meta.get_fields())
 
@@ -114,8 +101,9 @@ def _owners(sql: Sql, facts: OwnershipFacts) -> None:
 
 
 def _user_predicate(sql: Sql, facts: OwnershipFacts, access: AccessContext) -> None:
-    """Rows outside the Patient compartment; a personal row when it has an owner and each owner's rules (or the
-    base policy) permit it, or the account broke the glass for that owner."""
+    """Rows outside the Patient compartment; a personal row when it has an owner and for each owner, the owner's
+    rules (or the base policy) permit it or the account broke the glass for that owner. One owners subquery
+    per row: each part of the expression costs planning time on every query."""
     actors = sorted(
         actor_keys(
             organization=access.organization,
@@ -124,30 +112,32 @@ def _user_predicate(sql: Sql, facts: OwnershipFacts, access: AccessContext) -> N
             municipality=access.municipality,
         )
     )
-    glass = glass_patients(access)
+    glass = access.subject or ""  # the account's unexpired break-the-glass declarations pass its denies
     purpose = access.purpose.value
-    sql.add("NOT ({type} = ANY(%s::text[])) OR (EXISTS (", list(facts.personal_types))
-    _owners(sql, facts)
-    sql.add(") AND NOT EXISTS (SELECT 1 FROM (")
-    _owners(sql, facts)
-    sql.add(") AS owner JOIN consent_consentrule d ON d.patient = owner.patient")
-    sql.add("WHERE d.effect = 'deny' AND NOT (owner.patient = ANY(%s::text[])) AND", glass)
+    sql.add("NOT ({type} = ANY(%s::text[])) OR COALESCE((SELECT bool_and((", list(facts.personal_types))
+    sql.add("NOT EXISTS (SELECT 1 FROM consent_consentrule d WHERE d.patient = owner.patient AND d.effect = 'deny'")
+    sql.add("AND")
     _matches(sql, "d", facts, actors, purpose)
     sql.add("AND NOT EXISTS (SELECT 1 FROM consent_consentrule p WHERE p.patient = d.patient")
     sql.add("AND p.consent = d.consent AND p.effect = 'permit' AND p.depth > d.depth AND")
     _matches(sql, "p", facts, actors, purpose)
     sql.add("))")
     if base_policy() is BasePolicy.OPT_IN:
-        sql.add("AND NOT EXISTS (SELECT 1 FROM (")
-        _owners(sql, facts)
-        sql.add(") AS owner WHERE NOT (owner.patient = ANY(%s::text[]))", glass)
-        sql.add("AND NOT EXISTS (SELECT 1 FROM consent_consentrule p WHERE p.patient = owner.patient")
+        sql.add("AND EXISTS (SELECT 1 FROM consent_consentrule p WHERE p.patient = owner.patient")
         sql.add("AND p.effect = 'permit' AND")
         _matches(sql, "p", facts, actors, purpose)
-        sql.add("))")
-    sql.add(")")
+        sql.add(")")
+    sql.add(") OR EXISTS (")
+    sql.add(GLASS, glass)
+    sql.add(")) FROM (")
+    _owners(sql, facts)
+    sql.add(") AS owner), false)")  # no owner: NULL, not shown
 
 
+GLASS = (
+    "SELECT 1 FROM consent_breakglass g WHERE g.subject = %s AND g.expires_at > now()"
+    " AND owner.patient = ANY(g.patients)"
+)
 # consent.policy.rule_matches in SQL; `@` stands for the rule row's alias.
 RULE_MATCHES = """(@.actor IS NULL OR @.actor = ANY(%s::text[]))
 AND (@.purposes IS NULL OR %s = ANY(@.purposes))

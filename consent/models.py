@@ -91,6 +91,7 @@ class BreakGlass(models.Model):
     practitioner = models.CharField(max_length=100, blank=True)
     organization = models.CharField(max_length=100, blank=True)
     patient = models.CharField(max_length=64, help_text="the Patient id named in the declaration")
+    patients = ArrayField(models.CharField(max_length=64), help_text="every Patient id of the person, when declared")
     reason = models.TextField()
     declared_at = models.DateTimeField()
     expires_at = models.DateTimeField()

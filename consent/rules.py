@@ -17,6 +17,7 @@ from consent.policy import ConsentTerms, Rule, UnreadableConsentError, consent_t
 from core.outcome import invalid
 from federation import facade as federation
 
+PENDING = "SELECT EXISTS (SELECT 1 FROM consent_rulerefresh)"
 DRAIN = "DELETE FROM consent_rulerefresh RETURNING patient"
 REFRESH_ACCESS = AccessContext.system("consent rules")
 
@@ -29,9 +30,17 @@ def consent_read(resource: dict[str, Any]) -> ConsentTerms:
         raise invalid(str(unreadable), expression=unreadable.expression) from unreadable
 
 
-@transaction.atomic
 def rules_refresh_pending() -> None:
-    """Rebuild the rules of every person queued since the last read (usually none: one index probe)."""
+    """Rebuild the rules of every person queued since the last read (usually none: one query of an empty table)."""
+    with connection.cursor() as cursor:
+        cursor.execute(PENDING)
+        pending = cursor.fetchone()
+    if pending and pending[0]:
+        _rules_refresh_queued()
+
+
+@transaction.atomic
+def _rules_refresh_queued() -> None:
     with connection.cursor() as cursor:
         cursor.execute(DRAIN)
         queued = {row[0] for row in cursor.fetchall()}

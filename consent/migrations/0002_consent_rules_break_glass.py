@@ -77,6 +77,14 @@ class Migration(migrations.Migration):
                 ("practitioner", models.CharField(blank=True, max_length=100)),
                 ("organization", models.CharField(blank=True, max_length=100)),
                 ("patient", models.CharField(help_text="the Patient id named in the declaration", max_length=64)),
+                (
+                    "patients",
+                    django.contrib.postgres.fields.ArrayField(
+                        base_field=models.CharField(max_length=64),
+                        help_text="every Patient id of the person, when declared",
+                        size=None,
+                    ),
+                ),
                 ("reason", models.TextField()),
                 ("declared_at", models.DateTimeField()),
                 ("expires_at", models.DateTimeField()),

@@ -50,8 +50,10 @@ def in_compartment(compartment: str, owner_id: str, resource_type: str) -> Q | N
     return linked | Q(logical_id__in=owners) if resource_type == compartment else linked
 
 
+@cache
 def ownership_facts() -> OwnershipFacts:
-    """How a row is placed with its person, for consent's filter (see OwnershipFacts)."""
+    """How a row is placed with its person, for consent's filter (see OwnershipFacts). Kept for the process:
+    the compartment and the `date` parameters are the spec's, and keys are hashes of their names."""
     personal = compartment_parameters("Patient")
     owner_keys, date_keys = [], []
     for resource_type, codes in personal.items():
