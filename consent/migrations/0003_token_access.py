@@ -6,26 +6,32 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('consent', '0002_consent_rules_break_glass'),
+        ("consent", "0002_consent_rules_break_glass"),
         migrations.swappable_dependency(settings.OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='TokenAccess',
+            name="TokenAccess",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('patient', 'patient'), ('user', 'user')], max_length=8)),
-                ('purpose', models.CharField(max_length=32)),
-                ('patient', models.CharField(blank=True, max_length=64)),
-                ('subject', models.CharField(blank=True, max_length=255)),
-                ('role', models.CharField(blank=True, max_length=32)),
-                ('organization', models.CharField(blank=True, max_length=100)),
-                ('practitioner', models.CharField(blank=True, max_length=100)),
-                ('municipality', models.CharField(blank=True, max_length=16)),
-                ('token', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='access', to=settings.OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("kind", models.CharField(choices=[("patient", "patient"), ("user", "user")], max_length=8)),
+                ("purpose", models.CharField(max_length=32)),
+                ("patient", models.CharField(blank=True, max_length=64)),
+                ("subject", models.CharField(blank=True, max_length=255)),
+                ("role", models.CharField(blank=True, max_length=32)),
+                ("organization", models.CharField(blank=True, max_length=100)),
+                ("practitioner", models.CharField(blank=True, max_length=100)),
+                ("municipality", models.CharField(blank=True, max_length=16)),
+                (
+                    "token",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="access",
+                        to=settings.OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL,
+                    ),
+                ),
             ],
         ),
     ]

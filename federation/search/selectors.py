@@ -90,7 +90,7 @@ def resources_matching(
         raise invalid(f"Conditional criteria '{criteria}' must be search parameters only, at least one.")
     rows = Resource.objects.filter(resource_type=resource_type, is_deleted=False)
     for criterion in query.criteria:
-        rows = rows.filter(criterion_filter(criterion))
+        rows = rows.filter(criterion_filter(criterion, access))
     return [row.as_stored() for row in access_filter(access, rows).order_by("id")[:limit]]
 
 

@@ -55,6 +55,17 @@ STATES: dict[str, list[dict[str, Any]]] = {
     "deny data before 2024": [
         consent("p1", {"type": "permit", "provision": [{"type": "deny", "dataPeriod": {"end": "2023-12-31"}}]})
     ],
+    "deny the Patient resource": [
+        consent(
+            "p1",
+            {
+                "type": "permit",
+                "provision": [
+                    {"type": "deny", "class": [{"system": "http://hl7.org/fhir/resource-types", "code": "Patient"}]}
+                ],
+            },
+        )
+    ],
     "deny Conditions": [
         consent(
             "p1",
@@ -79,6 +90,7 @@ EXPECTED = {
     "deny all, inactive": (EVERYTHING, EVERYTHING, EVERYTHING),
     "deny all, then a newer permit": (EVERYTHING, EVERYTHING, EVERYTHING),
     "deny data before 2024": ("O", "O", "O"),  # undated data (the Patient, the Condition) falls under the deny
+    "deny the Patient resource": ("OC", "OC", "OC"),
     "deny Conditions": ("PO", "PO", "PO"),
 }
 
@@ -191,6 +203,11 @@ def test_each_role_sees_only_what_the_consent_allows(fhir: FhirClient, state: st
         assert set(seen["types"]) == visible, (state, role)
         assert set(seen["system search"]) == visible, (state, role)
         assert set(seen["system history"]) == visible, (state, role)
+        # a chain or _has through a resource the role may not see must not tell what that resource holds
+        both = {"Patient/p1", "Observation/o1"} <= visible
+        assert set(seen["chained"]) == ({"Observation/o1"} if both else set()), (state, role)
+        has = _searched(client, "/fhir/Patient?_has:Observation:subject:status=final&gender=female")
+        assert set(has) == ({"Patient/p1"} if both else set()), (state, role)
         for resource_type in ("Observation", "Condition"):
             compartment = _searched(client, f"/fhir/Patient/p1/{resource_type}?_total=accurate")
             assert set(compartment) == {ref for ref in visible if ref.startswith(resource_type) and ref in P1.values()}
