@@ -19,7 +19,10 @@ class BearerTokenAuthentication(OAuth2Authentication):  # type: ignore[misc]  # 
 def access_for_token(token: Any) -> AccessContext:
     """The access context of a request made with `token` (a django-oauth-toolkit AccessToken): the patient or
     user side recorded with it when it was issued (TokenAccess), else the system context of its client."""
-    side = TokenAccess.objects.filter(token=token).first()
+    try:
+        side = token.access  # loaded with the token (SmartValidator), or looked up once and remembered
+    except TokenAccess.DoesNotExist:
+        side = None
     if side is None:
         return AccessContext(
             kind=AccessKind.SYSTEM,
