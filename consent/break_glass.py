@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.contracts import Role
 from consent.contracts import AccessContext, AccessKind, BreakGlassDeclaration
 from consent.models import BreakGlass
 from core.outcome import FhirError, Issue, invalid
@@ -19,11 +20,9 @@ from federation import facade as federation
 def break_glass_declare(
     *, access: AccessContext, patient_id: str, reason: str, hours: int | None = None
 ) -> BreakGlassDeclaration:
-    """Record the declaration of the account acting in `access` (a USER context) for Patient `patient_id`."""
-    if access.kind is not AccessKind.USER or not access.subject:
-        raise FhirError(
-            403, [Issue("forbidden", "Only a signed-in member of staff (a user context) can break the glass.")]
-        )
+    """Record the declaration of the clinician acting in `access` (a USER context) for Patient `patient_id`."""
+    if access.kind is not AccessKind.USER or not access.subject or access.role != Role.CLINICIAN:
+        raise FhirError(403, [Issue("forbidden", "Only a signed-in clinician (a user context) can break the glass.")])
     if not reason.strip():
         raise invalid("A reason is required to break the glass.", expression="Parameters.parameter.reason")
     limit = int(settings.BREAK_GLASS_HOURS)

@@ -11,7 +11,7 @@ from consent.contracts import AccessContext, AccessKind, Purpose
 from consent.facade import break_glass_active
 from consent.models import BreakGlass
 from tests.conftest import FhirClient
-from tests.consent.consents import clinician_token, consent
+from tests.consent.consents import clinician_token, consent, welfare_token
 
 DOCTOR = "https://idp|doc-b"
 
@@ -88,6 +88,8 @@ def test_a_declaration_needs_a_reason_a_known_patient_a_clinician_and_a_short_ti
         assert answer.json()["resourceType"] == "OperationOutcome"
     assert _declare(doctor, "nobody", _parameters(reason="x")).status_code == 404
     assert _declare(fhir, "p1", _parameters(reason="a back office is no clinician")).status_code == 403
+    welfare = FhirClient(welfare_token("229990"))
+    assert _declare(welfare, "p1", _parameters(reason="a welfare officer is no clinician")).status_code == 403
     assert not BreakGlass.objects.exists()
 
 
