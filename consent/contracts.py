@@ -112,3 +112,17 @@ class AuditPage:
 
     events: tuple[dict[str, Any], ...]
     next_after_id: int | None
+
+
+@dataclass(frozen=True)
+class BreakGlassDeclaration:
+    """A clinician's declaration of emergency treatment for one Patient (the whole person), until `expires_at`."""
+
+    declaration_id: int
+    subject: str
+    practitioner: str | None
+    organization: str | None
+    patient: str
+    reason: str
+    declared_at: datetime
+    expires_at: datetime

@@ -4,13 +4,24 @@ authorisations people give apps with the tokens issued under them."""
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.utils import timezone
 from oauth2_provider.models import AccessToken, Application, Grant, RefreshToken
 
 from consent.audit.models import AuditRecord  # the audit trail's table belongs to this app
 
-__all__ = ["AuditRecord", "ClientKind", "ClientRegistration", "UsedClientAssertion"]
+__all__ = [
+    "AppAuthorisation",
+    "AuditRecord",
+    "AuthorisedToken",
+    "BreakGlass",
+    "ClientKind",
+    "ClientRegistration",
+    "ConsentRule",
+    "RuleRefresh",
+    "UsedClientAssertion",
+]
 
 
 class ClientKind(models.TextChoices):
@@ -91,3 +102,65 @@ class AuthorisedToken(models.Model):
 
     def __str__(self) -> str:
         return f"token {self.access_token_id} under {self.authorisation_id}"
+
+
+class ConsentRule(models.Model):
+    """One provision of a Consent in force (consent.policy.Rule), compiled for one Patient of the person: a row per
+    Patient id the person has (golden and sources), so the access filter joins it straight from a reference.
+
+    Rebuilt per person from their Consent resources whenever a Consent is written or the person's links change
+    (consent.rules); never edited by hand."""
+
+    person = models.CharField(max_length=64, help_text="the person's golden Patient id (the Patient id if unlinked)")
+    patient = models.CharField(max_length=64)
+    consent = models.CharField(max_length=64)
+    depth = models.PositiveSmallIntegerField()
+    effect = models.CharField(max_length=6)
+    actor = models.CharField(max_length=160, null=True)  # noqa: DJ001  # NULL: any actor
+    purposes = ArrayField(models.CharField(max_length=32), null=True)
+    resource_types = ArrayField(models.CharField(max_length=64), null=True)
+    labels = models.JSONField(null=True)  # [{"system": ..., "code": ...}], any of them
+    dated = models.BooleanField(default=False)  # whether data_low/data_high bound the data's dates
+    data_low = models.DateTimeField(null=True)
+    data_high = models.DateTimeField(null=True)
+    valid_from = models.DateTimeField(null=True)
+    valid_to = models.DateTimeField(null=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["patient", "effect"], name="consent_rule_patient"),
+            models.Index(fields=["person"], name="consent_rule_person"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.effect} for Patient/{self.patient} from Consent/{self.consent}"
+
+
+class RuleRefresh(models.Model):
+    """A Patient whose person's rules must be rebuilt: database triggers add one when a Consent row is written
+    (by whichever write path) or a person's links change; the access filter rebuilds them before it reads."""
+
+    patient = models.CharField(max_length=64)
+
+    def __str__(self) -> str:
+        return f"refresh rules of Patient/{self.patient}"
+
+
+class BreakGlass(models.Model):
+    """A clinician's declaration of emergency treatment for one person: for `expires_at - declared_at` it passes
+    the person's deny provisions for that clinician's account. Kept for the audit trail and the person to see."""
+
+    subject = models.CharField(max_length=255, help_text="the declaring account, issuer|sub")
+    practitioner = models.CharField(max_length=100, blank=True)
+    organization = models.CharField(max_length=100, blank=True)
+    patient = models.CharField(max_length=64, help_text="the Patient id named in the declaration")
+    patients = ArrayField(models.CharField(max_length=64), help_text="every Patient id of the person, when declared")
+    reason = models.TextField()
+    declared_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["subject", "expires_at"], name="break_glass_subject")]
+
+    def __str__(self) -> str:
+        return f"break-the-glass for Patient/{self.patient} until {self.expires_at:%Y-%m-%d %H:%M}"

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import django_stubs_ext
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 # Generic Django classes (ModelAdmin[Model], QuerySet[Model]) subscriptable at run time, as the type hints use them.
 django_stubs_ext.monkeypatch()
@@ -138,6 +139,13 @@ IDENTITY_REVIEW_SCORE = env.float("IDENTITY_REVIEW_SCORE", default=None)
 IDENTITY_AUTHORITATIVE_SYSTEMS = env.list(
     "IDENTITY_AUTHORITATIVE_SYSTEMS", default=["https://tsunagi.example.jp/fhir/IdSystem/resident/"]
 )
+
+# Consent (docs/consent.md): what applies where a person's Consents say nothing — opt-out (shared with those
+# treating them unless they said no) or opt-in; and how long a break-the-glass declaration lasts at most.
+CONSENT_BASE_POLICY = env.str("CONSENT_BASE_POLICY", default="opt-out")
+if CONSENT_BASE_POLICY not in ("opt-out", "opt-in"):
+    raise ImproperlyConfigured(f"CONSENT_BASE_POLICY must be opt-out or opt-in, not '{CONSENT_BASE_POLICY}'")
+BREAK_GLASS_HOURS = env.int("BREAK_GLASS_HOURS", default=24)
 
 # Sign-in through an OpenID Connect provider (accounts.oidc): the demo provider (`python -m idp serve`) by
 # default, Keycloak in docker/compose.yaml. Endpoints default to django-oauth-toolkit's layout under the issuer.

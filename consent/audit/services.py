@@ -7,7 +7,8 @@ from django.utils import timezone
 
 from consent.audit.chain import chain_append
 from consent.audit.models import AuditRecord
-from consent.contracts import AuditEntry
+from consent.contracts import AccessContext, AccessKind, AuditEntry, Purpose
+from consent.models import BreakGlass
 
 
 @transaction.atomic(savepoint=False)  # no savepoint of its own: an entry that fails fails what it audits
@@ -15,6 +16,7 @@ def audit_record(*, entry: AuditEntry) -> AuditRecord:
     """Append `entry`. Callers write it inside the transaction of what they audit, so an event is never lost
     when the work commits, and the work fails when its event cannot be written."""
     access = entry.access
+    purpose, reason = _purpose_and_reason(access, entry.patients)
     return chain_append(
         {
             "recorded": timezone.now(),
@@ -24,8 +26,8 @@ def audit_record(*, entry: AuditEntry) -> AuditRecord:
             "status": entry.status,
             "outcome_text": entry.outcome_text,
             "kind": access.kind.value if access else "",
-            "purpose": access.purpose.value if access else "",
-            "reason": access.reason if access else "",
+            "purpose": purpose,
+            "reason": reason,
             "subject": (access.subject if access else None) or entry.subject or "",
             "role": (access.role if access else None) or entry.role or "",
             "client_id": (access.client_id if access else None) or "",
@@ -38,3 +40,21 @@ def audit_record(*, entry: AuditEntry) -> AuditRecord:
             "query": entry.query,
         }
     )
+
+
+def _purpose_and_reason(access: AccessContext | None, patients: tuple[str, ...]) -> tuple[str, str]:
+    """The access context's purpose, or emergency treatment with its written reason when a clinician acts under a
+    break-the-glass declaration for one of the persons concerned: the person sees it in their trail."""
+    if access is None:
+        return "", ""
+    if access.kind is AccessKind.USER and access.subject and patients:
+        declaration = (
+            BreakGlass.objects.filter(
+                subject=access.subject, expires_at__gt=timezone.now(), patients__overlap=list(patients)
+            )
+            .order_by("-declared_at")
+            .first()
+        )
+        if declaration is not None:
+            return Purpose.EMERGENCY_TREATMENT.value, declaration.reason
+    return access.purpose.value, access.reason

@@ -98,7 +98,6 @@ def consent_resource(authorisation: AppAuthorisation) -> dict[str, Any]:
                 },
             }
         ],
-        "action": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentaction", "code": "access"}]}],
         "purpose": [{"system": PURPOSE_SYSTEM, "code": Purpose.PERSONAL.value}],
     }
     if all(scope.resource_type for scope in scopes):  # a wildcard scope covers every class: none is listed

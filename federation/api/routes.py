@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from federation.api.routing import InteractionRoute
 from federation.api.views.audit import AuditEventReadView, AuditEventSearchView
+from federation.api.views.break_glass import BreakTheGlassView
 from federation.api.views.bundle import BatchView
 from federation.api.views.history import InstanceHistoryView, SystemHistoryView, TypeHistoryView
 from federation.api.views.match import PatientMatchView
@@ -32,6 +33,7 @@ ROUTES: list[tuple[str, InteractionRoute]] = [
     ("<fhirtype:resource_type>/_history", InteractionRoute({"GET": TypeHistoryView})),
     ("<fhirtype:resource_type>/_search", InteractionRoute({"POST": TypeSearchPostView})),
     ("Patient/$match", InteractionRoute({"POST": PatientMatchView})),
+    ("Patient/<fhirid:logical_id>/$break-the-glass", InteractionRoute({"POST": BreakTheGlassView})),
     (
         "<fhirtype:resource_type>/<fhirid:logical_id>",
         InteractionRoute({"GET": ReadView, "PUT": UpdateView, "DELETE": DeleteView}),

@@ -62,7 +62,8 @@ class InteractionView(APIView):
         and when it cannot be written the work is undone and the request fails."""
         try:
             with transaction.atomic():
-                named = {"resource_type": self.served_type, **kwargs} if self.served_type else kwargs
+                own_type = self.served_type or (self.operation.resource_type if self.operation else None)
+                named = {"resource_type": own_type, **kwargs} if own_type else kwargs
                 patients = patients_before(request, named)
                 with transaction.atomic():  # what a refused request did is undone, its audit entry is kept
                     response = super().dispatch(request, *args, **kwargs)

@@ -27,6 +27,19 @@ def person_patient_ids(golden_id: str) -> list[str]:
     return [golden_id, *sorted(sources)]
 
 
+def person_of_patient(patient_id: str) -> list[str]:
+    """Every Patient id of the person `patient_id` (a golden or a source Patient) is, golden first; just
+    `patient_id` while it is linked to no one."""
+    golden = Person.objects.filter(golden=patient_id).values_list("golden", flat=True).first()
+    if golden is None:
+        golden = (
+            PersonRecord.objects.filter(patient__resource_type="Patient", patient__logical_id=patient_id)
+            .values_list("person__golden", flat=True)
+            .first()
+        )
+    return (person_patient_ids(golden) if golden else []) or [patient_id]
+
+
 def best_known_persons(count: int) -> list[str]:
     """`Patient/<golden id>` of the `count` persons with the most linked source records (a demo's resident is
     best shown by someone several sources know)."""

@@ -11,13 +11,15 @@ from typing import Any, cast
 
 from django.db.models import Exists, OuterRef, Q
 
+from federation.contracts import OwnershipFacts
 from federation.fhir.spec import SPEC_DIR
 from federation.identity.persons import person_patient_ids
-from federation.models import ReferenceIndex, ResourceVersion
+from federation.models import DateIndex, ReferenceIndex, ResourceVersion
 from federation.search.indexing import index_rows
 from federation.search.registry import index_key, parameters_for
 
 COMPARTMENT_FILES = {"Patient": "CompartmentDefinition-patient.json"}
+DATA_DATE = "date"  # the parameter that dates a row's data (R4's clinical-date where a type has it)
 
 
 @cache
@@ -116,3 +118,25 @@ def _deleted_patients(candidates: dict[str, set[str]], keys: dict[str, list[int]
             if param in keys[resource_type] and target_type == "Patient" and target_id:
                 found.add(target_id)
     return found
+
+
+@cache
+def ownership_facts() -> OwnershipFacts:
+    """How a row is placed with its person, for consent's filter (see OwnershipFacts). Kept for the process:
+    the compartment and the `date` parameters are the spec's, and keys are hashes of their names."""
+    personal = compartment_parameters("Patient")
+    owner_keys, date_keys = [], []
+    for resource_type, codes in personal.items():
+        parameters = parameters_for(resource_type)
+        if resource_type != "Patient":
+            owner_keys += [index_key(parameters[code]) for code in codes if code in parameters]
+        dated = parameters.get(DATA_DATE)
+        if dated is not None and dated.type == "date":
+            date_keys.append(index_key(dated))
+    return OwnershipFacts(
+        personal_types=tuple(sorted(personal)),
+        owner_keys=tuple(sorted(set(owner_keys))),
+        date_keys=tuple(sorted(set(date_keys))),
+        reference_table=ReferenceIndex._meta.db_table,
+        date_table=DateIndex._meta.db_table,
+    )

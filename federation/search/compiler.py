@@ -14,6 +14,8 @@ from decimal import Decimal, InvalidOperation
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
+from consent.contracts import AccessContext
+from consent.facade import access_filter
 from core.outcome import invalid, not_supported
 from federation.models import (
     DateIndex,
@@ -44,11 +46,12 @@ TABLES: dict[str, type[SearchIndex]] = {
 }
 
 
-def criterion_filter(criterion: Criterion) -> Q:
-    """A Q over Resource rows of the criterion's base type."""
+def criterion_filter(criterion: Criterion, access: AccessContext) -> Q:
+    """A Q over Resource rows of the criterion's base type. Chained targets and _has sources must be visible to
+    `access` too, or a chain would tell what a hidden resource holds."""
     condition = _parameter_filter(criterion.parameter, criterion.modifier, criterion.values)
     for link in reversed(criterion.chain):
-        targets = live(link.target_type).filter(condition).values("logical_id")
+        targets = access_filter(access, live(link.target_type).filter(condition)).values("logical_id")
         condition = Q(
             Exists(
                 ReferenceIndex.objects.filter(
@@ -60,7 +63,7 @@ def criterion_filter(criterion: Criterion) -> Q:
             )
         )
     for reverse in reversed(criterion.reverse):
-        sources = live(reverse.source_type).filter(condition).values("pk")
+        sources = access_filter(access, live(reverse.source_type).filter(condition)).values("pk")
         condition = Q(
             Exists(
                 ReferenceIndex.objects.filter(

@@ -41,7 +41,7 @@ def resource_search(
     if scope is not None:
         rows = rows.filter(scope)
     for criterion in query.criteria:
-        rows = rows.filter(criterion_filter(criterion))
+        rows = rows.filter(criterion_filter(criterion, access))
     total = _total(rows, query)
     if query.summary == "count" or query.count == 0:
         return SearchResult((), (), total if total is not None else rows.count(), None, None)

@@ -12,9 +12,10 @@ from consent.contracts import AccessContext
 from consent.facade import access_filter
 from core.outcome import gone, invalid, not_found, not_supported
 from federation.contracts import HistoryPage, StoredVersion
-from federation.models import Resource, ResourceVersion, WriteMethod
+from federation.models import ReferenceIndex, Resource, ResourceVersion, WriteMethod
 from federation.search.compiler import criterion_filter
 from federation.search.query import parse_query, query_pairs
+from federation.search.registry import index_key, parameters_for
 
 MAX_VERSION_ID = 2**31 - 1  # the version column's range
 
@@ -89,8 +90,17 @@ def resources_matching(
         raise invalid(f"Conditional criteria '{criteria}' must be search parameters only, at least one.")
     rows = Resource.objects.filter(resource_type=resource_type, is_deleted=False)
     for criterion in query.criteria:
-        rows = rows.filter(criterion_filter(criterion))
+        rows = rows.filter(criterion_filter(criterion, access))
     return [row.as_stored() for row in access_filter(access, rows).order_by("id")[:limit]]
+
+
+def consents_about(*, access: AccessContext, patient_ids: list[str]) -> list[StoredVersion]:
+    """The live Consent resources whose patient is one of `patient_ids` (found by the Consent `patient` index)."""
+    about = ReferenceIndex.objects.filter(
+        param=index_key(parameters_for("Consent")["patient"]), target_type="Patient", target_id__in=patient_ids
+    )
+    rows = Resource.objects.filter(resource_type="Consent", is_deleted=False, pk__in=about.values("resource_id"))
+    return [row.as_stored() for row in access_filter(access, rows).order_by("logical_id")]
 
 
 def _encode_token(row: ResourceVersion) -> str:

@@ -15,6 +15,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from consent.contracts import AccessContext
+from consent.facade import consent_check
 from core.outcome import FhirError, conflict, invalid
 from federation.contracts import StoredVersion, WriteResult
 from federation.fhir import r4b
@@ -52,6 +53,8 @@ def resource_validate(resource: Any, *, expected_type: str | None = None) -> dic
     issues = r4b.validation_issues(resource)
     if issues:
         raise FhirError(400, issues)
+    if resource_type == "Consent":
+        consent_check(resource)  # a Consent the policy cannot read would be ignored: refused instead
     return resource
 
 

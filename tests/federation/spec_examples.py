@@ -84,5 +84,11 @@ def full_package() -> Path | None:
     return CACHE / "package"
 
 
+def refused_by_consent_policy(name: str, status: int, problem: str) -> bool:
+    """A Consent example the consent policy cannot read (most lack provision.type or use provision.data) is
+    refused at write with an OperationOutcome rather than stored to be ignored (docs/consent.md)."""
+    return name.startswith("Consent-") and status == 400 and "Consent." in problem
+
+
 def expected_invalid(name: str) -> bool:
     return name in INVALID_EXAMPLES or any(name.startswith(prefix) for prefix in INVALID_PREFIXES)

@@ -1,0 +1,222 @@
+"""What consent enforcement costs: the search benchmark's clinic queries in a SYSTEM and in a USER context.
+
+Run it as `.venv/bin/python bench/consent_enforcement.py [--people N] [--skip-load] [--share 0.3] [--draws 60]`.
+It loads the search benchmark's region (bench/search.py, about 50 resources a person) into its own database,
+`tsunagi_consent_bench`, gives a share of the people a Consent (four kinds in turn: no psychiatric data; nobody but
+one hospital; not for welfare support; nothing before 2021), then times each clinic query through the selectors
+(no HTTP) in the system context and as a clinician under opt-out, with `_total=accurate`, and runs the clinician's
+SQL once under EXPLAIN (ANALYZE) for planning and execution time. Results print as a table and go to
+bench/results/consent-<timestamp>.json (git-ignored).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import sys
+import time
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from urllib.parse import parse_qsl
+
+import search
+from fhir_api import RESULTS_DIR, BenchError, migrate, progress, recreate_database, with_database
+
+DATABASE = "tsunagi_consent_bench"
+HOSPITALS = ("Organization/bench-hospital-1", "Organization/bench-hospital-2")
+ROLE = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ParticipationType", "code": "IRCP"}]}
+PROVISIONS: tuple[dict[str, Any], ...] = (
+    {
+        "type": "permit",
+        "provision": [
+            {
+                "type": "deny",
+                "securityLabel": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "PSY"}],
+            }
+        ],
+    },
+    {
+        "type": "deny",
+        "provision": [{"type": "permit", "actor": [{"role": ROLE, "reference": {"reference": HOSPITALS[1]}}]}],
+    },
+    {
+        "type": "permit",
+        "provision": [
+            {
+                "type": "deny",
+                "purpose": [
+                    {"system": "https://tsunagi.example.jp/fhir/CodeSystem/purpose-of-use", "code": "welfare-support"}
+                ],
+            }
+        ],
+    },
+    {"type": "permit", "provision": [{"type": "deny", "dataPeriod": {"end": "2020-12-31"}}]},
+)
+
+
+def load(args: argparse.Namespace) -> str:
+    url = with_database(args.server, DATABASE)
+    if args.skip_load:
+        search.setup_django(url)
+        return url
+    progress(f"recreating database {DATABASE!r}")
+    url = recreate_database(args.server, DATABASE)
+    migrate(url)
+    search.setup_django(url)
+    plan = search.make_plan(args.people, quick=False)
+    progress(f"loading {args.people:,} people")
+    search.load_region(plan, args.seed)
+    search.vacuum_analyze(url)
+    consents_write(args.share, args.seed)
+    return url
+
+
+def consents_write(share: float, seed: int) -> None:
+    from consent.contracts import AccessContext
+    from federation.models import Resource
+    from federation.storage.services import resource_update
+
+    system = AccessContext.system("consent benchmark")
+    patients = list(
+        Resource.objects.filter(resource_type="Patient").order_by("pk").values_list("logical_id", flat=True)
+    )
+    chosen = random.Random(seed).sample(patients, int(len(patients) * share))
+    progress(f"writing {len(chosen):,} Consents")
+    for index, patient in enumerate(chosen):
+        logical_id = f"bench-consent-{index}"
+        resource = {
+            "resourceType": "Consent",
+            "id": logical_id,
+            "status": "active",
+            "scope": {
+                "coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentscope", "code": "patient-privacy"}]
+            },
+            "category": [{"coding": [{"system": "http://loinc.org", "code": "59284-0"}]}],
+            "patient": {"reference": f"Patient/{patient}"},
+            "dateTime": "2026-01-01",
+            "provision": PROVISIONS[index % len(PROVISIONS)],
+        }
+        resource_update(access=system, resource_type="Consent", logical_id=logical_id, resource=resource)
+
+
+def measure(args: argparse.Namespace) -> dict[str, Any]:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from consent.contracts import AccessContext, AccessKind, Purpose
+    from consent.facade import access_filter
+    from consent.models import ConsentRule
+    from federation.models import Resource
+    from federation.search.query import parse_query
+    from federation.search.searching import resource_search
+
+    system = AccessContext.system("consent benchmark")
+    clinician = AccessContext(
+        kind=AccessKind.USER,
+        purpose=Purpose.TREATMENT,
+        subject="bench|clinician",
+        organization=HOSPITALS[0],
+        practitioner="Practitioner/bench",
+    )
+    started = time.perf_counter()
+    access_filter(clinician, Resource.objects.none()).exists()  # compiles the rules queued by the writes
+    results: dict[str, Any] = {
+        "rules": ConsentRule.objects.count(),
+        "rules_compiled_s": round(time.perf_counter() - started, 1),
+        "queries": {},
+    }
+    region = search.Region(people=args.people, seed=args.seed)
+    rng = random.Random(args.seed)
+    for query in search.CLINIC_QUERIES:
+        draws = [query.draw(rng, region) for _ in range(args.draws)]
+        timings: dict[str, list[float]] = {"system": [], "user": []}
+        for repeat in range(2):  # the first round warms caches
+            for draw in draws:
+                parsed = parse_query(draw.resource_type, [*parse_qsl(draw.query), ("_total", "accurate")])
+                for name, access in (("system", system), ("user", clinician)):
+                    began = time.perf_counter()
+                    resource_search(access=access, query=parsed, types=(draw.resource_type,))
+                    if repeat:
+                        timings[name].append((time.perf_counter() - began) * 1000)
+        parsed = parse_query(draws[0].resource_type, [*parse_qsl(draws[0].query), ("_total", "accurate")])
+        plans = {}
+        for name, access in (("system", system), ("user", clinician)):
+            with CaptureQueriesContext(connection) as captured:
+                resource_search(access=access, query=parsed, types=(draws[0].resource_type,))
+            plans[name] = [_explained(connection, entry["sql"]) for entry in captured.captured_queries]
+        results["queries"][query.name] = {
+            "title": query.title,
+            "example": draws[0].path,
+            "system_ms": _summary(timings["system"]),
+            "user_ms": _summary(timings["user"]),
+            "p95_overhead": round(_p95(timings["user"]) / _p95(timings["system"]) - 1, 3),
+            "explain": plans,
+        }
+    return results
+
+
+def _explained(connection: Any, sql: str) -> dict[str, Any]:
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql)
+        document = cursor.fetchone()[0]
+    plan = document if isinstance(document, list) else json.loads(document)
+    return {"sql": sql[:80], "planning_ms": plan[0]["Planning Time"], "execution_ms": plan[0]["Execution Time"]}
+
+
+def _p95(values: Sequence[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
+
+
+def _summary(values: Sequence[float]) -> dict[str, float]:
+    return {"p50": round(statistics.median(values), 2), "p95": round(_p95(values), 2)}
+
+
+def _plans(plans: list[dict[str, Any]]) -> str:
+    """Planning/execution ms of the statements that read resources (the count and the page)."""
+    return " ".join(
+        f"{p['planning_ms']:.1f}/{p['execution_ms']:.1f}" for p in plans if "federation_resource" in p["sql"]
+    )
+
+
+def table(results: dict[str, Any]) -> str:
+    lines = [f"rules: {results['rules']:,} (compiled in {results['rules_compiled_s']} s)"]
+    lines.append(
+        f"{'query':<52} {'system p50/p95':>17} {'user p50/p95':>17} {'p95 +':>6}  plan/exec ms (system | user)"
+    )
+    for name, query in results["queries"].items():
+        system, user = query["system_ms"], query["user_ms"]
+        timing = f"{system['p50']:>8.2f}/{system['p95']:<8.2f} {user['p50']:>8.2f}/{user['p95']:<8.2f}"
+        plans = f"{_plans(query['explain']['system'])} | {_plans(query['explain']['user'])}"
+        lines.append(f"{name} {query['title']:<50} {timing} {query['p95_overhead'] * 100:>5.0f}%  {plans}")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--people", type=int, default=2_000)
+    parser.add_argument("--share", type=float, default=0.3, help="the share of people who gave a Consent")
+    parser.add_argument("--draws", type=int, default=60, help="draws of each query, each timed in both contexts")
+    parser.add_argument("--seed", type=int, default=3)
+    parser.add_argument("--skip-load", action="store_true", help="reuse the loaded database")
+    parser.add_argument("--server", default=search.DEFAULT_SERVER)
+    args = parser.parse_args(argv)
+    try:
+        load(args)
+        results = measure(args)
+    except BenchError as error:
+        print(f"benchmark stopped: {error}", file=sys.stderr)
+        return 1
+    print(table(results))
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    path = RESULTS_DIR / f"consent-{datetime.now().strftime('%Y%m%d-%H%M%S')}.json"
+    path.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    progress(f"results written to {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
