@@ -1,12 +1,14 @@
 """What consent enforcement costs: the search benchmark's clinic queries in a SYSTEM and in a USER context.
 
-Run it as `.venv/bin/python bench/consent_enforcement.py [--people N] [--skip-load] [--share 0.3] [--draws 60]`.
-It loads the search benchmark's region (bench/search.py, about 50 resources a person) into its own database,
-`tsunagi_consent_bench`, gives a share of the people a Consent (four kinds in turn: no psychiatric data; nobody but
-one hospital; not for welfare support; nothing before 2021), then times each clinic query through the selectors
-(no HTTP) in the system context and as a clinician under opt-out, with `_total=accurate`, and runs the clinician's
-SQL once under EXPLAIN (ANALYZE) for planning and execution time. Results print as a table and go to
-bench/results/consent-<timestamp>.json (git-ignored).
+Run it as `.venv/bin/python bench/consent_enforcement.py [--people N] [--skip-load] [--database NAME] [--share 0.3]
+[--draws 60] [--http]`. It loads the search benchmark's region (bench/search.py, about 50 resources a person) into
+its own database, `tsunagi_consent_bench` (or, with `--skip-load --database tsunagi_search_bench`, reuses the region
+bench/search.py loaded, migrating it first), gives a share of the people a Consent (four kinds in turn: no
+psychiatric data; nobody but one hospital; not for welfare support; nothing before 2021), then times each clinic
+query in the system context and as a clinician under opt-out, with `_total=accurate`: through the selectors (no
+HTTP), running the clinician's SQL once under EXPLAIN (ANALYZE) for planning and execution time, or with `--http`
+through gunicorn with a back-office token (system/*.cruds) and a clinician's app token (user/*.rs), as a clinic's
+software would call it. Results print as a table and go to bench/results/consent-<timestamp>.json (git-ignored).
 """
 
 from __future__ import annotations
@@ -23,7 +25,18 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import search
-from fhir_api import RESULTS_DIR, BenchError, migrate, progress, recreate_database, with_database
+from fhir_api import (
+    RESULTS_DIR,
+    BenchError,
+    Call,
+    FhirClient,
+    Server,
+    migrate,
+    progress,
+    recreate_database,
+    running_server,
+    with_database,
+)
 
 DATABASE = "tsunagi_consent_bench"
 HOSPITALS = ("Organization/bench-hospital-1", "Organization/bench-hospital-2")
@@ -58,12 +71,15 @@ PROVISIONS: tuple[dict[str, Any], ...] = (
 
 
 def load(args: argparse.Namespace) -> str:
-    url = with_database(args.server, DATABASE)
+    url = with_database(args.server, args.database)
     if args.skip_load:
+        migrate(url)
         search.setup_django(url)
+        if not _consents_written():
+            consents_write(args.share, args.seed)
         return url
-    progress(f"recreating database {DATABASE!r}")
-    url = recreate_database(args.server, DATABASE)
+    progress(f"recreating database {args.database!r}")
+    url = recreate_database(args.server, args.database)
     migrate(url)
     search.setup_django(url)
     plan = search.make_plan(args.people, quick=False)
@@ -72,6 +88,12 @@ def load(args: argparse.Namespace) -> str:
     search.vacuum_analyze(url)
     consents_write(args.share, args.seed)
     return url
+
+
+def _consents_written() -> bool:
+    from federation.models import Resource
+
+    return Resource.objects.filter(resource_type="Consent", logical_id__startswith="bench-consent-").exists()
 
 
 def consents_write(share: float, seed: int) -> None:
@@ -158,6 +180,80 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     return results
 
 
+def clinician_token() -> str:
+    """A token of a clinic's app that a clinician of HOSPITALS[0] approved (user/*.rs), recorded server-side as
+    the authorisation server records one issued through the consent screen."""
+    import secrets
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from oauth2_provider.models import AccessToken, Application
+
+    from accounts.contracts import Role
+    from accounts.services import account_assign_role, account_register
+    from consent.clients import client_register
+    from consent.models import AppAuthorisation, AuthorisedToken, ClientKind, ClientRegistration
+
+    account = account_assign_role(
+        account=account_register(issuer="bench", subject="clinician"),
+        role=Role.CLINICIAN,
+        organization=HOSPITALS[0],
+        practitioner="Practitioner/bench",
+    )
+    client = client_register(
+        name="bench clinic app",
+        kind=ClientKind.CONFIDENTIAL,
+        organization=HOSPITALS[0],
+        scopes="user/*.rs",
+        redirect_uris=["http://127.0.0.1/callback"],
+    )
+    application = Application.objects.get(client_id=client.client_id)
+    expires = timezone.now() + timedelta(days=1)
+    token = AccessToken.objects.create(
+        user=account.user, application=application, token=secrets.token_urlsafe(32), expires=expires, scope="user/*.rs"
+    )
+    authorisation = AppAuthorisation.objects.create(
+        registration=ClientRegistration.objects.get(application=application),
+        user=account.user,
+        subject="bench|clinician",
+        role=Role.CLINICIAN.value,
+        organization=HOSPITALS[0],
+        practitioner="Practitioner/bench",
+        scope="user/*.rs",
+        expires_at=expires,
+    )
+    AuthorisedToken.objects.create(authorisation=authorisation, access_token=token)
+    return str(token.token)
+
+
+def measure_http(args: argparse.Namespace, url: str) -> dict[str, Any]:
+    """The clinic queries over HTTP, each draw sent in both contexts in turn, after one warm-up round."""
+    results: dict[str, Any] = {"mode": "http", "queries": {}}
+    with running_server(url, "gthread") as server:
+        system = FhirClient(server)
+        user = FhirClient(Server(server.base, clinician_token()))
+        region = search.Region(people=args.people, seed=args.seed)
+        rng = random.Random(args.seed)
+        for query in search.CLINIC_QUERIES:
+            calls = [Call("GET", f"{query.draw(rng, region).path}&_total=accurate") for _ in range(args.draws)]
+            timings: dict[str, list[float]] = {"system": [], "user": []}
+            for repeat in range(2):  # the first round warms caches
+                for call in calls:
+                    for name, client in (("system", system), ("user", user)):
+                        elapsed_ms, _ = client.send(call)
+                        if repeat:
+                            timings[name].append(elapsed_ms)
+            results["queries"][query.name] = {
+                "title": query.title,
+                "example": calls[0].path,
+                "system_ms": _summary(timings["system"]),
+                "user_ms": _summary(timings["user"]),
+                "p95_overhead": round(_p95(timings["user"]) / _p95(timings["system"]) - 1, 3),
+            }
+            progress(f"{query.name} done")
+    return results
+
+
 def _explained(connection: Any, sql: str) -> dict[str, Any]:
     with connection.cursor() as cursor:
         cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql)
@@ -183,14 +279,15 @@ def _plans(plans: list[dict[str, Any]]) -> str:
 
 
 def table(results: dict[str, Any]) -> str:
-    lines = [f"rules: {results['rules']:,} (compiled in {results['rules_compiled_s']} s)"]
+    lines = [f"rules: {results['rules']:,} (compiled in {results['rules_compiled_s']} s)" if "rules" in results else ""]
     lines.append(
         f"{'query':<52} {'system p50/p95':>17} {'user p50/p95':>17} {'p95 +':>6}  plan/exec ms (system | user)"
     )
     for name, query in results["queries"].items():
         system, user = query["system_ms"], query["user_ms"]
         timing = f"{system['p50']:>8.2f}/{system['p95']:<8.2f} {user['p50']:>8.2f}/{user['p95']:<8.2f}"
-        plans = f"{_plans(query['explain']['system'])} | {_plans(query['explain']['user'])}"
+        explain = query.get("explain")
+        plans = f"{_plans(explain['system'])} | {_plans(explain['user'])}" if explain else ""
         lines.append(f"{name} {query['title']:<50} {timing} {query['p95_overhead'] * 100:>5.0f}%  {plans}")
     return "\n".join(lines)
 
@@ -203,10 +300,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument("--skip-load", action="store_true", help="reuse the loaded database")
     parser.add_argument("--server", default=search.DEFAULT_SERVER)
+    parser.add_argument("--database", default=DATABASE, help=f"the database to load or reuse (default {DATABASE})")
+    parser.add_argument("--http", action="store_true", help="time the queries through gunicorn with tokens")
     args = parser.parse_args(argv)
     try:
-        load(args)
-        results = measure(args)
+        url = load(args)
+        results = measure_http(args, url) if args.http else measure(args)
     except BenchError as error:
         print(f"benchmark stopped: {error}", file=sys.stderr)
         return 1
