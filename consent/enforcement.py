@@ -9,6 +9,7 @@ only for a rule that names labels or a data period, the row's labels (its own co
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cache
 from typing import Any
 
 from django.conf import settings
@@ -83,12 +84,28 @@ def _is_version(model: type[Model]) -> bool:
     return any(field.name == "resource" for field in model._meta.get_fields())
 
 
+@cache
+def _fact_arrays(facts: OwnershipFacts) -> dict[str, str]:
+    """The ownership facts as SQL array literals, written once per process: sent as parameters they were quoted
+    anew into every statement (client-side binding), a millisecond a statement. They are the spec's type names
+    and integer hashes, never request input."""
+    for name in facts.personal_types:
+        if not name.isalpha():
+            raise ValueError(f"unexpected resource type name {name!r}")
+    return {
+        "personal_types": "ARRAY[" + ",".join(f"'{name}'" for name in facts.personal_types) + "]::text[]",
+        "owner_keys": "ARRAY[" + ",".join(str(int(key)) for key in facts.owner_keys) + "]::bigint[]",
+        "date_keys": "ARRAY[" + ",".join(str(int(key)) for key in facts.date_keys) + "]::bigint[]",
+    }
+
+
 def _patient_predicate(sql: Sql, facts: OwnershipFacts, patients: list[str]) -> None:
     """The pinned person's compartment, and every row of a type outside the Patient compartment."""
-    sql.add("NOT ({type} = ANY(%s::text[]))", list(facts.personal_types))
+    arrays = _fact_arrays(facts)
+    sql.add(f"NOT ({{type}} = ANY({arrays['personal_types']}))")
     sql.add("OR ({type} = 'Patient' AND {logical_id} = ANY(%s::text[]))", patients)
     sql.add("OR ({type} <> 'Patient' AND EXISTS (SELECT 1 FROM {references} o WHERE o.resource_id = {id}")
-    sql.add("AND o.param = ANY(%s::bigint[]) AND o.target_type = 'Patient'", list(facts.owner_keys))
+    sql.add(f"AND o.param = ANY({arrays['owner_keys']}) AND o.target_type = 'Patient'")
     sql.add("AND o.target_id = ANY(%s::text[])))", patients)
 
 
@@ -96,7 +113,7 @@ def _owners(sql: Sql, facts: OwnershipFacts) -> None:
     """The Patients a row belongs to: itself for a Patient, else those its compartment parameters reference."""
     sql.add("SELECT {logical_id} AS patient WHERE {type} = 'Patient'")
     sql.add("UNION ALL SELECT o.target_id FROM {references} o WHERE o.resource_id = {id}")
-    sql.add("AND o.param = ANY(%s::bigint[]) AND o.target_type = 'Patient'", list(facts.owner_keys))
+    sql.add(f"AND o.param = ANY({_fact_arrays(facts)['owner_keys']}) AND o.target_type = 'Patient'")
     sql.add("AND o.target_id IS NOT NULL")
 
 
@@ -114,7 +131,7 @@ def _user_predicate(sql: Sql, facts: OwnershipFacts, access: AccessContext) -> N
     )
     glass = access.subject or ""  # the account's unexpired break-the-glass declarations pass its denies
     purpose = access.purpose.value
-    sql.add("NOT ({type} = ANY(%s::text[])) OR COALESCE((SELECT bool_and((", list(facts.personal_types))
+    sql.add(f"NOT ({{type}} = ANY({_fact_arrays(facts)['personal_types']})) OR COALESCE((SELECT bool_and((")
     sql.add("NOT EXISTS (SELECT 1 FROM consent_consentrule d WHERE d.patient = owner.patient AND d.effect = 'deny'")
     sql.add("AND")
     _matches(sql, "d", facts, actors, purpose)
@@ -146,12 +163,12 @@ AND (@.valid_from IS NULL OR @.valid_from <= now()) AND (@.valid_to IS NULL OR @
 AND (@.labels IS NULL OR EXISTS (SELECT 1 FROM jsonb_array_elements(@.labels) AS l(label)
      WHERE {content} -> 'meta' -> 'security' @> jsonb_build_array(l.label)))
 AND (NOT @.dated OR CASE
-     WHEN EXISTS (SELECT 1 FROM {dates} t WHERE t.resource_id = {id} AND t.param = ANY(%s::bigint[]))
-     THEN EXISTS (SELECT 1 FROM {dates} t WHERE t.resource_id = {id} AND t.param = ANY(%s::bigint[])
+     WHEN EXISTS (SELECT 1 FROM {dates} t WHERE t.resource_id = {id} AND t.param = ANY(<date_keys>))
+     THEN EXISTS (SELECT 1 FROM {dates} t WHERE t.resource_id = {id} AND t.param = ANY(<date_keys>)
                   AND (@.data_high IS NULL OR t.low <= @.data_high) AND (@.data_low IS NULL OR t.high >= @.data_low))
      ELSE @.effect = 'deny' END)"""
 
 
 def _matches(sql: Sql, rule: str, facts: OwnershipFacts, actors: list[str], purpose: str) -> None:
-    dates = list(facts.date_keys)
-    sql.add(RULE_MATCHES.replace("@.", f"{rule}."), actors, purpose, dates, dates)
+    matches = RULE_MATCHES.replace("@.", f"{rule}.").replace("<date_keys>", _fact_arrays(facts)["date_keys"])
+    sql.add(matches, actors, purpose)
