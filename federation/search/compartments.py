@@ -9,12 +9,13 @@ from collections.abc import Iterable
 from functools import cache
 from typing import Any, cast
 
+from django.db import connection
 from django.db.models import Exists, OuterRef, Q
 
 from federation.contracts import OwnershipFacts
 from federation.fhir.spec import SPEC_DIR
 from federation.identity.persons import person_patient_ids
-from federation.models import DateIndex, ReferenceIndex, ResourceVersion
+from federation.models import DateIndex, ReferenceIndex, Resource, ResourceVersion
 from federation.search.indexing import index_rows
 from federation.search.registry import index_key, parameters_for
 
@@ -64,17 +65,18 @@ def compartment_patients(references: Iterable[str]) -> set[str]:
         by_type[resource_type].add(logical_id)
     owners = set(by_type.get("Patient", ()))  # a Patient is in its own compartment
     keys = {resource_type: _patient_keys(resource_type) for resource_type in by_type}
-    linked = Q(pk__in=[])
+    stored = Q(pk__in=[])
     for resource_type, logical_ids in by_type.items():
         if keys[resource_type]:
-            linked |= Q(
-                resource__resource_type=resource_type,
-                resource__logical_id__in=logical_ids,
-                param__in=keys[resource_type],
-            )
-    rows = ReferenceIndex.objects.filter(linked, target_type="Patient").values_list(
-        "resource__resource_type", "resource__logical_id", "target_id"
-    )
+            stored |= Q(resource_type=resource_type, logical_id__in=logical_ids)
+    # Rows first, by their unique (type, id) index, then their references by (resource, param): one join would
+    # let PostgreSQL start from every reference to a Patient, a full scan of the references at scale.
+    named = {pk: (resource_type, logical_id) for pk, resource_type, logical_id in _rows_of(stored)}
+    rows = [
+        (*named[resource_id], target)
+        for resource_id, param, target_type, target in _references_of(list(named))
+        if target_type == "Patient" and param in keys[named[resource_id][0]]
+    ]
     covered = set()
     for resource_type, logical_id, target in rows:
         covered.add((resource_type, logical_id))
@@ -88,6 +90,26 @@ def compartment_patients(references: Iterable[str]) -> set[str]:
         and (missing := {logical_id for logical_id in ids if (name, logical_id) not in covered})
     }
     return owners | _deleted_patients(unlinked, keys)
+
+
+REFERENCES_OF_ROWS = """
+SELECT row_id, pointing.param, pointing.target_type, pointing.target_id
+FROM unnest(%s::bigint[]) AS named(row_id)
+CROSS JOIN LATERAL (
+    SELECT param, target_type, target_id FROM federation_referenceindex WHERE resource_id = row_id OFFSET 0
+) AS pointing"""
+
+
+def _references_of(row_ids: list[int]) -> list[tuple[int, int, str, str]]:
+    """The reference rows of stored rows, probed row by row on (resource, param): asked as one join or IN list,
+    PostgreSQL's estimates lead it to the parameter indexes, which hold every reference to every Patient."""
+    with connection.cursor() as cursor:
+        cursor.execute(REFERENCES_OF_ROWS, [row_ids])
+        return list(cursor.fetchall())
+
+
+def _rows_of(stored: Q) -> list[tuple[int, str, str]]:
+    return list(Resource.objects.filter(stored).values_list("pk", "resource_type", "logical_id"))
 
 
 def _patient_keys(resource_type: str) -> list[int]:
