@@ -46,10 +46,22 @@ def authorisation_holds(authorisation: AppAuthorisation) -> bool:
     )
 
 
+MEMO = "_tsunagi_access"  # where a loaded token keeps its context for the rest of its request
+
+
 def access_for_token(token: Any) -> AccessContext:
     """The access context of a request made with `token` (a django-oauth-toolkit AccessToken): the client's own
     system context for client credentials; pinned to the person's Patient for patient/ scopes; the staff
-    member's role and ties for user/ scopes."""
+    member's role and ties for user/ scopes. django-oauth-toolkit loads the token anew for each request, so the
+    context is looked up once a request however many parts of it ask (scopes, selectors, audit)."""
+    known: AccessContext | None = getattr(token, MEMO, None)
+    if known is None:
+        known = _access_of(token)
+        setattr(token, MEMO, known)
+    return known
+
+
+def _access_of(token: Any) -> AccessContext:
     authorisation = token_authorisation(access_token=token) if token.user_id is not None else None
     client_id = token.application.client_id
     if authorisation is None:
