@@ -3,6 +3,7 @@ person's deny provisions for a limited time. Declaring is the only way; it expir
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import timedelta
 
 from django.conf import settings
@@ -46,10 +47,13 @@ def break_glass_declare(
     return _declaration(row)
 
 
-def break_glass_active(*, subject: str) -> list[BreakGlassDeclaration]:
-    """The account's unexpired declarations, newest first (the audit trail records purpose ETREAT for them)."""
-    rows = BreakGlass.objects.filter(subject=subject, expires_at__gt=timezone.now()).order_by("-declared_at", "-pk")
-    return [_declaration(row) for row in rows]
+def break_glass_active(*, subject: str, patients: Iterable[str] | None = None) -> list[BreakGlassDeclaration]:
+    """The account's unexpired declarations, newest first; with `patients`, those covering any of them (the audit
+    trail records purpose ETREAT and the reason for them)."""
+    rows = BreakGlass.objects.filter(subject=subject, expires_at__gt=timezone.now())
+    if patients is not None:
+        rows = rows.filter(patients__overlap=list(patients))
+    return [_declaration(row) for row in rows.order_by("-declared_at", "-pk")]
 
 
 def _declaration(row: BreakGlass) -> BreakGlassDeclaration:

@@ -8,7 +8,6 @@ from django.utils import timezone
 from consent.audit.chain import chain_append
 from consent.audit.models import AuditRecord
 from consent.contracts import AccessContext, AccessKind, AuditEntry, Purpose
-from consent.models import BreakGlass
 
 
 @transaction.atomic(savepoint=False)  # no savepoint of its own: an entry that fails fails what it audits
@@ -48,13 +47,9 @@ def _purpose_and_reason(access: AccessContext | None, patients: tuple[str, ...])
     if access is None:
         return "", ""
     if access.kind is AccessKind.USER and access.subject and patients:
-        declaration = (
-            BreakGlass.objects.filter(
-                subject=access.subject, expires_at__gt=timezone.now(), patients__overlap=list(patients)
-            )
-            .order_by("-declared_at")
-            .first()
-        )
-        if declaration is not None:
-            return Purpose.EMERGENCY_TREATMENT.value, declaration.reason
+        from consent.break_glass import break_glass_active  # reads the store through federation: on first use
+
+        declarations = break_glass_active(subject=access.subject, patients=patients)
+        if declarations:
+            return Purpose.EMERGENCY_TREATMENT.value, declarations[0].reason
     return access.purpose.value, access.reason

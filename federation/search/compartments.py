@@ -42,7 +42,7 @@ def in_compartment(compartment: str, owner_id: str, resource_type: str) -> Q | N
     codes = compartment_parameters(compartment).get(resource_type)
     if codes is None:
         return None
-    keys = [index_key(parameters_for(resource_type)[code]) for code in codes if code in parameters_for(resource_type)]
+    keys = compartment_keys(compartment, resource_type)
     owners = (person_patient_ids(owner_id) if compartment == "Patient" else []) or [owner_id]
     linked = Q(
         Exists(
@@ -64,7 +64,7 @@ def compartment_patients(references: Iterable[str]) -> set[str]:
         resource_type, _, logical_id = reference.partition("/")
         by_type[resource_type].add(logical_id)
     owners = set(by_type.get("Patient", ()))  # a Patient is in its own compartment
-    keys = {resource_type: _patient_keys(resource_type) for resource_type in by_type}
+    keys = {resource_type: compartment_keys("Patient", resource_type) for resource_type in by_type}
     stored = Q(pk__in=[])
     for resource_type, logical_ids in by_type.items():
         if keys[resource_type]:
@@ -112,9 +112,9 @@ def _rows_of(stored: Q) -> list[tuple[int, str, str]]:
     return list(Resource.objects.filter(stored).values_list("pk", "resource_type", "logical_id"))
 
 
-def _patient_keys(resource_type: str) -> list[int]:
-    """The index keys of the parameters that put `resource_type` in a Patient's compartment."""
-    codes = compartment_parameters("Patient").get(resource_type, ())
+def compartment_keys(compartment: str, resource_type: str) -> list[int]:
+    """The index keys of the parameters that put `resource_type` in a `compartment` (none if it is not in it)."""
+    codes = compartment_parameters(compartment).get(resource_type, ())
     parameters = parameters_for(resource_type) if codes else {}
     return [index_key(parameters[code]) for code in codes if code in parameters]
 
@@ -148,11 +148,10 @@ def ownership_facts() -> OwnershipFacts:
     the compartment and the `date` parameters are the spec's, and keys are hashes of their names."""
     personal = compartment_parameters("Patient")
     owner_keys, date_keys = [], []
-    for resource_type, codes in personal.items():
-        parameters = parameters_for(resource_type)
+    for resource_type in personal:
         if resource_type != "Patient":
-            owner_keys += [index_key(parameters[code]) for code in codes if code in parameters]
-        dated = parameters.get(DATA_DATE)
+            owner_keys += compartment_keys("Patient", resource_type)
+        dated = parameters_for(resource_type).get(DATA_DATE)
         if dated is not None and dated.type == "date":
             date_keys.append(index_key(dated))
     return OwnershipFacts(
