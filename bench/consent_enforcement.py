@@ -19,9 +19,9 @@ import random
 import statistics
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
 import search
@@ -39,6 +39,7 @@ from fhir_api import (
 )
 
 DATABASE = "tsunagi_consent_bench"
+T = TypeVar("T")
 HOSPITALS = ("Organization/bench-hospital-1", "Organization/bench-hospital-2")
 ROLE = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ParticipationType", "code": "IRCP"}]}
 PROVISIONS: tuple[dict[str, Any], ...] = (
@@ -150,34 +151,49 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         "rules_compiled_s": round(time.perf_counter() - started, 1),
         "queries": {},
     }
+
+    def searcher(access: AccessContext) -> Callable[[tuple[str, Any]], object]:
+        return lambda typed: resource_search(access=access, query=typed[1], types=(typed[0],))
+
     region = search.Region(people=args.people, seed=args.seed)
     rng = random.Random(args.seed)
     for query in search.CLINIC_QUERIES:
         draws = [query.draw(rng, region) for _ in range(args.draws)]
-        timings: dict[str, list[float]] = {"system": [], "user": []}
-        for repeat in range(2):  # the first round warms caches
-            for draw in draws:
-                parsed = parse_query(draw.resource_type, [*parse_qsl(draw.query), ("_total", "accurate")])
-                for name, access in (("system", system), ("user", clinician)):
-                    began = time.perf_counter()
-                    resource_search(access=access, query=parsed, types=(draw.resource_type,))
-                    if repeat:
-                        timings[name].append((time.perf_counter() - began) * 1000)
-        parsed = parse_query(draws[0].resource_type, [*parse_qsl(draws[0].query), ("_total", "accurate")])
+        queries = [
+            (draw.resource_type, parse_query(draw.resource_type, [*parse_qsl(draw.query), ("_total", "accurate")]))
+            for draw in draws
+        ]
+        timings = _timed_in_turn(queries, {"system": searcher(system), "user": searcher(clinician)})
         plans = {}
         for name, access in (("system", system), ("user", clinician)):
             with CaptureQueriesContext(connection) as captured:
-                resource_search(access=access, query=parsed, types=(draws[0].resource_type,))
+                resource_search(access=access, query=queries[0][1], types=(queries[0][0],))
             plans[name] = [_explained(connection, entry["sql"]) for entry in captured.captured_queries]
-        results["queries"][query.name] = {
-            "title": query.title,
-            "example": draws[0].path,
-            "system_ms": _summary(timings["system"]),
-            "user_ms": _summary(timings["user"]),
-            "p95_overhead": round(_p95(timings["user"]) / _p95(timings["system"]) - 1, 3),
-            "explain": plans,
-        }
+        results["queries"][query.name] = {**_comparison(query, draws[0].path, timings), "explain": plans}
     return results
+
+
+def _timed_in_turn(items: Sequence[T], senders: dict[str, Callable[[T], object]]) -> dict[str, list[float]]:
+    """Each item sent by every sender in turn, after a warm-up round that is not timed: ms per sender."""
+    timings: dict[str, list[float]] = {name: [] for name in senders}
+    for repeat in range(2):  # the first round warms caches
+        for item in items:
+            for name, send in senders.items():
+                began = time.perf_counter()
+                send(item)
+                if repeat:
+                    timings[name].append((time.perf_counter() - began) * 1000)
+    return timings
+
+
+def _comparison(query: Any, example: str, timings: dict[str, list[float]]) -> dict[str, Any]:
+    return {
+        "title": query.title,
+        "example": example,
+        "system_ms": _summary(timings["system"]),
+        "user_ms": _summary(timings["user"]),
+        "p95_overhead": round(_p95(timings["user"]) / _p95(timings["system"]) - 1, 3),
+    }
 
 
 def clinician_token() -> str:
@@ -236,20 +252,8 @@ def measure_http(args: argparse.Namespace, url: str) -> dict[str, Any]:
         rng = random.Random(args.seed)
         for query in search.CLINIC_QUERIES:
             calls = [Call("GET", f"{query.draw(rng, region).path}&_total=accurate") for _ in range(args.draws)]
-            timings: dict[str, list[float]] = {"system": [], "user": []}
-            for repeat in range(2):  # the first round warms caches
-                for call in calls:
-                    for name, client in (("system", system), ("user", user)):
-                        elapsed_ms, _ = client.send(call)
-                        if repeat:
-                            timings[name].append(elapsed_ms)
-            results["queries"][query.name] = {
-                "title": query.title,
-                "example": calls[0].path,
-                "system_ms": _summary(timings["system"]),
-                "user_ms": _summary(timings["user"]),
-                "p95_overhead": round(_p95(timings["user"]) / _p95(timings["system"]) - 1, 3),
-            }
+            timings = _timed_in_turn(calls, {"system": system.send, "user": user.send})
+            results["queries"][query.name] = _comparison(query, calls[0].path, timings)
             progress(f"{query.name} done")
     return results
 
