@@ -13,8 +13,9 @@ def signed_in_account(user: Any) -> SignedInAccount | None:
     through OpenID Connect."""
     if not getattr(user, "is_authenticated", False):
         return None
-    account = Account.objects.filter(user=user).first()
-    if account is None:
+    try:
+        account = user.account  # no query when the caller loaded it with the user (select_related)
+    except Account.DoesNotExist:
         return None
     return SignedInAccount(
         subject=f"{account.issuer}|{account.subject}",

@@ -490,7 +490,7 @@ def phase_clock(clock: dict[str, float]) -> Iterator[None]:
         (services, "content_hash", "content hash"),
         (services, "resources_copy", "COPY resource rows"),
         (services, "versions_copy", "COPY version rows"),
-        (IndexBatch, "replace", "extract index rows"),
+        (services, "_place", "extract index rows and placement"),
         (IndexBatch, "write", "COPY index rows"),
     ]
     originals = [(owner, name, getattr(owner, name)) for owner, name, _ in targets]

@@ -56,6 +56,14 @@ def break_glass_active(*, subject: str, patients: Iterable[str] | None = None) -
     return [_declaration(row) for row in rows.order_by("-declared_at", "-pk")]
 
 
+def break_glass_patients(*, subject: str) -> tuple[str, ...]:
+    """The Patients the account's unexpired declarations cover (the access filter passes their denies)."""
+    active = BreakGlass.objects.filter(subject=subject, expires_at__gt=timezone.now()).values_list(
+        "patients", flat=True
+    )
+    return tuple(sorted({patient for patients in active for patient in patients}))
+
+
 def _declaration(row: BreakGlass) -> BreakGlassDeclaration:
     return BreakGlassDeclaration(
         declaration_id=row.pk,

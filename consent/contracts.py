@@ -50,6 +50,9 @@ class AccessContext:
     organization: str | None = None  # "Organization/ID" the actor works for (clinicians, apps)
     practitioner: str | None = None  # "Practitioner/ID" of a clinician
     municipality: str | None = None  # the municipality code of a welfare officer or a municipal system
+    # the Patients the account broke the glass for, unexpired, when the token's lookup brought them (None: the
+    # filter and the audit ask when they need them)
+    emergency: tuple[str, ...] | None = None
 
     @classmethod
     def system(cls, reason: str) -> AccessContext:

@@ -10,7 +10,7 @@ from consent.audit.selectors import RECORDED_BOUNDS, audit_event_read, audit_eve
 from consent.audit.services import audit_record
 from consent.contracts import AccessContext, AccessKind, BreakGlassDeclaration
 from consent.smart.throttling import PerTokenRateThrottle
-from consent.smart.tokens import BearerTokenAuthentication, access_for_token, interaction_allowed
+from consent.smart.tokens import BearerTokenAuthentication, access_for_token, access_forget, interaction_allowed
 from consent.smart.views import smart_configuration
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "PerTokenRateThrottle",
     "access_filter",
     "access_for_token",
+    "access_forget",
     "audit_event_read",
     "audit_events_search",
     "audit_record",

@@ -119,7 +119,8 @@ class ConsentRule(models.Model):
     actor = models.CharField(max_length=160, null=True)  # noqa: DJ001  # NULL: any actor
     purposes = ArrayField(models.CharField(max_length=32), null=True)
     resource_types = ArrayField(models.CharField(max_length=64), null=True)
-    labels = models.JSONField(null=True)  # [{"system": ..., "code": ...}], any of them
+    # any of these labels, each as a one-label array ([{"system": ..., "code": ...}]) that meta.security contains
+    labels = ArrayField(models.JSONField(), null=True)
     dated = models.BooleanField(default=False)  # whether data_low/data_high bound the data's dates
     data_low = models.DateTimeField(null=True)
     data_high = models.DateTimeField(null=True)

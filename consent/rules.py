@@ -72,7 +72,7 @@ def _row(rule: Rule, person: str, patient: str) -> ConsentRule:
         actor=rule.actor,
         purposes=sorted(rule.purposes) if rule.purposes is not None else None,
         resource_types=sorted(rule.resource_types) if rule.resource_types is not None else None,
-        labels=[{"system": system, "code": code} for system, code in sorted(rule.labels)]
+        labels=[[{"system": system, "code": code}] for system, code in sorted(rule.labels)]
         if rule.labels is not None
         else None,
         dated=rule.data_period is not None,

@@ -93,19 +93,3 @@ class LinkCounts:
         self.refreshed += other.refreshed
         self.unlinked += other.unlinked
         self.golden_records += other.golden_records
-
-
-@dataclass(frozen=True)
-class OwnershipFacts:
-    """What consent's filter needs to know of the store to place a row with its person, as SQL operands.
-
-    `personal_types` are the types of the Patient compartment; a row of one belongs to the Patients it references
-    through `owner_keys` (reference index keys of the compartment's parameters; a Patient row belongs to itself).
-    Its data dates are its `date_keys` rows (the types' `date` parameter, e.g. clinical-date) in `date_table`.
-    """
-
-    personal_types: tuple[str, ...]
-    owner_keys: tuple[int, ...]
-    date_keys: tuple[int, ...]
-    reference_table: str
-    date_table: str

@@ -5,7 +5,7 @@ from __future__ import annotations
 from federation.identity.linking import identity_link_all, identity_queue_size
 from federation.identity.persons import best_known_persons, person_of_patient
 from federation.ingest.records import organization_ensure, provenance_entry, records_ingest
-from federation.search.compartments import compartment_patients, ownership_facts
+from federation.search.compartments import compartment_patients
 from federation.search.dates import date_interval
 from federation.search.selectors import consents_about, resource_read
 from federation.storage.services import resource_create, resource_update
@@ -18,7 +18,6 @@ __all__ = [
     "identity_link_all",
     "identity_queue_size",
     "organization_ensure",
-    "ownership_facts",
     "person_of_patient",
     "provenance_entry",
     "records_ingest",

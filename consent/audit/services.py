@@ -46,7 +46,8 @@ def _purpose_and_reason(access: AccessContext | None, patients: tuple[str, ...])
     break-the-glass declaration for one of the persons concerned: the person sees it in their trail."""
     if access is None:
         return "", ""
-    if access.kind is AccessKind.USER and access.subject and patients:
+    covered = access.emergency is None or not set(access.emergency).isdisjoint(patients)
+    if access.kind is AccessKind.USER and access.subject and patients and covered:
         from consent.break_glass import break_glass_active  # reads the store through federation: on first use
 
         declarations = break_glass_active(subject=access.subject, patients=patients)

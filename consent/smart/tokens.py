@@ -28,9 +28,26 @@ class BearerTokenAuthentication(OAuth2Authentication):  # type: ignore[misc]  # 
 
 def token_authorisation(**token: Any) -> AppAuthorisation | None:
     """The authorisation a token was issued under (`access_token=` or `refresh_token=` a django-oauth-toolkit
-    token), or None for a client's own token (client_credentials)."""
-    issued = AuthorisedToken.objects.select_related("authorisation__registration__application").filter(**token).first()
+    token), or None for a client's own token (client_credentials); with its account, in one query."""
+    issued = (
+        AuthorisedToken.objects.select_related(
+            "authorisation__registration__application", "authorisation__user__account"
+        )
+        .filter(**token)
+        .first()
+    )
     return issued.authorisation if issued else None
+
+
+AUTHORISATION = "_tsunagi_authorisation"  # where a loaded token keeps its authorisation for the rest of its request
+
+
+def access_token_authorisation(token: Any) -> AppAuthorisation | None:
+    """`token_authorisation` of an access token, looked up once a request: the validator and the access context
+    both need it."""
+    if not hasattr(token, AUTHORISATION):
+        setattr(token, AUTHORISATION, token_authorisation(access_token=token) if token.user_id is not None else None)
+    return getattr(token, AUTHORISATION)  # type: ignore[no-any-return]
 
 
 def authorisation_holds(authorisation: AppAuthorisation) -> bool:
@@ -61,8 +78,15 @@ def access_for_token(token: Any) -> AccessContext:
     return known
 
 
+def access_forget(token: Any) -> None:
+    """Drop the context a token loaded for its request, after the request changed what it holds (a clinician's
+    break-the-glass declaration): what comes after in the same request, such as its audit entry, sees the change."""
+    if hasattr(token, MEMO):
+        delattr(token, MEMO)
+
+
 def _access_of(token: Any) -> AccessContext:
-    authorisation = token_authorisation(access_token=token) if token.user_id is not None else None
+    authorisation = access_token_authorisation(token)
     client_id = token.application.client_id
     if authorisation is None:
         return AccessContext(
@@ -84,9 +108,12 @@ def _access_of(token: Any) -> AccessContext:
             role=authorisation.role,
             organization=authorisation.registration.organization,
         )
+    from consent.break_glass import break_glass_patients  # reads the store through federation: on first use
+
+    role = Role(authorisation.role)
     return AccessContext(
         kind=AccessKind.USER,
-        purpose=PURPOSES[Role(authorisation.role)],
+        purpose=PURPOSES[role],
         reason="fhir-api",
         client_id=client_id,
         scope=token.scope,
@@ -95,6 +122,7 @@ def _access_of(token: Any) -> AccessContext:
         organization=authorisation.organization or None,
         practitioner=authorisation.practitioner or None,
         municipality=authorisation.municipality or None,
+        emergency=break_glass_patients(subject=authorisation.subject) if role is Role.CLINICIAN else (),
     )
 
 

@@ -22,7 +22,7 @@ from consent.models import AppAuthorisation, AuthorisedToken, ClientKind, Client
 from consent.scopes import ScopeContext, ScopeError, grant_of
 from consent.smart.assertions import ASSERTION_TYPE, ClientAssertionError, assertion_client
 from consent.smart.authorisations import app_authorisation_grant
-from consent.smart.tokens import authorisation_holds, token_authorisation
+from consent.smart.tokens import access_token_authorisation, authorisation_holds, token_authorisation
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +126,7 @@ class SmartValidator(OAuth2Validator):  # type: ignore[misc]  # django-oauth-too
             return False
         if request.access_token.user_id is None:
             return True  # a client's own token (client_credentials)
-        authorisation = token_authorisation(access_token=request.access_token)
+        authorisation = access_token_authorisation(request.access_token)
         return authorisation is not None and authorisation_holds(authorisation)
 
 

@@ -10,7 +10,7 @@ from federation.models.identity import (
     ReviewStatus,
 )
 from federation.models.reindex import ReindexJob, ReindexStatus
-from federation.models.resource import Resource, ResourceVersion, WriteMethod
+from federation.models.resource import PLACEMENT_FIELDS, Resource, ResourceVersion, WriteMethod
 from federation.models.search_definition import SearchParameterDefinition
 from federation.models.search_index import (
     DateIndex,
@@ -24,6 +24,7 @@ from federation.models.search_index import (
 )
 
 __all__ = [
+    "PLACEMENT_FIELDS",
     "BlockingKey",
     "DateIndex",
     "IdentityAction",

@@ -20,3 +20,16 @@ class FhirContentField(models.JSONField):
         if not prepared:
             value = self.get_prep_value(value)
         return Jsonb(value, dumps=fhir_json.dumps)
+
+
+class DateMultirangeField(models.Field):  # type: ignore[type-arg]
+    """A tstzmultirange, written as PostgreSQL's text form ("{[a,b],(,c]}"): the write paths COPY text anyway,
+    and nothing in Python reads it back (the consent filter compares it in SQL)."""
+
+    description = "timestamptz multirange"
+
+    def db_type(self, connection: BaseDatabaseWrapper) -> str:
+        return "tstzmultirange"
+
+    def from_db_value(self, value: Any, expression: Any, connection: BaseDatabaseWrapper) -> Any:
+        return None if value is None else str(value)

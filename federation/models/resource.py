@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 
 from federation.contracts import StoredVersion
-from federation.models.fields import FhirContentField
+from federation.models.fields import DateMultirangeField, FhirContentField
+
+PLACEMENT_FIELDS = ("owners", "data_period")  # what the consent filter reads in SQL; Python never needs them
+
+
+class ResourceManager(models.Manager["Resource"]):
+    """Rows load without their placement columns: the filter compares them in SQL, and parsing a multirange
+    for every row read would cost every read."""
+
+    def get_queryset(self) -> models.QuerySet[Resource]:
+        return super().get_queryset().defer(*PLACEMENT_FIELDS)
 
 
 class WriteMethod(models.TextChoices):
@@ -30,6 +41,11 @@ class Resource(models.Model):
     is_deleted = models.BooleanField(default=False)
     content = FhirContentField(null=True)
     content_hash = models.CharField(max_length=64, blank=True)
+    # Where the current content places the row for consent (federation.search.compartments.placement_of):
+    owners = ArrayField(models.TextField(), null=True)  # its Patients; NULL outside the compartment
+    data_period = DateMultirangeField(null=True)  # the dates of its `date` parameter; NULL when it has none
+
+    objects = ResourceManager()
 
     class Meta:
         constraints = [

@@ -9,13 +9,11 @@ from collections.abc import Iterable
 from functools import cache
 from typing import Any, cast
 
-from django.db import connection
 from django.db.models import Exists, OuterRef, Q
 
-from federation.contracts import OwnershipFacts
 from federation.fhir.spec import SPEC_DIR
 from federation.identity.persons import person_patient_ids
-from federation.models import DateIndex, ReferenceIndex, Resource, ResourceVersion
+from federation.models import ReferenceIndex, Resource, ResourceVersion
 from federation.search.indexing import index_rows
 from federation.search.registry import index_key, parameters_for
 
@@ -57,59 +55,25 @@ def in_compartment(compartment: str, owner_id: str, resource_type: str) -> Q | N
 
 def compartment_patients(references: Iterable[str]) -> set[str]:
     """The ids of the Patients in whose compartments the stored resources `references` ("Type/id") are: the
-    persons a request's results or changes concern (the audit trail). Read from the reference index rows; a
-    deleted resource has none left, so its last content is read instead."""
+    persons a request's results or changes concern (the audit trail). Read from the rows' placement (a Patient
+    is its own); a deleted resource has none left, so its last content is read instead."""
     by_type: dict[str, set[str]] = defaultdict(set)
     for reference in references:
         resource_type, _, logical_id = reference.partition("/")
         by_type[resource_type].add(logical_id)
-    owners = set(by_type.get("Patient", ()))  # a Patient is in its own compartment
+    owners = set(by_type.get("Patient", ()))
     keys = {resource_type: compartment_keys("Patient", resource_type) for resource_type in by_type}
     stored = Q(pk__in=[])
     for resource_type, logical_ids in by_type.items():
-        if keys[resource_type]:
+        if keys[resource_type] and resource_type != "Patient":
             stored |= Q(resource_type=resource_type, logical_id__in=logical_ids)
-    # Rows first, by their unique (type, id) index, then their references by (resource, param): one join would
-    # let PostgreSQL start from every reference to a Patient, a full scan of the references at scale.
-    named = {pk: (resource_type, logical_id) for pk, resource_type, logical_id in _rows_of(stored)}
-    rows = [
-        (*named[resource_id], target)
-        for resource_id, param, target_type, target in _references_of(list(named))
-        if target_type == "Patient" and param in keys[named[resource_id][0]]
-    ]
-    covered = set()
-    for resource_type, logical_id, target in rows:
-        covered.add((resource_type, logical_id))
-        if target:
-            owners.add(target)
-    unlinked = {  # in the compartment's types but naming no Patient: perhaps deleted (Patients are their own)
-        name: missing
-        for name, ids in by_type.items()
-        if keys[name]
-        and name != "Patient"
-        and (missing := {logical_id for logical_id in ids if (name, logical_id) not in covered})
-    }
-    return owners | _deleted_patients(unlinked, keys)
-
-
-REFERENCES_OF_ROWS = """
-SELECT row_id, pointing.param, pointing.target_type, pointing.target_id
-FROM unnest(%s::bigint[]) AS named(row_id)
-CROSS JOIN LATERAL (
-    SELECT param, target_type, target_id FROM federation_referenceindex WHERE resource_id = row_id OFFSET 0
-) AS pointing"""
-
-
-def _references_of(row_ids: list[int]) -> list[tuple[int, int, str, str]]:
-    """The reference rows of stored rows, probed row by row on (resource, param): asked as one join or IN list,
-    PostgreSQL's estimates lead it to the parameter indexes, which hold every reference to every Patient."""
-    with connection.cursor() as cursor:
-        cursor.execute(REFERENCES_OF_ROWS, [row_ids])
-        return list(cursor.fetchall())
-
-
-def _rows_of(stored: Q) -> list[tuple[int, str, str]]:
-    return list(Resource.objects.filter(stored).values_list("pk", "resource_type", "logical_id"))
+    deleted: dict[str, set[str]] = defaultdict(set)
+    rows = Resource.objects.filter(stored).values_list("resource_type", "logical_id", "owners", "is_deleted")
+    for resource_type, logical_id, row_owners, is_deleted in rows:
+        if is_deleted:
+            deleted[resource_type].add(logical_id)
+        owners.update(row_owners or ())
+    return owners | _deleted_patients(deleted, keys)
 
 
 def compartment_keys(compartment: str, resource_type: str) -> list[int]:
@@ -140,24 +104,3 @@ def _deleted_patients(candidates: dict[str, set[str]], keys: dict[str, list[int]
             if param in keys[resource_type] and target_type == "Patient" and target_id:
                 found.add(target_id)
     return found
-
-
-@cache
-def ownership_facts() -> OwnershipFacts:
-    """How a row is placed with its person, for consent's filter (see OwnershipFacts). Kept for the process:
-    the compartment and the `date` parameters are the spec's, and keys are hashes of their names."""
-    personal = compartment_parameters("Patient")
-    owner_keys, date_keys = [], []
-    for resource_type in personal:
-        if resource_type != "Patient":
-            owner_keys += compartment_keys("Patient", resource_type)
-        dated = parameters_for(resource_type).get(DATA_DATE)
-        if dated is not None and dated.type == "date":
-            date_keys.append(index_key(dated))
-    return OwnershipFacts(
-        personal_types=tuple(sorted(personal)),
-        owner_keys=tuple(sorted(set(owner_keys))),
-        date_keys=tuple(sorted(set(date_keys))),
-        reference_table=ReferenceIndex._meta.db_table,
-        date_table=DateIndex._meta.db_table,
-    )

@@ -102,14 +102,15 @@ class IndexBatch:
 _pending: ContextVar[IndexBatch | None] = ContextVar("pending_index_batch", default=None)
 
 
-def index_resource(resource: Resource, *, is_new: bool) -> None:
-    """Index one written version: now, or at the end of the enclosing `deferred_indexing()`."""
+def index_resource(resource: Resource, found: IndexRows | None, *, is_new: bool) -> None:
+    """Index one written version from the rows `index_rows` extracted from it (None: deleted): now, or at the
+    end of the enclosing `deferred_indexing()`."""
     batch = _pending.get()
     if batch is not None:
-        batch.replace(resource, is_new=is_new)
+        batch.add(resource.pk, found, is_new=is_new)
         return
     batch = IndexBatch()
-    batch.replace(resource, is_new=is_new)
+    batch.add(resource.pk, found, is_new=is_new)
     batch.write()
 
 

@@ -32,6 +32,7 @@ from federation.identity.golden import with_kept_golden_link
 from federation.identity.persons import golden_ids_of
 from federation.models import Resource, WriteMethod
 from federation.search.indexing import IndexBatch, IndexRows, index_rows, token_system_codes
+from federation.search.placement import placement_of
 from federation.search.registry import index_key, parameters_for
 from federation.storage.bundles import (
     CONDITIONAL_REFERENCE,
@@ -526,19 +527,31 @@ def _new_keys(cursor: Any, count: int) -> list[int]:
 
 def _copied(row: _Row, now: datetime) -> CopiedRow:
     assert row.pk is not None
-    return CopiedRow(row.pk, row.resource_type, row.logical_id, row.version_id, now, row.text, row.content_hash)
+    placement = placement_of(row.resource_type, row.logical_id, row.index_rows)
+    return CopiedRow(
+        row.pk,
+        row.resource_type,
+        row.logical_id,
+        row.version_id,
+        now,
+        row.text,
+        row.content_hash,
+        owners=placement.owners,
+        data_period=placement.data_period,
+    )
 
 
 # Changed rows go to the server by COPY, then one UPDATE joins them: a text[] parameter of the contents is
 # quoted element by element in Python (Django binds parameters on the client), ten times slower than COPY.
 CHANGED_ROWS_TABLE = (
-    "CREATE TEMPORARY TABLE IF NOT EXISTS batch_changed_rows (id bigint, read_version integer, version_id integer, "
-    "is_deleted boolean, content text, content_hash text) ON COMMIT DELETE ROWS"
+    "CREATE TEMPORARY TABLE IF NOT EXISTS batch_changed_rows (id bigint, read_version integer, "
+    "version_id integer, is_deleted boolean, content text, content_hash text, owners text[], "
+    "data_period tstzmultirange) ON COMMIT DELETE ROWS"
 )
 UPDATE_CHANGED_ROWS = (
     "UPDATE federation_resource AS r SET version_id = v.version_id, last_updated = %s, is_deleted = v.is_deleted, "
-    "content = v.content::jsonb, content_hash = v.content_hash FROM batch_changed_rows AS v "
-    "WHERE r.id = v.id AND r.version_id = v.read_version"
+    "content = v.content::jsonb, content_hash = v.content_hash, owners = v.owners, data_period = v.data_period "
+    "FROM batch_changed_rows AS v WHERE r.id = v.id AND r.version_id = v.read_version"
 )
 
 
@@ -549,10 +562,23 @@ def _update_changed(cursor: Any, rows: list[_Row], now: datetime) -> None:
     cursor.execute(CHANGED_ROWS_TABLE)
     cursor.execute("TRUNCATE batch_changed_rows")  # an earlier batch of the same transaction
     with cursor.cursor.copy(
-        "COPY batch_changed_rows (id, read_version, version_id, is_deleted, content, content_hash) FROM STDIN"
+        "COPY batch_changed_rows (id, read_version, version_id, is_deleted, content, content_hash, owners, "
+        "data_period) FROM STDIN"
     ) as copy:
         for row in rows:
-            copy.write_row((row.pk, row.stored_version, row.version_id, row.is_deleted, row.text, row.content_hash))
+            placement = placement_of(row.resource_type, row.logical_id, row.index_rows)
+            copy.write_row(
+                (
+                    row.pk,
+                    row.stored_version,
+                    row.version_id,
+                    row.is_deleted,
+                    row.text,
+                    row.content_hash,
+                    placement.owners,
+                    placement.data_period,
+                )
+            )
     cursor.execute(UPDATE_CHANGED_ROWS, [now])
     if cursor.rowcount != len(rows):
         raise BatchConflictError("a resource this batch read was changed meanwhile")

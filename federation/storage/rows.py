@@ -73,13 +73,15 @@ class CopiedRow:
     text: str | None
     content_hash: str = ""
     method: str = ""
+    owners: list[str] | None = None  # the current row's placement (federation.search.placement)
+    data_period: str | None = None
 
 
 def resources_copy(cursor: Any, rows: Iterable[CopiedRow]) -> None:
     """New current rows, as one COPY stream (the raw psycopg cursor)."""
     with cursor.copy(
         "COPY federation_resource (id, resource_type, logical_id, version_id, last_updated, is_deleted, "
-        "content, content_hash) FROM STDIN"
+        "content, content_hash, owners, data_period) FROM STDIN"
     ) as copy:
         for row in rows:
             copy.write_row(
@@ -92,6 +94,8 @@ def resources_copy(cursor: Any, rows: Iterable[CopiedRow]) -> None:
                     row.text is None,
                     row.text,
                     row.content_hash,
+                    row.owners,
+                    row.data_period,
                 )
             )
 

@@ -22,8 +22,9 @@ from federation.fhir import r4b
 from federation.fhir.spec import served_resource_types
 from federation.identity.golden import with_kept_golden_link
 from federation.identity.persons import golden_ids_of
-from federation.models import Resource, ResourceVersion, WriteMethod
-from federation.search.indexing import IndexBatch, index_resource
+from federation.models import PLACEMENT_FIELDS, Resource, ResourceVersion, WriteMethod
+from federation.search.indexing import IndexBatch, IndexRows, index_resource, index_rows
+from federation.search.placement import placement_of
 from federation.search.selectors import resources_matching
 from federation.storage.claims import creation_claim
 from federation.storage.rows import (
@@ -35,6 +36,8 @@ from federation.storage.rows import (
     versions_copy,
     with_server_meta,
 )
+
+CHANGED_FIELDS = ("version_id", "last_updated", "is_deleted", "content", "content_hash")  # of a new version
 
 
 def resource_validate(resource: Any, *, expected_type: str | None = None) -> dict[str, Any]:
@@ -163,9 +166,10 @@ def resource_delete(*, access: AccessContext, resource_type: str, logical_id: st
     row.is_deleted = True
     row.content = None
     row.content_hash = ""
-    row.save(update_fields=["version_id", "last_updated", "is_deleted", "content", "content_hash"])
+    found = _place(row)
+    row.save(update_fields=[*CHANGED_FIELDS, *PLACEMENT_FIELDS])
     _record_version(row, WriteMethod.DELETE)
-    index_resource(row, is_new=False)
+    index_resource(row, found, is_new=False)
     return WriteResult(version=row.as_stored(WriteMethod.DELETE), created=False, changed=True)
 
 
@@ -191,12 +195,13 @@ def _insert(resource: dict[str, Any], logical_id: str, method: WriteMethod) -> W
         content=content,
         content_hash=content_hash(content),
     )
+    found = _place(row)
     if method == WriteMethod.POST:
         row.save(force_insert=True)  # a fresh uuid4: nothing can collide
     else:
         _insert_client_id(row)
     _record_version(row, method)
-    index_resource(row, is_new=True)
+    index_resource(row, found, is_new=True)
     return WriteResult(version=row.as_stored(method), created=True, changed=True)
 
 
@@ -216,10 +221,19 @@ def _append_version(row: Resource, resource: dict[str, Any], new_hash: str, meth
     row.is_deleted = False
     row.content = with_server_meta(resource, row.logical_id, row.version_id, now)
     row.content_hash = new_hash
-    row.save(update_fields=["version_id", "last_updated", "is_deleted", "content", "content_hash"])
+    found = _place(row)
+    row.save(update_fields=[*CHANGED_FIELDS, *PLACEMENT_FIELDS])
     _record_version(row, method)
-    index_resource(row, is_new=False)
+    index_resource(row, found, is_new=False)
     return WriteResult(version=row.as_stored(method), created=False, changed=True)
+
+
+def _place(row: Resource) -> IndexRows | None:
+    """The row's index rows, extracted once for the index and for its placement columns, which it sets."""
+    found = None if row.content is None else index_rows(row.resource_type, row.content)
+    placement = placement_of(row.resource_type, row.logical_id, found)
+    row.owners, row.data_period = placement.owners, placement.data_period
+    return found
 
 
 def _record_version(row: Resource, method: WriteMethod) -> None:
@@ -253,6 +267,7 @@ def resources_import(*, access: AccessContext, resources: list[dict[str, Any]]) 
         keys = [row[0] for row in cursor.fetchall()]
         rows: list[Resource] = []
         copied: list[CopiedRow] = []
+        batch = IndexBatch()
         for key, resource in zip(keys, resources, strict=True):
             content = with_server_meta(resource, resource["id"], 1, now)
             serialised = Serialised(content)  # one text for both tables
@@ -267,6 +282,8 @@ def resources_import(*, access: AccessContext, resources: list[dict[str, Any]]) 
                     content_hash=serialised.content_hash,
                 )
             )
+            found = _place(rows[-1])
+            batch.add(key, found, is_new=True)
             copied.append(_copied(rows[-1], serialised.text))
         try:
             with transaction.atomic():
@@ -274,9 +291,6 @@ def resources_import(*, access: AccessContext, resources: list[dict[str, Any]]) 
                 versions_copy(cursor.cursor, copied)
         except (IntegrityError, psycopg.IntegrityError) as error:  # COPY runs on the raw psycopg cursor
             raise conflict(409, "Bulk import found ids that already exist; it only creates.") from error
-    batch = IndexBatch()
-    for row in rows:
-        batch.replace(row, is_new=True)
     batch.write()
     return len(rows)
 
@@ -291,4 +305,6 @@ def _copied(row: Resource, text: str) -> CopiedRow:
         text=text,
         content_hash=row.content_hash,
         method=WriteMethod.POST.value,
+        owners=row.owners,
+        data_period=row.data_period,
     )

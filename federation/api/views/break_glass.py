@@ -8,7 +8,7 @@ from typing import Any
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from consent.facade import break_glass_declare
+from consent.facade import access_forget, break_glass_declare
 from core.outcome import invalid
 from federation.api.routing import InteractionView, Operation
 from federation.api.views.access import request_access
@@ -28,6 +28,7 @@ class BreakTheGlassView(InteractionView):
         declared = break_glass_declare(
             access=request_access(request), patient_id=logical_id, reason=reason, hours=hours
         )
+        access_forget(request.auth)  # the request's audit entry is made under the declaration it just made
         return Response(
             {
                 "resourceType": "Parameters",
