@@ -17,7 +17,7 @@ from core.outcome import invalid, not_found
 from federation.api.http import base_url, page_size
 from federation.api.routing import Interaction, InteractionView
 from federation.api.views.access import request_access
-from federation.identity.persons import person_patient_ids
+from federation.identity.persons import person_of_patient
 from federation.search.dates import date_interval
 from federation.search.searchset import PAGE_TOKEN
 
@@ -25,16 +25,12 @@ AUDIT_EVENT = "AuditEvent"
 RESULT_PARAMETERS = ("_count", PAGE_TOKEN)
 
 
-def person_of(patient: str) -> tuple[str, ...]:
-    """Every Patient id of the person `patient` belongs to (itself alone when it is no golden record)."""
-    return tuple(person_patient_ids(patient) or [patient])
-
-
 def own_patients(access: AccessContext) -> tuple[str, ...]:
-    """The Patient ids of the person a PATIENT context is pinned to; none for other contexts."""
+    """The Patient ids of the person a PATIENT context is pinned to (whether to their golden or a source record,
+    as consent reads it); none for other contexts."""
     if access.kind is not AccessKind.PATIENT or access.patient is None:
         return ()
-    return person_of(access.patient)
+    return tuple(person_of_patient(access.patient))
 
 
 class AuditEventSearchView(InteractionView):
@@ -100,7 +96,7 @@ def _patients(values: list[str]) -> tuple[str, ...] | None:
     if not values:
         return None
     named = [item.removeprefix("Patient/") for value in values for item in value.split(",") if item]
-    return tuple(patient for name in named for patient in person_of(name))
+    return tuple(patient for name in named for patient in person_of_patient(name))
 
 
 def _recorded(value: str) -> tuple[str, datetime, datetime]:
