@@ -3,8 +3,6 @@ client). The events are consent's; this module only speaks FHIR search to them."
 
 from __future__ import annotations
 
-import base64
-import binascii
 from datetime import datetime
 from urllib.parse import urlencode
 
@@ -13,6 +11,7 @@ from rest_framework.response import Response
 
 from consent.contracts import AccessContext, AccessKind, AuditCriteria
 from consent.facade import AUDIT_DATE_PREFIXES, audit_event_read, audit_events_search
+from core import page_tokens
 from core.outcome import invalid, not_found
 from federation.api.http import base_url, page_size
 from federation.api.routing import Interaction, InteractionView
@@ -48,7 +47,7 @@ class AuditEventSearchView(InteractionView):
         links = [{"relation": "self", "url": request.build_absolute_uri()}]
         if page.next_after_id is not None:
             kept = [(key, value) for key, value in request.query_params.items() if key != PAGE_TOKEN]
-            query = urlencode([*kept, (PAGE_TOKEN, _token(page.next_after_id))])
+            query = urlencode([*kept, (PAGE_TOKEN, page_tokens.encode(page.next_after_id))])
             links.append({"relation": "next", "url": f"{request.build_absolute_uri(request.path)}?{query}"})
         entries = [
             {"fullUrl": f"{base}/{AUDIT_EVENT}/{event['id']}", "resource": event, "search": {"mode": "match"}}
@@ -115,14 +114,10 @@ def _single(values: list[str], name: str) -> str | None:
     return values[0] if values else None
 
 
-def _token(after_id: int) -> str:
-    return base64.urlsafe_b64encode(str(after_id).encode()).decode()
-
-
 def _after_id(token: str | None) -> int | None:
     if token is None:
         return None
     try:
-        return int(base64.urlsafe_b64decode(token.encode()).decode())
-    except (binascii.Error, UnicodeDecodeError, ValueError) as error:
+        return page_tokens.decode(token, int)
+    except page_tokens.ForeignPageTokenError as error:
         raise invalid(f"{PAGE_TOKEN} is not a page token this server gave out.") from error
