@@ -197,18 +197,15 @@ def _comparison(query: Any, example: str, timings: dict[str, list[float]]) -> di
 
 
 def clinician_token() -> str:
-    """A token of a clinic's app that a clinician of HOSPITALS[0] approved (user/*.rs), recorded server-side as
-    the authorisation server records one issued through the consent screen."""
-    import secrets
+    """A token of a clinic's app that a clinician of HOSPITALS[0] approved (user/*.rs), recorded server-side by the
+    service the authorisation server records approvals with."""
     from datetime import timedelta
-
-    from django.utils import timezone
-    from oauth2_provider.models import AccessToken, Application
 
     from accounts.contracts import Role
     from accounts.services import account_assign_role, account_register
     from consent.clients import client_register
-    from consent.models import AppAuthorisation, AuthorisedToken, ClientKind, ClientRegistration
+    from consent.models import ClientKind
+    from consent.smart.authorisations import app_authorisation_issue
 
     account = account_assign_role(
         account=account_register(issuer="bench", subject="clinician"),
@@ -223,22 +220,9 @@ def clinician_token() -> str:
         scopes="user/*.rs",
         redirect_uris=["http://127.0.0.1/callback"],
     )
-    application = Application.objects.get(client_id=client.client_id)
-    expires = timezone.now() + timedelta(days=1)
-    token = AccessToken.objects.create(
-        user=account.user, application=application, token=secrets.token_urlsafe(32), expires=expires, scope="user/*.rs"
+    token = app_authorisation_issue(
+        client_id=client.client_id, user=account.user, scope="user/*.rs", lasts=timedelta(days=1)
     )
-    authorisation = AppAuthorisation.objects.create(
-        registration=ClientRegistration.objects.get(application=application),
-        user=account.user,
-        subject="bench|clinician",
-        role=Role.CLINICIAN.value,
-        organization=HOSPITALS[0],
-        practitioner="Practitioner/bench",
-        scope="user/*.rs",
-        expires_at=expires,
-    )
-    AuthorisedToken.objects.create(authorisation=authorisation, access_token=token)
     return str(token.token)
 
 

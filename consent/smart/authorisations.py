@@ -1,18 +1,22 @@
-"""Writes of app authorisations: the approval on the consent screen (with its FHIR Consent for a person) and its
-revocation, which ends every token issued under it."""
+"""Writes of app authorisations: the approval on the consent screen (with its FHIR Consent for a person), the
+same approval recorded where no one clicks through the screen, and revocation, which ends every token issued
+under it."""
 
 from __future__ import annotations
 
+import secrets
+from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
-from oauth2_provider.models import AccessToken, Grant, RefreshToken
+from oauth2_provider.models import AccessToken, Application, Grant, RefreshToken
 
+from accounts.facade import signed_in_account
 from consent.contracts import PURPOSE_SYSTEM, AccessContext, Purpose
-from consent.models import AppAuthorisation, ClientRegistration
+from consent.models import AppAuthorisation, AuthorisedToken, ClientRegistration
 from consent.scopes import grant_of
-from consent.smart.launch import LaunchChoice
+from consent.smart.launch import LaunchChoice, launch_plan
 from core.instant import format_instant
 from federation.facade import resource_create, resource_update
 
@@ -26,10 +30,44 @@ WRITER = AccessContext.system("app authorisation")
 def app_authorisation_grant(*, grant: Grant, choice: LaunchChoice, scope: str) -> AppAuthorisation:
     """Record the approval that made authorization code `grant`; a person's approval is written as an active
     FHIR Consent too."""
+    return _approval_record(application=grant.application, choice=choice, scope=scope, grant=grant)
+
+
+@transaction.atomic
+def app_authorisation_issue(*, client_id: str, user: Any, scope: str, lasts: timedelta) -> AccessToken:
+    """Record the approval of app `client_id` by the account of `user` for `scope`, lasting `lasts`, as if given
+    on the consent screen (what the account may authorise decides the scopes kept and the Patient pinned;
+    LaunchRefusedError when it may not), and issue an access token under it, linked as the token endpoint links
+    its own but lasting as long as the approval, since no one refreshes it. For tests and benchmarks, which need
+    an approved app's token without a browser."""
+    account = signed_in_account(user)
+    plan = launch_plan(account=account, requested=scope.split())
+    assert account is not None  # launch_plan refuses a user without an account
+    granted = " ".join(plan.offered)
+    authorisation = _approval_record(
+        application=Application.objects.get(client_id=client_id),
+        choice=LaunchChoice(user=user, account=account, lasts=lasts, patient=plan.patient),
+        scope=granted,
+        grant=None,
+    )
+    token = AccessToken.objects.create(
+        user=user,
+        application=authorisation.registration.application,
+        token=secrets.token_urlsafe(32),
+        expires=authorisation.expires_at,
+        scope=granted,
+    )
+    AuthorisedToken.objects.create(authorisation=authorisation, access_token=token)
+    return token
+
+
+def _approval_record(
+    *, application: Application, choice: LaunchChoice, scope: str, grant: Grant | None
+) -> AppAuthorisation:
     account = choice.account
     now = timezone.now()
     authorisation = AppAuthorisation.objects.create(
-        registration=ClientRegistration.objects.get(application=grant.application),
+        registration=ClientRegistration.objects.get(application=application),
         user=choice.user,
         subject=account.subject,
         role=account.role.value if account.role else "",

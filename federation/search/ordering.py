@@ -8,8 +8,6 @@ however many rows were written in between, and nothing is ever skipped with OFFS
 
 from __future__ import annotations
 
-import base64
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,6 +15,7 @@ from typing import Any
 from django.db.models import F, Max, Min, OuterRef, Q, QuerySet, Subquery
 from django.db.models.expressions import OrderBy
 
+from core import page_tokens
 from core.outcome import invalid
 from federation.models import (
     DateIndex,
@@ -114,19 +113,20 @@ def _later(name: str, value: Any, *, down: bool, nulls_later: bool) -> Q:
 
 def encode_token(ordering: Ordering, row: Resource, *, backwards: bool) -> str:
     keys = [_plain(getattr(row, name)) for name in ordering.names]
-    payload = json.dumps({"k": keys, "id": row.pk, "b": backwards}).encode()
-    return base64.urlsafe_b64encode(payload).decode().rstrip("=")
+    return page_tokens.encode({"k": keys, "id": row.pk, "b": backwards})
 
 
 def decode_token(ordering: Ordering, token: str) -> tuple[list[Any], int, bool]:
-    try:
-        payload = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    def read(payload: Any) -> tuple[list[Any], int, bool]:
         keys = [
             datetime.fromisoformat(value) if is_date and value is not None else value
             for value, is_date in zip(payload["k"], ordering.is_date, strict=True)
         ]
         return keys, int(payload["id"]), bool(payload["b"])
-    except (ValueError, TypeError, KeyError) as error:
+
+    try:
+        return page_tokens.decode(token, read)
+    except page_tokens.ForeignPageTokenError as error:
         raise invalid("The page token is not one this server issued for this search.") from error
 
 

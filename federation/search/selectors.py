@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import base64
-import json
 from datetime import datetime
+from typing import Any
 
 from django.db.models import Q
 
 from consent.contracts import AccessContext
 from consent.facade import access_filter
+from core import page_tokens
 from core.outcome import gone, invalid, not_found, not_supported
 from federation.contracts import HistoryPage, StoredVersion
 from federation.models import ReferenceIndex, Resource, ResourceVersion, WriteMethod
@@ -104,14 +104,15 @@ def consents_about(*, access: AccessContext, patient_ids: list[str]) -> list[Sto
 
 
 def _encode_token(row: ResourceVersion) -> str:
-    payload = json.dumps([row.last_updated.isoformat(), row.id]).encode()
-    return base64.urlsafe_b64encode(payload).decode().rstrip("=")
+    return page_tokens.encode([row.last_updated.isoformat(), row.id])
 
 
 def _decode_token(token: str) -> tuple[datetime, int]:
-    try:
-        padded = token + "=" * (-len(token) % 4)
-        moment, row_id = json.loads(base64.urlsafe_b64decode(padded))
+    def read(payload: Any) -> tuple[datetime, int]:
+        moment, row_id = payload
         return datetime.fromisoformat(moment), int(row_id)
-    except (ValueError, TypeError) as error:
+
+    try:
+        return page_tokens.decode(token, read)
+    except page_tokens.ForeignPageTokenError as error:
         raise invalid("The page token is not one this server issued.", expression="_page_token") from error

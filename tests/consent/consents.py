@@ -3,19 +3,16 @@ of staff (their side recorded server-side, as the authorisation server records i
 
 from __future__ import annotations
 
-import secrets
 from datetime import timedelta
 from typing import Any
-
-from django.utils import timezone
-from oauth2_provider.models import AccessToken, Application
 
 from accounts.contracts import Role
 from accounts.services import account_assign_role, account_register
 from consent.clients import client_register
 from consent.contracts import Purpose
-from consent.models import AppAuthorisation, AuthorisedToken, ClientKind, ClientRegistration
+from consent.models import ClientKind
 from consent.policy import CLIENT_ID_SYSTEM, CONSENT_SCOPE_SYSTEM, MUNICIPALITY_SYSTEM, PATIENT_PRIVACY
+from consent.smart.authorisations import app_authorisation_issue
 from federation.facade import date_interval
 
 ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
@@ -60,27 +57,19 @@ def instants(value: str) -> Any:
 
 def token_for(scope: str, *, role: Role, subject: str, **ties: str) -> str:
     """A bearer token an app got through the consent screen: the account `subject` ("issuer|sub") with `role` and
-    its `ties` approved it, and its side is recorded server-side as the authorisation server records it."""
+    its `ties` approved it, recorded server-side by the service the authorisation server records approvals with."""
     issuer, _, sub = subject.rpartition("|")
     account = account_assign_role(account=account_register(issuer=issuer, subject=sub), role=role, **ties)
     client = client_register(
-        name="Test app", kind=ClientKind.CONFIDENTIAL, organization="Organization/test", scopes=scope, redirect_uris=[]
+        name="Test app",
+        kind=ClientKind.CONFIDENTIAL,
+        organization="Organization/test",
+        scopes=scope,
+        redirect_uris=["http://127.0.0.1/callback"],
     )
-    application = Application.objects.get(client_id=client.client_id)
-    expires = timezone.now() + timedelta(hours=1)
-    token = AccessToken.objects.create(
-        user=account.user, application=application, token=secrets.token_urlsafe(32), expires=expires, scope=scope
+    token = app_authorisation_issue(
+        client_id=client.client_id, user=account.user, scope=scope, lasts=timedelta(hours=1)
     )
-    authorisation = AppAuthorisation.objects.create(
-        registration=ClientRegistration.objects.get(application=application),
-        user=account.user,
-        subject=subject,
-        role=role.value,
-        scope=scope,
-        expires_at=expires,
-        **ties,
-    )
-    AuthorisedToken.objects.create(authorisation=authorisation, access_token=token)
     return str(token.token)
 
 

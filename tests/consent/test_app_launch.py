@@ -16,6 +16,8 @@ from accounts.services import account_assign_role
 from consent.contracts import AccessKind, Purpose
 from consent.facade import access_for_token, interaction_allowed
 from consent.models import AppAuthorisation, ClientKind
+from consent.smart.authorisations import app_authorisation_issue
+from consent.smart.launch import LaunchRefusedError
 from tests.conftest import FhirClient, patient
 from tests.consent.launch_helpers import (
     App,
@@ -352,3 +354,27 @@ def test_a_token_acts_only_in_the_scope_context_of_its_kind(hanako):
 
     assert interaction_allowed(access, "Patient", "r")
     assert not interaction_allowed(user_scoped, "Patient", "r")  # user/ scopes do not serve a pinned person
+
+
+def test_an_approval_recorded_without_the_screen_is_the_one_the_screen_records(fhir):
+    """Tests and benchmarks seed approved apps with app_authorisation_issue: the same authorisation, Consent and
+    token context as through the consent screen, and the same refusals."""
+    assert fhir.put("/fhir/Patient/p1", patient(id="p1")).status_code == 201
+    _, person = signed_in("hanako", Role.PERSON, patient="Patient/p1")
+    app = register_app(PERSON_SCOPES)
+
+    token = app_authorisation_issue(
+        client_id=app.client_id, user=person.user, scope=PERSON_SCOPES, lasts=timedelta(days=30)
+    )
+
+    authorisation = AppAuthorisation.objects.get()
+    assert (authorisation.patient, authorisation.expires_at) == ("Patient/p1", token.expires)
+    assert stored_consent(fhir, authorisation)["status"] == "active"
+    access = access_for_token(token)
+    assert (access.kind, access.purpose, access.patient) == (AccessKind.PATIENT, Purpose.PERSONAL, "p1")
+    assert bearer(token.token).get("/fhir/Patient/p1").status_code == 200
+    _, clinician = signed_in("dr", Role.CLINICIAN, organization="Organization/h1", practitioner="Practitioner/d1")
+    with pytest.raises(LaunchRefusedError, match="EHR launch"):
+        app_authorisation_issue(
+            client_id=app.client_id, user=clinician.user, scope=PERSON_SCOPES, lasts=timedelta(days=1)
+        )

@@ -11,8 +11,11 @@ from accounts.oidc import AccountBackend
 from consent.contracts import AccessContext, AccessKind, AuditCategory, AuditCriteria, AuditEntry, Purpose
 from consent.facade import audit_event_read, audit_events_search, audit_record
 from consent.models import AuditRecord
-from federation.api.views.audit import own_patients, person_of
+from federation.api.views.audit import own_patients
+from federation.identity.persons import person_of_patient
 from federation.models import PersonRecord
+from tests.conftest import FhirClient
+from tests.consent.consents import patient_token
 from tests.e2e.conftest import free_port
 from tests.federation.identity.stored import HOSPITAL, PHARMACY, patient, source_patient, store_and_link
 
@@ -63,6 +66,17 @@ def test_a_person_sees_the_events_about_every_record_of_theirs_and_no_one_elses(
     assert visible(pinned_to_no_one) == set()
 
 
+def test_a_token_pinned_to_a_source_record_sees_the_events_of_its_whole_person(people):
+    """Consent lets such a token see every record of the person; the trail about them is no different."""
+    about_golden = event_about(people["golden"], subject=DOCTOR)
+    about_pharmacy = event_about(people["pharmacy"])
+    event_about(people["jiro"], subject=DOCTOR)
+
+    bundle = FhirClient(patient_token(people["hospital"])).get("/fhir/AuditEvent").json()
+
+    assert {int(entry["resource"]["id"]) for entry in bundle["entry"]} == {about_golden, about_pharmacy}
+
+
 def test_staff_see_their_own_actions_and_system_contexts_see_all(people):
     mine = {event_about(people["hospital"], subject=DOCTOR), event_about(people["jiro"], subject=DOCTOR)}
     others = event_about(people["jiro"], subject="https://idp.example.jp/o|dr-kato")
@@ -77,7 +91,7 @@ def test_the_patient_parameter_finds_events_about_the_whole_person(people):
     about_pharmacy = event_about(people["pharmacy"])
     event_about(people["jiro"])
 
-    criteria = AuditCriteria(patients=person_of(people["golden"]))
+    criteria = AuditCriteria(patients=tuple(person_of_patient(people["golden"])))
     assert visible(AccessContext.system(reason="test"), criteria) == {about_pharmacy}
 
 

@@ -3,8 +3,6 @@ client). The events are consent's; this module only speaks FHIR search to them."
 
 from __future__ import annotations
 
-import base64
-import binascii
 from datetime import datetime
 from urllib.parse import urlencode
 
@@ -13,11 +11,12 @@ from rest_framework.response import Response
 
 from consent.contracts import AccessContext, AccessKind, AuditCriteria
 from consent.facade import AUDIT_DATE_PREFIXES, audit_event_read, audit_events_search
+from core import page_tokens
 from core.outcome import invalid, not_found
 from federation.api.http import base_url, page_size
 from federation.api.routing import Interaction, InteractionView
 from federation.api.views.access import request_access
-from federation.identity.persons import person_patient_ids
+from federation.identity.persons import person_of_patient
 from federation.search.dates import date_interval
 from federation.search.searchset import PAGE_TOKEN
 
@@ -25,16 +24,12 @@ AUDIT_EVENT = "AuditEvent"
 RESULT_PARAMETERS = ("_count", PAGE_TOKEN)
 
 
-def person_of(patient: str) -> tuple[str, ...]:
-    """Every Patient id of the person `patient` belongs to (itself alone when it is no golden record)."""
-    return tuple(person_patient_ids(patient) or [patient])
-
-
 def own_patients(access: AccessContext) -> tuple[str, ...]:
-    """The Patient ids of the person a PATIENT context is pinned to; none for other contexts."""
+    """The Patient ids of the person a PATIENT context is pinned to (whether to their golden or a source record,
+    as consent reads it); none for other contexts."""
     if access.kind is not AccessKind.PATIENT or access.patient is None:
         return ()
-    return person_of(access.patient)
+    return tuple(person_of_patient(access.patient))
 
 
 class AuditEventSearchView(InteractionView):
@@ -52,7 +47,7 @@ class AuditEventSearchView(InteractionView):
         links = [{"relation": "self", "url": request.build_absolute_uri()}]
         if page.next_after_id is not None:
             kept = [(key, value) for key, value in request.query_params.items() if key != PAGE_TOKEN]
-            query = urlencode([*kept, (PAGE_TOKEN, _token(page.next_after_id))])
+            query = urlencode([*kept, (PAGE_TOKEN, page_tokens.encode(page.next_after_id))])
             links.append({"relation": "next", "url": f"{request.build_absolute_uri(request.path)}?{query}"})
         entries = [
             {"fullUrl": f"{base}/{AUDIT_EVENT}/{event['id']}", "resource": event, "search": {"mode": "match"}}
@@ -100,7 +95,7 @@ def _patients(values: list[str]) -> tuple[str, ...] | None:
     if not values:
         return None
     named = [item.removeprefix("Patient/") for value in values for item in value.split(",") if item]
-    return tuple(patient for name in named for patient in person_of(name))
+    return tuple(patient for name in named for patient in person_of_patient(name))
 
 
 def _recorded(value: str) -> tuple[str, datetime, datetime]:
@@ -119,14 +114,10 @@ def _single(values: list[str], name: str) -> str | None:
     return values[0] if values else None
 
 
-def _token(after_id: int) -> str:
-    return base64.urlsafe_b64encode(str(after_id).encode()).decode()
-
-
 def _after_id(token: str | None) -> int | None:
     if token is None:
         return None
     try:
-        return int(base64.urlsafe_b64decode(token.encode()).decode())
-    except (binascii.Error, UnicodeDecodeError, ValueError) as error:
+        return page_tokens.decode(token, int)
+    except page_tokens.ForeignPageTokenError as error:
         raise invalid(f"{PAGE_TOKEN} is not a page token this server gave out.") from error
