@@ -7,6 +7,7 @@ each queued person's rules from their Consents in force (consent.policy).
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from typing import Any
 
 from django.db import connection, transaction
@@ -24,19 +25,39 @@ REFRESH_ACCESS = AccessContext.system("consent rules")
 
 def consent_read(resource: dict[str, Any]) -> ConsentTerms:
     """A Consent's terms; a Consent the policy cannot read is refused with an OperationOutcome naming why."""
+    if _probed.get():
+        _probed.set(False)  # the Consent about to be written queues its person: the next read rebuilds
     try:
         return consent_terms(resource, instants=federation.date_interval)
     except UnreadableConsentError as unreadable:
         raise invalid(str(unreadable), expression=unreadable.expression) from unreadable
 
 
+# Within a request the queue is probed once (True once probed; None outside a request: probed on every read), and
+# again after a Consent is written in the request (consent_read marks it); link changes come from the linker's
+# own jobs, never in the middle of a request.
+_probed: ContextVar[bool | None] = ContextVar("consent_rules_probed", default=None)
+
+
+def request_began(**_: Any) -> None:
+    _probed.set(False)
+
+
+def request_ended(**_: Any) -> None:
+    _probed.set(None)
+
+
 def rules_refresh_pending() -> None:
     """Rebuild the rules of every person queued since the last read (usually none: one query of an empty table)."""
+    if _probed.get():
+        return
     with connection.cursor() as cursor:
         cursor.execute(PENDING)
         pending = cursor.fetchone()
     if pending and pending[0]:
         _rules_refresh_queued()
+    if _probed.get() is not None:
+        _probed.set(True)
 
 
 @transaction.atomic

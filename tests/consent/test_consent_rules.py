@@ -143,3 +143,27 @@ def test_under_opt_in_only_what_a_person_permitted_is_shared(fhir: FhirClient) -
     assert (bundle["total"], [e["resource"]["id"] for e in bundle["entry"]]) == (1, ["o-p1"])
     assert hospital_b.get("/fhir/Observation?_total=accurate").json()["total"] == 0
     assert hospital_b.get("/fhir/Patient/p1").status_code == 404
+
+
+def test_within_a_request_the_rule_queue_is_probed_once_and_again_after_a_consent_is_written(
+    fhir: FhirClient, django_assert_num_queries: Any
+) -> None:
+    from consent.contracts import AccessContext, AccessKind
+    from consent.facade import access_filter
+    from consent.rules import request_began, request_ended
+    from federation.models import Resource
+    from federation.storage.services import resource_create
+
+    fhir.put("/fhir/Patient/p1", {"resourceType": "Patient", "id": "p1"})
+    clinician = AccessContext(
+        kind=AccessKind.USER, purpose=Purpose.TREATMENT, organization="Organization/hosp-a", emergency=()
+    )
+    request_began()
+    try:
+        assert access_filter(clinician, Resource.objects.filter(resource_type="Patient")).count() == 1  # probed
+        with django_assert_num_queries(1):  # the count alone: probed already in this request
+            assert access_filter(clinician, Resource.objects.filter(resource_type="Patient")).count() == 1
+        resource_create(access=AccessContext.system("test"), resource=consent("p1", {"type": "deny"}))
+        assert access_filter(clinician, Resource.objects.filter(resource_type="Patient")).count() == 0
+    finally:
+        request_ended()
