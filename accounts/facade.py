@@ -4,8 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import F
+
 from accounts.contracts import Role, SignedInAccount
 from accounts.models import Account
+
+
+def account_annotations(user_path: str) -> dict[str, F]:
+    """Annotations bringing, with rows that lead to a user at `user_path`, what a token's holder is checked
+    against (`account_role`, `account_patient`; None without an account): no second query for the account."""
+    return {"account_role": F(f"{user_path}__account__role"), "account_patient": F(f"{user_path}__account__patient")}
 
 
 def signed_in_account(user: Any) -> SignedInAccount | None:

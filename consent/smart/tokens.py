@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import F
 from oauth2_provider.contrib.rest_framework import OAuth2Authentication
 
 from accounts.contracts import Role
-from accounts.facade import signed_in_account
+from accounts.facade import account_annotations
 from consent.contracts import AccessContext, AccessKind, Purpose
-from consent.models import AppAuthorisation, AuthorisedToken
+from consent.models import AppAuthorisation
 from consent.scopes import Interaction, ScopeContext, grant_of
 from consent.smart.launch import PURPOSES
 
@@ -28,15 +29,25 @@ class BearerTokenAuthentication(OAuth2Authentication):  # type: ignore[misc]  # 
 
 def token_authorisation(**token: Any) -> AppAuthorisation | None:
     """The authorisation a token was issued under (`access_token=` or `refresh_token=` a django-oauth-toolkit
-    token), or None for a client's own token (client_credentials); with its account, in one query."""
-    issued = (
-        AuthorisedToken.objects.select_related(
-            "authorisation__registration__application", "authorisation__user__account"
-        )
-        .filter(**token)
-        .first()
+    token), or None for a client's own token (client_credentials); annotated with its registration's
+    organisation and its account's role and Patient, in one query (every request with such a token asks)."""
+    tokens = {f"tokens__{name}": value for name, value in token.items()}
+    found = AppAuthorisation.objects.annotate(
+        registration_organization=F("registration__organization"), **account_annotations("user")
+    ).filter(**tokens)[:1]
+    return next(iter(found), None)
+
+
+def authorisation_holds(authorisation: AppAuthorisation) -> bool:
+    """Whether tokens under `authorisation` (as token_authorisation gives it) may still be used: not revoked, not
+    expired, and the account still has the role and the Patient it had when it approved the app."""
+    role: str | None = getattr(authorisation, "account_role", None)
+    patient: str | None = getattr(authorisation, "account_patient", None)
+    return (
+        authorisation.active
+        and role == authorisation.role
+        and (not authorisation.patient or patient == authorisation.patient)
     )
-    return issued.authorisation if issued else None
 
 
 AUTHORISATION = "_tsunagi_authorisation"  # where a loaded token keeps its authorisation for the rest of its request
@@ -48,19 +59,6 @@ def access_token_authorisation(token: Any) -> AppAuthorisation | None:
     if not hasattr(token, AUTHORISATION):
         setattr(token, AUTHORISATION, token_authorisation(access_token=token) if token.user_id is not None else None)
     return getattr(token, AUTHORISATION)  # type: ignore[no-any-return]
-
-
-def authorisation_holds(authorisation: AppAuthorisation) -> bool:
-    """Whether tokens under `authorisation` may still be used: not revoked, not expired, and the account still
-    has the role and the Patient it had when it approved the app."""
-    account = signed_in_account(authorisation.user)
-    return (
-        authorisation.active
-        and account is not None
-        and account.role is not None
-        and account.role.value == authorisation.role
-        and (not authorisation.patient or account.patient == authorisation.patient)
-    )
 
 
 MEMO = "_tsunagi_access"  # where a loaded token keeps its context for the rest of its request
@@ -106,7 +104,7 @@ def _access_of(token: Any) -> AccessContext:
             patient=authorisation.patient.removeprefix("Patient/"),
             subject=authorisation.subject,
             role=authorisation.role,
-            organization=authorisation.registration.organization,
+            organization=authorisation.registration_organization,  # type: ignore[attr-defined]
         )
     from consent.break_glass import break_glass_patients  # reads the store through federation: on first use
 
