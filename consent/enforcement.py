@@ -9,6 +9,7 @@ kept small on purpose: PostgreSQL plans it anew in every statement, and planning
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
@@ -81,50 +82,56 @@ def base_policy() -> BasePolicy:
 
 def access_rows(access: AccessContext, resources: QuerySet[Any]) -> QuerySet[Any]:
     """`resources` narrowed to what a PATIENT or USER context may see."""
-    sql = Sql()
+    params: Sequence[Any]
     if access.kind is AccessKind.PATIENT:
-        sql.add("{owners} IS NULL OR {owners} && %s::text[]", federation.person_of_patient(access.patient or ""))
+        text, params = (
+            "{owners} IS NULL OR {owners} && %s::text[]",
+            [federation.person_of_patient(access.patient or "")],
+        )
     else:
-        _user_predicate(sql, access)
-    return resources.filter(RowPredicate(sql.text, sql.params, version=_is_version(resources.model)))
+        actors = actor_keys(
+            organization=access.organization,
+            practitioner=access.practitioner,
+            client_id=access.client_id,
+            municipality=access.municipality,
+        )
+        text, params = _user_predicate(
+            tuple(sorted(actors)), access.purpose.value, tuple(emergency_patients(access)), base_policy()
+        )
+    return resources.filter(RowPredicate(text, list(params), version=_is_version(resources.model)))
 
 
 def _is_version(model: type[Model]) -> bool:
     return any(field.name == "resource" for field in model._meta.get_fields())
 
 
-def _user_predicate(sql: Sql, access: AccessContext) -> None:
+@lru_cache(maxsize=1024)
+def _user_predicate(
+    actors: tuple[str, ...], purpose: str, glass: tuple[str, ...], policy: BasePolicy
+) -> tuple[str, tuple[Any, ...]]:
     """Rows outside the Patient compartment; a personal row when it has an owner and no owner's rules deny it
     (a deny a deeper permit of the same Consent lifts does not) unless the account broke the glass for that
-    owner; under opt-in, each other owner's rules must also permit it."""
-    actors = sorted(
-        actor_keys(
-            organization=access.organization,
-            practitioner=access.practitioner,
-            client_id=access.client_id,
-            municipality=access.municipality,
-        )
-    )
-    purpose = access.purpose.value
-    glass = sorted(emergency_patients(access))  # the account's unexpired break-the-glass declarations
+    owner (`glass`); under opt-in, each other owner's rules must also permit it. Built once per actor."""
+    sql = Sql()
     sql.add("{owners} IS NULL OR (cardinality({owners}) > 0 AND NOT EXISTS (SELECT 1 FROM consent_consentrule d")
     sql.add("WHERE d.patient = ANY({owners}) AND d.effect = 'deny' AND")
     _matches(sql, "d", actors, purpose)
     if glass:
-        sql.add("AND NOT (d.patient = ANY(%s::text[]))", glass)
+        sql.add("AND NOT (d.patient = ANY(%s::text[]))", list(glass))
     sql.add("AND NOT EXISTS (SELECT 1 FROM consent_consentrule p WHERE p.patient = d.patient")
     sql.add("AND p.consent = d.consent AND p.effect = 'permit' AND p.depth > d.depth AND")
     _matches(sql, "p", actors, purpose)
     sql.add("))")
-    if base_policy() is BasePolicy.OPT_IN:
+    if policy is BasePolicy.OPT_IN:
         sql.add("AND NOT EXISTS (SELECT 1 FROM unnest({owners}) AS owner(patient) WHERE")
         if glass:
-            sql.add("NOT (owner.patient = ANY(%s::text[])) AND", glass)
+            sql.add("NOT (owner.patient = ANY(%s::text[])) AND", list(glass))
         sql.add("NOT EXISTS (SELECT 1 FROM consent_consentrule p WHERE p.patient = owner.patient")
         sql.add("AND p.effect = 'permit' AND")
         _matches(sql, "p", actors, purpose)
         sql.add("))")
     sql.add(")")
+    return sql.text, tuple(sql.params)
 
 
 def emergency_patients(access: AccessContext) -> tuple[str, ...]:
@@ -150,5 +157,5 @@ AND (NOT @.dated OR CASE WHEN {data_period} IS NULL THEN @.effect = 'deny' WHEN 
      ELSE {data_period} && tstzrange(@.data_low, @.data_high, '[]') END)"""
 
 
-def _matches(sql: Sql, rule: str, actors: list[str], purpose: str) -> None:
-    sql.add(RULE_MATCHES.replace("@.", f"{rule}."), actors, purpose)
+def _matches(sql: Sql, rule: str, actors: tuple[str, ...], purpose: str) -> None:
+    sql.add(RULE_MATCHES.replace("@.", f"{rule}."), list(actors), purpose)

@@ -47,6 +47,12 @@ def request_ended(**_: Any) -> None:
     _probed.set(None)
 
 
+def rules_probed(*, pending: bool) -> None:
+    """The request's token lookup asked the queue already: when it was empty, the request's reads need not."""
+    if _probed.get() is not None and not pending:
+        _probed.set(True)
+
+
 def rules_refresh_pending() -> None:
     """Rebuild the rules of every person queued since the last read (usually none: one query of an empty table)."""
     if _probed.get():

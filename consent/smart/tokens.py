@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import F
+from django.db.models.expressions import RawSQL
 from oauth2_provider.contrib.rest_framework import OAuth2Authentication
 
 from accounts.contracts import Role
@@ -27,13 +28,26 @@ class BearerTokenAuthentication(OAuth2Authentication):  # type: ignore[misc]  # 
     www_authenticate_realm = "tsunagi"
 
 
+# What the request's access context needs besides, asked in the same query: the Patients the account broke the
+# glass for (unexpired declarations), and whether consent rules wait to be rebuilt (consent.rules).
+EMERGENCY = (
+    "(SELECT coalesce(array_agg(DISTINCT covered ORDER BY covered), '{}') FROM consent_breakglass g, "
+    "unnest(g.patients) AS covered WHERE g.subject = consent_appauthorisation.subject AND g.expires_at > now())"
+)
+RULES_PENDING = "EXISTS (SELECT 1 FROM consent_rulerefresh)"
+
+
 def token_authorisation(**token: Any) -> AppAuthorisation | None:
     """The authorisation a token was issued under (`access_token=` or `refresh_token=` a django-oauth-toolkit
     token), or None for a client's own token (client_credentials); annotated with its registration's
-    organisation and its account's role and Patient, in one query (every request with such a token asks)."""
+    organisation, its account's role and Patient, the account's break-the-glass Patients and whether rules are
+    queued, in one query (every request with such a token asks)."""
     tokens = {f"tokens__{name}": value for name, value in token.items()}
     found = AppAuthorisation.objects.annotate(
-        registration_organization=F("registration__organization"), **account_annotations("user")
+        registration_organization=F("registration__organization"),
+        emergency=RawSQL(EMERGENCY, ()),  # noqa: S611  # constant SQL, no input
+        rules_pending=RawSQL(RULES_PENDING, ()),  # noqa: S611
+        **account_annotations("user"),
     ).filter(**tokens)[:1]
     return next(iter(found), None)
 
@@ -79,8 +93,9 @@ def access_for_token(token: Any) -> AccessContext:
 def access_forget(token: Any) -> None:
     """Drop the context a token loaded for its request, after the request changed what it holds (a clinician's
     break-the-glass declaration): what comes after in the same request, such as its audit entry, sees the change."""
-    if hasattr(token, MEMO):
-        delattr(token, MEMO)
+    for memo in (MEMO, AUTHORISATION):
+        if hasattr(token, memo):
+            delattr(token, memo)
 
 
 def _access_of(token: Any) -> AccessContext:
@@ -106,8 +121,9 @@ def _access_of(token: Any) -> AccessContext:
             role=authorisation.role,
             organization=authorisation.registration_organization,  # type: ignore[attr-defined]
         )
-    from consent.break_glass import break_glass_patients  # reads the store through federation: on first use
+    from consent.rules import rules_probed  # reads the store through federation: on first use
 
+    rules_probed(pending=authorisation.rules_pending)  # type: ignore[attr-defined]
     role = Role(authorisation.role)
     return AccessContext(
         kind=AccessKind.USER,
@@ -120,7 +136,7 @@ def _access_of(token: Any) -> AccessContext:
         organization=authorisation.organization or None,
         practitioner=authorisation.practitioner or None,
         municipality=authorisation.municipality or None,
-        emergency=break_glass_patients(subject=authorisation.subject) if role is Role.CLINICIAN else (),
+        emergency=tuple(authorisation.emergency),  # type: ignore[attr-defined]
     )
 
 
