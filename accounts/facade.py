@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import F
-
 from accounts.contracts import Role, SignedInAccount
 from accounts.models import Account
 
 
-def account_annotations(user_path: str) -> dict[str, F]:
-    """Annotations bringing, with rows that lead to a user at `user_path`, what a token's holder is checked
-    against (`account_role`, `account_patient`; None without an account): no second query for the account."""
-    return {"account_role": F(f"{user_path}__account__role"), "account_patient": F(f"{user_path}__account__patient")}
+def account_of_user_sql(user_column: str) -> str:
+    """A subquery for another app's SQL: the account (role, patient) of the user whose id is in `user_column`
+    (a column name of the caller's own statement, never input)."""
+    return f"SELECT role, patient FROM accounts_account WHERE user_id = {user_column}"  # noqa: S608
 
 
 def signed_in_account(user: Any) -> SignedInAccount | None:

@@ -22,7 +22,7 @@ from consent.models import AppAuthorisation, AuthorisedToken, ClientKind, Client
 from consent.scopes import ScopeContext, ScopeError, grant_of
 from consent.smart.assertions import ASSERTION_TYPE, ClientAssertionError, assertion_client
 from consent.smart.authorisations import app_authorisation_grant
-from consent.smart.tokens import access_token_authorisation, authorisation_holds, token_authorisation
+from consent.smart.tokens import IssuedUnder, access_token_authorisation, authorisation_holds, token_authorisation
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ class SmartValidator(OAuth2Validator):  # type: ignore[misc]  # django-oauth-too
         super()._save_bearer_token(token, request, *args, **kwargs)
         if authorisation is not None:
             AuthorisedToken.objects.create(
-                authorisation=authorisation,
+                authorisation_id=authorisation.id,
                 access_token=AccessToken.objects.get(token_checksum=_checksum(token["access_token"])),
                 refresh_token=(
                     RefreshToken.objects.filter(
@@ -106,7 +106,7 @@ class SmartValidator(OAuth2Validator):  # type: ignore[misc]  # django-oauth-too
                 ),
             )
 
-    def _authorisation_of(self, request: Any) -> AppAuthorisation | None:
+    def _authorisation_of(self, request: Any) -> AppAuthorisation | IssuedUnder | None:
         if request.grant_type == "authorization_code":
             return AppAuthorisation.objects.select_related("registration").filter(grant__code=request.code).first()
         if request.grant_type == "refresh_token":
