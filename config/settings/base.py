@@ -31,6 +31,13 @@ def database_settings(*, allow_embedded: bool = True) -> dict[str, object]:
     config["ENGINE"] = "django.db.backends.postgresql"
     config["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
     config["CONN_HEALTH_CHECKS"] = True
+    # Parameters bound by the server, and a statement run five times on a connection prepared there, so
+    # PostgreSQL can keep its plan (docs/decisions.md, "Prepared statements"); "" turns preparing off (a
+    # transaction-pooling proxy such as PgBouncer before 1.21 cannot keep them).
+    prepare_threshold = env.str("DATABASE_PREPARE_THRESHOLD", default="5")
+    config.setdefault("OPTIONS", {}).update(
+        server_side_binding=True, prepare_threshold=int(prepare_threshold) if prepare_threshold else None
+    )
     return dict(config)
 
 
