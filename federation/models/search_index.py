@@ -14,10 +14,42 @@ The one write path keeps them in step with `federation_resource` in the same tra
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.postgres.indexes import OpClass
 from django.db import models
 
 from federation.models.resource import Resource
+
+
+class PatternBound(models.Lookup):  # type: ignore[type-arg]
+    """`field ~>=~ value` / `field ~<~ value`: byte-wise comparison, served by a text_pattern_ops index. A prefix
+    search as such a range keeps its plan when prepared (LIKE of a bound parameter cannot use the index)."""
+
+    operator = ""
+
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        rhs, rhs_params = self.process_rhs(compiler, connection)
+        return f"{lhs} {self.operator} {rhs}", [*lhs_params, *rhs_params]
+
+
+class PatternAtLeast(PatternBound):
+    lookup_name = "pattern_gte"
+    operator = "~>=~"
+
+
+class PatternBelow(PatternBound):
+    lookup_name = "pattern_lt"
+    operator = "~<~"
+
+
+class PatternField(models.CharField):  # type: ignore[type-arg]
+    """A CharField with the byte-wise range lookups (pattern_gte, pattern_lt)."""
+
+
+PatternField.register_lookup(PatternAtLeast)
+PatternField.register_lookup(PatternBelow)
 
 
 class SearchIndex(models.Model):
@@ -54,7 +86,7 @@ class StringIndex(SearchIndex):
     """`normalized` (folded, see search.normalize; first 255 characters) for prefix and contains;
     `exact` is a hash of the whole original string, for :exact."""
 
-    normalized = models.CharField(max_length=255)
+    normalized = PatternField(max_length=255)
     exact = models.BigIntegerField()
 
     class Meta:

@@ -168,7 +168,14 @@ def _of_type(value: str) -> Q:
 
 
 def _string_prefix(value: str) -> Q:
-    return Q(normalized__startswith=normalize_string(unescape(value)))
+    """The strings from the prefix up to (not including) the prefix with its last character's successor: the same
+    rows as LIKE 'prefix%' (UTF-8 sorts bytes as it sorts code points), as a range a prepared plan keeps."""
+    prefix = normalize_string(unescape(value))
+    last = ord(prefix[-1]) + 1 if prefix else 0x110000
+    last = 0xE000 if 0xD800 <= last < 0xE000 else last  # surrogates are no characters: the next one is U+E000
+    if last > 0x10FFFF:
+        return Q(normalized__startswith=prefix)
+    return Q(normalized__pattern_gte=prefix, normalized__pattern_lt=prefix[:-1] + chr(last))
 
 
 def _string_contains(value: str) -> Q:

@@ -74,6 +74,15 @@ def test_kanji_names_match_by_prefix(region):
     assert ids(region, "Patient?family=高橋") == []  # 旧字体/新字体 folding belongs to identity linking
 
 
+def test_a_prefix_is_a_range_up_to_its_last_characters_successor(region):
+    fhir = region
+    fhir.put("/fhir/Patient/p5", jp_patient("p5", ("\ud7ffa", "x"), ("\ue000", "y")))
+    assert ids(fhir, "Patient?family=\ud7ff") == ["p5"]  # the successor skips the surrogates
+    assert ids(fhir, "Patient?family=\ue000") == ["p5"]
+    assert ids(fhir, "Patient?family=やまだ") == ["p1"]
+    assert ids(fhir, "Patient?family=やまぢ") == []  # the successor of だ bounds the range, it is not in it
+
+
 def test_string_is_case_and_accent_insensitive(region):
     fhir = region
     fhir.put("/fhir/Patient/p4", jp_patient("p4", ("José", "Müller"), ("ホセ", "ミュラー")))
