@@ -21,7 +21,14 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not allowed in FHIR JSON")
 
 
+_DECODER = json.JSONDecoder(parse_float=Decimal, parse_constant=_refuse_constant)
+
+
 def loads(raw: str | bytes) -> Any:
+    """What json.loads gives with those hooks; text goes straight to one decoder made once (json.loads makes
+    one per call when given hooks: a tenth of the time of parsing a small resource)."""
+    if isinstance(raw, str) and not raw.startswith("\ufeff"):  # json.loads refuses a BOM
+        return _DECODER.decode(raw)
     return json.loads(raw, parse_float=Decimal, parse_constant=_refuse_constant)
 
 
