@@ -10,9 +10,8 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from federation.search.dates import date_interval
 from federation.search.hashing import hash64
@@ -31,31 +30,31 @@ LOCAL_REFERENCE = re.compile(r"^(?P<type>[A-Z][A-Za-z]+)/(?P<id>[A-Za-z0-9\-.]{1
 # (least recently used out first) and in text length, so a few MB at most.
 KEY_CACHE_SIZE = 8192
 CACHED_TEXT_LENGTH = 256
+SYSTEMS_KEPT = 1024  # code and identifier systems: a few dozen in practice
 
 
-@dataclass(frozen=True)
-class TokenKey:
+class TokenKey(NamedTuple):
+    """Named tuples, not frozen dataclasses: a key is made for every value of every write, and a frozen
+    dataclass is built through object.__setattr__, several times slower."""
+
     system: int | None
     code: int
     system_code: int
 
 
-@dataclass(frozen=True)
-class StringKey:
+class StringKey(NamedTuple):
     normalized: str
     exact: int
 
 
-@dataclass(frozen=True)
-class QuantityKey:
+class QuantityKey(NamedTuple):
     value: float
     system_code: int | None
     code: int | None
     unit: int | None
 
 
-@dataclass(frozen=True)
-class ReferenceKey:
+class ReferenceKey(NamedTuple):
     target_type: str | None
     target_id: str | None
     url: str | None
@@ -69,9 +68,13 @@ def token_key(system: str | None, code: str) -> TokenKey:
 
 
 def _token_key(system: str | None, code: str) -> TokenKey:
-    return TokenKey(
-        system=hash64(system) if system else None, code=hash64(code), system_code=hash64(system or "", code)
-    )
+    return TokenKey(_system_hash(system) if system else None, hash64(code), hash64(system or "", code))
+
+
+def identifier_key(system: str | None, value: str) -> TokenKey:
+    """token_key of an identifier: its value is rarely seen twice (a record's own number), so it is hashed
+    without going through the cache, which it would only churn; its system is."""
+    return _token_key(system, value)
 
 
 def string_key(value: str) -> StringKey:
@@ -81,11 +84,27 @@ def string_key(value: str) -> StringKey:
 
 
 def _string_key(value: str) -> StringKey:
-    return StringKey(normalized=normalize_string(value)[:STRING_INDEX_LENGTH], exact=hash64(value))
+    return StringKey(normalize_string(value)[:STRING_INDEX_LENGTH], hash64(value))
+
+
+def reference_key(reference: str) -> ReferenceKey:
+    """A literal reference as the index keeps it: type and id of a local one, else the whole URL."""
+    if len(reference) <= CACHED_TEXT_LENGTH:
+        return _cached_reference_key(reference)
+    return _reference_key(reference)
+
+
+def _reference_key(reference: str) -> ReferenceKey:
+    local = LOCAL_REFERENCE.match(reference)
+    if local:
+        return ReferenceKey(local["type"], local["id"], None)
+    return ReferenceKey(None, None, reference)
 
 
 _cached_token_key = functools.lru_cache(maxsize=KEY_CACHE_SIZE)(_token_key)
 _cached_string_key = functools.lru_cache(maxsize=KEY_CACHE_SIZE)(_string_key)
+_cached_reference_key = functools.lru_cache(maxsize=KEY_CACHE_SIZE)(_reference_key)
+_system_hash = functools.lru_cache(maxsize=SYSTEMS_KEPT)(hash64)
 
 
 def tokens(fhir_type: str, value: Any) -> Iterator[TokenKey]:
@@ -97,7 +116,7 @@ def tokens(fhir_type: str, value: Any) -> Iterator[TokenKey]:
             yield token_key(value.get("system"), str(value["code"]))
     elif fhir_type == "Identifier":
         if "value" in value:
-            yield token_key(value.get("system"), str(value["value"]))
+            yield identifier_key(value.get("system"), str(value["value"]))
     elif fhir_type == "ContactPoint":
         if "value" in value:
             yield token_key(None, str(value["value"]))
@@ -170,10 +189,10 @@ def quantities(fhir_type: str, value: Any) -> Iterator[QuantityKey]:
     system = "urn:iso:std:iso:4217" if fhir_type == "Money" else value.get("system")
     coded = token_key(system, code) if code else None  # a unit code hashes as a token's code does
     yield QuantityKey(
-        value=float(value["value"]),
-        system_code=coded.system_code if coded else None,
-        code=coded.code if coded else None,
-        unit=token_key(None, value["unit"]).code if "unit" in value else None,
+        float(value["value"]),
+        coded.system_code if coded else None,
+        coded.code if coded else None,
+        token_key(None, value["unit"]).code if "unit" in value else None,
     )
 
 
@@ -182,13 +201,9 @@ def references(fhir_type: str, value: Any) -> Iterator[ReferenceKey]:
         reference = value.get("reference")
         if not isinstance(reference, str) or reference.startswith("#"):
             return
-        local = LOCAL_REFERENCE.match(reference)
-        if local:
-            yield ReferenceKey(target_type=local["type"], target_id=local["id"], url=None)
-        else:
-            yield ReferenceKey(target_type=None, target_id=None, url=reference)
+        yield reference_key(reference)
     elif fhir_type in URI_TYPES:
-        yield ReferenceKey(target_type=None, target_id=None, url=str(value))
+        yield ReferenceKey(None, None, str(value))
 
 
 def reference_identifiers(fhir_type: str, value: Any) -> Iterator[TokenKey]:
