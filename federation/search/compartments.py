@@ -15,7 +15,7 @@ from django.db.models import Exists, OuterRef, Q
 from federation.contracts import OwnershipFacts
 from federation.fhir.spec import SPEC_DIR
 from federation.identity.persons import person_patient_ids
-from federation.models import DateIndex, ReferenceIndex, Resource, ResourceVersion
+from federation.models import DateIndex, ReferenceIndex, ResourceVersion
 from federation.search.indexing import index_rows
 from federation.search.registry import index_key, parameters_for
 
@@ -65,13 +65,10 @@ def compartment_patients(references: Iterable[str]) -> set[str]:
         by_type[resource_type].add(logical_id)
     owners = set(by_type.get("Patient", ()))  # a Patient is in its own compartment
     keys = {resource_type: compartment_keys("Patient", resource_type) for resource_type in by_type}
-    stored = Q(pk__in=[])
-    for resource_type, logical_ids in by_type.items():
-        if keys[resource_type]:
-            stored |= Q(resource_type=resource_type, logical_id__in=logical_ids)
+    names = [(name, logical_id) for name, logical_ids in by_type.items() if keys[name] for logical_id in logical_ids]
     # Rows first, by their unique (type, id) index, then their references by (resource, param): one join would
     # let PostgreSQL start from every reference to a Patient, a full scan of the references at scale.
-    named = {pk: (resource_type, logical_id) for pk, resource_type, logical_id in _rows_of(stored)}
+    named = {pk: (resource_type, logical_id) for pk, resource_type, logical_id in _rows_named(names)}
     rows = [
         (*named[resource_id], target)
         for resource_id, param, target_type, target in _references_of(list(named))
@@ -108,8 +105,24 @@ def _references_of(row_ids: list[int]) -> list[tuple[int, int, str, str]]:
         return list(cursor.fetchall())
 
 
-def _rows_of(stored: Q) -> list[tuple[int, str, str]]:
-    return list(Resource.objects.filter(stored).values_list("pk", "resource_type", "logical_id"))
+ROWS_NAMED = """
+SELECT found.id, named.resource_type, named.logical_id
+FROM unnest(%s::text[], %s::text[]) AS named(resource_type, logical_id)
+CROSS JOIN LATERAL (
+    SELECT id FROM federation_resource
+    WHERE resource_type = named.resource_type AND logical_id = named.logical_id OFFSET 0
+) AS found"""
+
+
+def _rows_named(names: list[tuple[str, str]]) -> list[tuple[int, str, str]]:
+    """(pk, type, id) of the stored rows of (type, id) names, probed name by name on the unique (type, id)
+    index: two arrays of text are bound at a fraction of the client-side cost of an IN list of each id, which
+    an ingest batch of 200 resources pays for its audit entry."""
+    if not names:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(ROWS_NAMED, [[name for name, _ in names], [logical_id for _, logical_id in names]])
+        return list(cursor.fetchall())
 
 
 def compartment_keys(compartment: str, resource_type: str) -> list[int]:
