@@ -7,6 +7,8 @@ uuid5 fullUrls, conditional PUT on a business identifier, conditional references
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import re
 import unicodedata
 import uuid
@@ -73,8 +75,16 @@ def human_names(kanji: str, kana: str) -> list[Json]:
 
 
 def full_url(source_code: str, record_key: str, resource_type: str) -> str:
-    """`urn:uuid:` of uuid5(source, record key, type): stable across runs and distinct across sources."""
-    return f"urn:uuid:{uuid.uuid5(FULL_URL_NAMESPACE, f'{source_code}/{record_key}/{resource_type}')}"
+    """`urn:uuid:` of uuid5(source, record key, type): stable across runs and distinct across sources.
+
+    The digits of `uuid.uuid5`, formatted from its SHA-1 without building a UUID object (which took more than
+    half the time; one is made for every record of every connector)."""
+    name = f"{source_code}/{record_key}/{resource_type}".encode()
+    digest = bytearray(hashlib.sha1(FULL_URL_NAMESPACE.bytes + name).digest()[:16])  # noqa: S324 (UUID v5)
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+    hex_digits = digest.hex()
+    return f"urn:uuid:{hex_digits[:8]}-{hex_digits[8:12]}-{hex_digits[12:16]}-{hex_digits[16:20]}-{hex_digits[20:]}"
 
 
 def identifier_query(system: str, value: str) -> str:
@@ -82,6 +92,7 @@ def identifier_query(system: str, value: str) -> str:
     return "identifier=" + quote(f"{system}|{value.translate(_SEARCH_ESCAPES)}", safe=_QUERY_SAFE)
 
 
+@functools.lru_cache(maxsize=4096)  # the same Patients and Encounters are named by record after record
 def conditional_reference(resource_type: str, system: str, value: str) -> str:
     """`Patient?identifier=<system>|<value>`: a reference the server resolves to the one stored match."""
     return f"{resource_type}?{identifier_query(system, value)}"

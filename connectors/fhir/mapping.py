@@ -193,7 +193,12 @@ class Loose:
         system, value = self.key(resource, full_url_)
         resource_type = resource["resourceType"]
         sender_key = self._sender_key(resource, full_url_)
-        stored: Json = _rewritten(resource, lambda reference, path: self._reference(reference, f"{where}{path}"))
+        try:
+            rewritten: Json = _rewritten(resource, self._reference)
+        except _UnnamedReferenceError as error:
+            where = f"{where}{_reference_path(resource, error.reference)}"
+            raise FieldError(where, f"{where} '{error.reference}' names no resource of this file") from None
+        stored = dict(rewritten) if rewritten is resource else rewritten  # its own top level: changed below
         stored.pop("id", None)
         _drop_server_meta(stored)
         if sender_key is not None and resource_type not in SINGLE_IDENTIFIER_TYPES:
@@ -206,12 +211,12 @@ class Loose:
             stored["identifier"] = {"system": system, "value": value}
         return put_entry(full_url(self.source.code, f"{system}|{value}", resource_type), stored, system, value)
 
-    def _reference(self, reference: str, where: str) -> str:
+    def _reference(self, reference: str) -> str:
         target = self.targets.get(reference)
         if target is not None:
             return target
         if reference.startswith(("urn:uuid:", "urn:oid:")):
-            raise FieldError(where, f"{where} '{reference}' names no resource of this file")
+            raise _UnnamedReferenceError(reference)
         relative = _RELATIVE.fullmatch(reference)
         if relative is None or relative["type"] not in RESOURCE_TYPES:
             return reference  # contained (#id), conditional, absolute or logical: the server's concern
@@ -259,28 +264,78 @@ def relative_name(resource: Json) -> str | None:
     return f"{resource['resourceType']}/{resource_id}" if isinstance(resource_id, str) and resource_id else None
 
 
-def _rewritten(node: Any, rewrite: Callable[[str, str], str], path: str = "") -> Any:
-    """A copy of `node` with each Reference.reference string passed through `rewrite(reference, path)`."""
-    if isinstance(node, dict):
-        copy = {}
-        for key, value in node.items():
-            if key == "reference" and isinstance(value, str):
-                copy[key] = rewrite(value, f"{path}.reference")
-            else:
-                copy[key] = _rewritten(value, rewrite, f"{path}.{key}")
-        return copy
-    if isinstance(node, list):
-        return [_rewritten(item, rewrite, f"{path}[{index}]") for index, item in enumerate(node)]
-    return node
+class _UnnamedReferenceError(Exception):
+    """A urn:uuid: or urn:oid: reference that names no resource of the file (where it is, is found afterwards)."""
+
+    def __init__(self, reference: str) -> None:
+        super().__init__(reference)
+        self.reference = reference
+
+
+def _rewritten(node: Json, rewrite: Callable[[str], str]) -> Json:
+    """`node` with each Reference.reference string passed through `rewrite`. Only the objects and arrays on the
+    way to a changed reference are copied; the rest is shared with `node`. No path is built on the way: it is
+    only needed for an error (`_reference_path`), and building one for every node was most of the walk's cost."""
+    copy = None
+    new: Any
+    for key, value in node.items():
+        kind = value.__class__
+        if kind is dict:
+            new = _rewritten(value, rewrite)
+        elif kind is list:
+            new = _rewritten_list(value, rewrite)
+        elif kind is str and key == "reference":
+            new = rewrite(value)
+        else:
+            continue
+        if new is not value:
+            if copy is None:
+                copy = dict(node)
+            copy[key] = new
+    return node if copy is None else copy
+
+
+def _rewritten_list(items: list[Any], rewrite: Callable[[str], str]) -> list[Any]:
+    copy = None
+    new: Any
+    for index, item in enumerate(items):
+        kind = item.__class__
+        if kind is dict:
+            new = _rewritten(item, rewrite)
+        elif kind is list:
+            new = _rewritten_list(item, rewrite)
+        else:
+            continue
+        if new is not item:
+            if copy is None:
+                copy = list(items)
+            copy[index] = new
+    return items if copy is None else copy
+
+
+def _reference_path(node: Any, reference: str, path: str = "") -> str | None:
+    """Where the first Reference.reference equal to `reference` is (`.subject.reference`), in the order
+    `_rewritten` walks."""
+    pairs = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+    for key, value in pairs:
+        inner = f"{path}.{key}" if isinstance(node, dict) else f"{path}[{key}]"
+        if key == "reference" and value == reference and isinstance(node, dict):
+            return inner
+        found = _reference_path(value, reference, inner)
+        if found is not None:
+            return found
+    return None
 
 
 def _drop_server_meta(resource: Json) -> None:
-    """versionId and lastUpdated are the sending server's bookkeeping; ours sets its own."""
+    """versionId and lastUpdated are the sending server's bookkeeping; ours sets its own. The meta is replaced,
+    not changed, as `resource` shares it with what was sent."""
     meta = resource.get("meta")
     if isinstance(meta, dict):
-        meta.pop("versionId", None)
-        meta.pop("lastUpdated", None)
-        if not meta:
+        kept = {key: value for key, value in meta.items() if key not in ("versionId", "lastUpdated")}
+        if kept:
+            resource["meta"] = kept
+        else:
             del resource["meta"]
 
 

@@ -64,19 +64,26 @@ class _Element(NamedTuple):
 class _Shape:
     """One model's JSON keys and rules. Empty until filled, and an empty Shape accepts nothing."""
 
-    __slots__ = ("elements", "required", "required_choices")
+    __slots__ = ("elements", "required", "required_choices", "singles")
 
     def __init__(self) -> None:
         self.elements: dict[str, _Element] = {}
+        self.singles: dict[str, Check] = {}  # a shortcut into `elements`: those that neither repeat nor are a choice
         self.required: frozenset[str] = frozenset()
         self.required_choices: frozenset[str] = frozenset()
 
     def accepts(self, node: Any) -> bool:
         if type(node) is not dict or not node:
             return False
+        singles = self.singles
         elements = self.elements
         chosen: set[str] | None = None
         for key, value in node.items():
+            single = singles.get(key)  # most keys: one lookup and the check
+            if single is not None:
+                if not single(value):
+                    return False
+                continue
             element = elements.get(key)
             if element is None:
                 return False
@@ -178,7 +185,10 @@ def _fill(shape: _Shape, model: type[FHIRAbstractModel], pending: list[type[FHIR
         for choice, names in choice_groups.items()
         if field_extra(model.model_fields[names[0]]).get("one_of_many_required") is True
     )
-    shape.elements = elements  # last: until now the Shape accepts nothing
+    shape.elements = elements  # last but for the shortcut below: until now the Shape accepts nothing
+    shape.singles = {
+        key: element.check for key, element in elements.items() if not element.repeats and element.choice is None
+    }
 
 
 def field_extra(field: FieldInfo) -> dict[str, Any]:

@@ -6,6 +6,7 @@ read in the server's zone (settings.TIME_ZONE, Asia/Tokyo by default).
 
 from __future__ import annotations
 
+import functools
 import re
 from calendar import monthrange
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
@@ -19,6 +20,8 @@ DATE_PATTERN = re.compile(
     r"(?P<zone>Z|[+-]\d{2}:\d{2})?)?)?)?$"
 )
 ONE_MICROSECOND = timedelta(microseconds=1)
+INTERVALS_KEPT = 8192  # bounded in count and in text length: well under a few MB
+CACHED_TEXT_LENGTH = 64
 
 
 def server_zone() -> ZoneInfo:
@@ -26,12 +29,22 @@ def server_zone() -> ZoneInfo:
 
 
 def date_interval(value: str) -> tuple[datetime, datetime] | None:
-    """The [low, high] instants a FHIR date/dateTime/instant covers, or None if it is not one."""
+    """The [low, high] instants a FHIR date/dateTime/instant covers, or None if it is not one.
+
+    Kept per process for short texts (in the server's zone of the moment): the same dates come back in
+    many resources (an encounter's start in each of its observations), and reading one is most of indexing
+    a date."""
+    if len(value) <= CACHED_TEXT_LENGTH:
+        return _cached_interval(value, str(settings.TIME_ZONE))
+    return _interval(value, str(settings.TIME_ZONE))
+
+
+def _interval(value: str, server_zone_name: str) -> tuple[datetime, datetime] | None:
     match = DATE_PATTERN.match(value.strip())
     if match is None:
         return None
     parts = match.groupdict()
-    zone = _zone(parts["zone"])
+    zone = _zone(parts["zone"], server_zone_name)
     year = int(parts["year"])
     try:
         if parts["month"] is None:
@@ -61,9 +74,12 @@ def _span(start: datetime, end: datetime) -> tuple[datetime, datetime]:
     return start, end - ONE_MICROSECOND
 
 
-def _zone(text: str | None) -> tzinfo:
+_cached_interval = functools.lru_cache(maxsize=INTERVALS_KEPT)(_interval)
+
+
+def _zone(text: str | None, server_zone_name: str) -> tzinfo:
     if text is None:
-        return server_zone()
+        return ZoneInfo(server_zone_name)
     if text == "Z":
         return UTC
     sign = 1 if text[0] == "+" else -1

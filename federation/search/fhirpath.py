@@ -641,7 +641,8 @@ def _distinct(values: list[TypedValue]) -> list[TypedValue]:
     """FHIRPath's union drops duplicates, across and within its parts.
 
     Primitives go through a set (a ValueSet's union of codes runs to thousands); objects, rarely
-    more than a few, are compared with each other.
+    more than a few, are compared with each other: Python's equality first, which `_same` implies and
+    which tells two different objects apart in C (a resource's identifiers are compared pairwise).
     """
     if len(values) < 2:
         return values
@@ -651,7 +652,7 @@ def _distinct(values: list[TypedValue]) -> list[TypedValue]:
     for value in values:
         node = value.value
         if node.__class__ is dict:
-            if any(value.type == kept.type and _same(node, kept.value) for kept in objects):
+            if any(kept.value == node and value.type == kept.type and _same(node, kept.value) for kept in objects):
                 continue
             objects.append(value)
         else:

@@ -6,6 +6,8 @@ Rows are collected in an IndexBatch so a transaction of many resources writes ea
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -130,11 +132,22 @@ def deferred_indexing() -> Iterator[None]:
 
 
 def _copy(cursor: Any, model: type[SearchIndex], rows: list[Row]) -> None:
-    """COPY is the fast way in: rows go as one stream, not one INSERT parameter set each."""
+    """COPY is the fast way in: rows go as one stream, not one INSERT parameter set each. In binary: psycopg
+    writes a row in half the time it takes to write it as text (numbers and instants are not turned into
+    digits), and PostgreSQL reads it no slower."""
     columns = ", ".join(f'"{name}"' for name in ("resource_id", "param", "group", *COLUMNS[model]))
-    with cursor.copy(f"COPY {model._meta.db_table} ({columns}) FROM STDIN") as copy:
+    with cursor.copy(f"COPY {model._meta.db_table} ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.set_types(_column_types(model))
         for row in rows:
             copy.write_row(row)
+
+
+@functools.cache
+def _column_types(model: type[SearchIndex]) -> list[str]:
+    """The PostgreSQL types of the columns `_copy` writes (`varchar(64)` as `varchar`), as binary COPY needs."""
+    fields = {field.column: field for field in model._meta.concrete_fields}
+    columns = ("resource_id", "param", "group", *COLUMNS[model])
+    return [re.sub(r"\(.*\)$", "", str(fields[column].db_type(connection))) for column in columns]
 
 
 def _delete_rows(resource_ids: list[int]) -> None:

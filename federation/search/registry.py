@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from django.db.models import Count, Max
@@ -149,7 +149,12 @@ def parameter_by_url(url: str, resource_type: str) -> SearchParameter | None:
 
 def index_key(parameter: SearchParameter, suffix: str = "") -> int:
     """The 64-bit key of a parameter's rows (`suffix` for derived rows: `:text`, `$0`...)."""
-    return hash64(parameter.key_type, parameter.code + suffix)
+    return _parameter_key(parameter.key_type, parameter.code, suffix)
+
+
+@lru_cache(maxsize=4096)  # asked for several times for every resource written; a few hundred in use
+def _parameter_key(key_type: str, code: str, suffix: str) -> int:
+    return hash64(key_type, code + suffix)
 
 
 def searchable(parameter: SearchParameter) -> bool:

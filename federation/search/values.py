@@ -1,18 +1,18 @@
 """Turn typed FHIR values into index keys, one function per search-parameter type.
 
-Each function takes a value found by a parameter's expression (see search.fhirpath) and yields the
-keys its index table stores. Values of a type that a parameter type cannot use yield nothing (the
-spec allows e.g. a date parameter over `onset[x]`, where onsetString has no date).
+Each function takes a value found by a parameter's expression (see search.fhirpath) and gives the
+keys its index table stores (lists, not generators: they run for every value of every write). Values of
+a type that a parameter type cannot use give nothing (the spec allows e.g. a date parameter over
+`onset[x]`, where onsetString has no date).
 """
 
 from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from federation.search.dates import date_interval
 from federation.search.hashing import hash64
@@ -31,31 +31,31 @@ LOCAL_REFERENCE = re.compile(r"^(?P<type>[A-Z][A-Za-z]+)/(?P<id>[A-Za-z0-9\-.]{1
 # (least recently used out first) and in text length, so a few MB at most.
 KEY_CACHE_SIZE = 8192
 CACHED_TEXT_LENGTH = 256
+SYSTEMS_KEPT = 1024  # code and identifier systems: a few dozen in practice
 
 
-@dataclass(frozen=True)
-class TokenKey:
+class TokenKey(NamedTuple):
+    """Named tuples, not frozen dataclasses: a key is made for every value of every write, and a frozen
+    dataclass is built through object.__setattr__, several times slower."""
+
     system: int | None
     code: int
     system_code: int
 
 
-@dataclass(frozen=True)
-class StringKey:
+class StringKey(NamedTuple):
     normalized: str
     exact: int
 
 
-@dataclass(frozen=True)
-class QuantityKey:
+class QuantityKey(NamedTuple):
     value: float
     system_code: int | None
     code: int | None
     unit: int | None
 
 
-@dataclass(frozen=True)
-class ReferenceKey:
+class ReferenceKey(NamedTuple):
     target_type: str | None
     target_id: str | None
     url: str | None
@@ -69,9 +69,13 @@ def token_key(system: str | None, code: str) -> TokenKey:
 
 
 def _token_key(system: str | None, code: str) -> TokenKey:
-    return TokenKey(
-        system=hash64(system) if system else None, code=hash64(code), system_code=hash64(system or "", code)
-    )
+    return TokenKey(_system_hash(system) if system else None, hash64(code), hash64(system or "", code))
+
+
+def identifier_key(system: str | None, value: str) -> TokenKey:
+    """token_key of an identifier: its value is rarely seen twice (a record's own number), so it is hashed
+    without going through the cache, which it would only churn; its system is."""
+    return _token_key(system, value)
 
 
 def string_key(value: str) -> StringKey:
@@ -81,122 +85,143 @@ def string_key(value: str) -> StringKey:
 
 
 def _string_key(value: str) -> StringKey:
-    return StringKey(normalized=normalize_string(value)[:STRING_INDEX_LENGTH], exact=hash64(value))
+    return StringKey(normalize_string(value)[:STRING_INDEX_LENGTH], hash64(value))
+
+
+def reference_key(reference: str) -> ReferenceKey:
+    """A literal reference as the index keeps it: type and id of a local one, else the whole URL."""
+    if len(reference) <= CACHED_TEXT_LENGTH:
+        return _cached_reference_key(reference)
+    return _reference_key(reference)
+
+
+def _reference_key(reference: str) -> ReferenceKey:
+    local = LOCAL_REFERENCE.match(reference)
+    if local:
+        return ReferenceKey(local["type"], local["id"], None)
+    return ReferenceKey(None, None, reference)
 
 
 _cached_token_key = functools.lru_cache(maxsize=KEY_CACHE_SIZE)(_token_key)
 _cached_string_key = functools.lru_cache(maxsize=KEY_CACHE_SIZE)(_string_key)
+_cached_reference_key = functools.lru_cache(maxsize=KEY_CACHE_SIZE)(_reference_key)
+_system_hash = functools.lru_cache(maxsize=SYSTEMS_KEPT)(hash64)
 
 
-def tokens(fhir_type: str, value: Any) -> Iterator[TokenKey]:
+_NONE: tuple[Any, ...] = ()  # what a value of a type the parameter cannot use gives
+
+
+def tokens(fhir_type: str, value: Any) -> Sequence[TokenKey]:
     if fhir_type == "CodeableConcept":
-        for coding in value.get("coding", ()):
-            yield from tokens("Coding", coding)
-    elif fhir_type == "Coding":
-        if "code" in value:
-            yield token_key(value.get("system"), str(value["code"]))
-    elif fhir_type == "Identifier":
-        if "value" in value:
-            yield token_key(value.get("system"), str(value["value"]))
-    elif fhir_type == "ContactPoint":
-        if "value" in value:
-            yield token_key(None, str(value["value"]))
-    elif fhir_type in PRIMITIVE_TOKEN_TYPES:
-        yield token_key(None, "true" if value is True else "false" if value is False else str(value))
+        return [
+            token_key(coding.get("system"), str(coding["code"]))
+            for coding in value.get("coding", ())
+            if "code" in coding
+        ]
+    if fhir_type == "Coding":
+        return [token_key(value.get("system"), str(value["code"]))] if "code" in value else _NONE
+    if fhir_type == "Identifier":
+        return [identifier_key(value.get("system"), str(value["value"]))] if "value" in value else _NONE
+    if fhir_type == "ContactPoint":
+        return [token_key(None, str(value["value"]))] if "value" in value else _NONE
+    if fhir_type in PRIMITIVE_TOKEN_TYPES:
+        return [token_key(None, "true" if value is True else "false" if value is False else str(value))]
+    return _NONE
 
 
-def token_texts(fhir_type: str, value: Any) -> Iterator[str]:
+def token_texts(fhir_type: str, value: Any) -> Sequence[str]:
     """What `:text` matches: CodeableConcept.text, Coding.display, Identifier.type.text."""
     if fhir_type == "CodeableConcept":
-        if "text" in value:
-            yield value["text"]
-        for coding in value.get("coding", ()):
-            yield from token_texts("Coding", coding)
-    elif fhir_type == "Coding" and "display" in value:
-        yield value["display"]
-    elif fhir_type == "Identifier" and "text" in value.get("type", {}):
-        yield value["type"]["text"]
+        texts = [value["text"]] if "text" in value else []
+        texts += [coding["display"] for coding in value.get("coding", ()) if "display" in coding]
+        return texts
+    if fhir_type == "Coding" and "display" in value:
+        return [value["display"]]
+    if fhir_type == "Identifier" and "text" in value.get("type", {}):
+        return [value["type"]["text"]]
+    return _NONE
 
 
-def identifier_types(fhir_type: str, value: Any) -> Iterator[TokenKey]:
+def identifier_types(fhir_type: str, value: Any) -> Sequence[TokenKey]:
     """For `:of-type`: one key per type coding, `type-system|type-code|value` as system|code."""
     if fhir_type != "Identifier" or "value" not in value:
-        return
-    for coding in value.get("type", {}).get("coding", ()):
-        if "code" in coding:
-            yield token_key(f"{coding.get('system', '')}|{coding['code']}", str(value["value"]))
+        return _NONE
+    return [
+        token_key(f"{coding.get('system', '')}|{coding['code']}", str(value["value"]))
+        for coding in value.get("type", {}).get("coding", ())
+        if "code" in coding
+    ]
 
 
-def strings(fhir_type: str, value: Any) -> Iterator[StringKey]:
+def strings(fhir_type: str, value: Any) -> Sequence[StringKey]:
     if fhir_type in ("string", "markdown", "code", "id", "uri", "url", "canonical"):
-        yield string_key(str(value))
-    elif fhir_type in ("HumanName", "Address"):
+        return [string_key(str(value))]
+    if fhir_type in ("HumanName", "Address"):
+        keys = []
         for part in HUMAN_NAME_PARTS if fhir_type == "HumanName" else ADDRESS_PARTS:
             found = value.get(part)
-            for text in found if isinstance(found, list) else [found] if found else []:
-                yield string_key(str(text))
+            keys += [string_key(str(text)) for text in (found if isinstance(found, list) else [found] if found else [])]
+        return keys
+    return _NONE
 
 
-def dates(fhir_type: str, value: Any) -> Iterator[tuple[datetime | None, datetime | None]]:
+def dates(fhir_type: str, value: Any) -> Sequence[tuple[datetime | None, datetime | None]]:
     """Intervals; None on a side means open (a Period without start or end)."""
     if fhir_type in DATE_TYPES:
         interval = date_interval(str(value))
-        if interval:
-            yield interval
-    elif fhir_type == "Period":
+        return [interval] if interval else _NONE
+    if fhir_type == "Period":
         start = date_interval(value["start"]) if "start" in value else None
         end = date_interval(value["end"]) if "end" in value else None
-        if start or end:
-            yield (start[0] if start else None, end[1] if end else None)
-    elif fhir_type == "Timing":
-        for event in value.get("event", ()):
-            yield from dates("dateTime", event)
+        return [(start[0] if start else None, end[1] if end else None)] if start or end else _NONE
+    if fhir_type == "Timing":
+        intervals = [interval for event in value.get("event", ()) for interval in dates("dateTime", event)]
         bounds = value.get("repeat", {}).get("boundsPeriod")
-        if bounds:
-            yield from dates("Period", bounds)
+        return intervals + list(dates("Period", bounds)) if bounds else intervals
+    return _NONE
 
 
-def numbers(fhir_type: str, value: Any) -> Iterator[float]:
+def numbers(fhir_type: str, value: Any) -> Sequence[float]:
     if fhir_type in ("decimal", "integer", "positiveInt", "unsignedInt") and not isinstance(value, bool):
-        yield float(value)
+        return [float(value)]
+    return _NONE
 
 
-def quantities(fhir_type: str, value: Any) -> Iterator[QuantityKey]:
+def quantities(fhir_type: str, value: Any) -> Sequence[QuantityKey]:
     if fhir_type not in QUANTITY_TYPES and fhir_type != "Money":
-        return
+        return _NONE
     if "value" not in value:
-        return
+        return _NONE
     code = value.get("currency") if fhir_type == "Money" else value.get("code")
     system = "urn:iso:std:iso:4217" if fhir_type == "Money" else value.get("system")
     coded = token_key(system, code) if code else None  # a unit code hashes as a token's code does
-    yield QuantityKey(
-        value=float(value["value"]),
-        system_code=coded.system_code if coded else None,
-        code=coded.code if coded else None,
-        unit=token_key(None, value["unit"]).code if "unit" in value else None,
-    )
+    return [
+        QuantityKey(
+            float(value["value"]),
+            coded.system_code if coded else None,
+            coded.code if coded else None,
+            token_key(None, value["unit"]).code if "unit" in value else None,
+        )
+    ]
 
 
-def references(fhir_type: str, value: Any) -> Iterator[ReferenceKey]:
+def references(fhir_type: str, value: Any) -> Sequence[ReferenceKey]:
     if fhir_type == "Reference":
         reference = value.get("reference")
         if not isinstance(reference, str) or reference.startswith("#"):
-            return
-        local = LOCAL_REFERENCE.match(reference)
-        if local:
-            yield ReferenceKey(target_type=local["type"], target_id=local["id"], url=None)
-        else:
-            yield ReferenceKey(target_type=None, target_id=None, url=reference)
-    elif fhir_type in URI_TYPES:
-        yield ReferenceKey(target_type=None, target_id=None, url=str(value))
+            return _NONE
+        return [reference_key(reference)]
+    if fhir_type in URI_TYPES:
+        return [ReferenceKey(None, None, str(value))]
+    return _NONE
 
 
-def reference_identifiers(fhir_type: str, value: Any) -> Iterator[TokenKey]:
+def reference_identifiers(fhir_type: str, value: Any) -> Sequence[TokenKey]:
     """For `:identifier`: the logical reference's identifier."""
     if fhir_type == "Reference" and "identifier" in value:
-        yield from tokens("Identifier", value["identifier"])
+        return tokens("Identifier", value["identifier"])
+    return _NONE
 
 
-def uris(fhir_type: str, value: Any) -> Iterator[str]:
-    if fhir_type in URI_TYPES:
-        yield str(value)
+def uris(fhir_type: str, value: Any) -> Sequence[str]:
+    return [str(value)] if fhir_type in URI_TYPES else _NONE

@@ -13,7 +13,7 @@ import pytest
 
 from connectors.base import ParsedRecord, SourceInfo
 from connectors.fhir.connector import CONNECTOR
-from connectors.fhir.mapping import NO_IDENTIFIER_TYPES, RESOURCE_TYPES, SINGLE_IDENTIFIER_TYPES
+from connectors.fhir.mapping import NO_IDENTIFIER_TYPES, RESOURCE_TYPES, SINGLE_IDENTIFIER_TYPES, Loose
 from core import fhir_json
 from federation.fhir.r4b import element_type, validation_issues
 from federation.fhir.spec import r4_resource_types, served_resource_types
@@ -129,6 +129,31 @@ def test_the_sender_id_is_dropped_and_kept_as_the_record_identifier():
     assert entry["resource"]["identifier"][-1] == {"system": RECORDS, "value": "Patient/p1"}
     assert entry["resource"]["meta"] == {"profile": ["x"]}
     assert "id" not in entry["resource"]
+
+
+def test_an_unknown_urn_reference_is_a_problem_that_says_where_and_the_sent_resource_is_left_as_it_was():
+    observation = {
+        "resourceType": "Observation",
+        "id": "o1",
+        "meta": {"versionId": "3", "source": "urn:s"},
+        "status": "final",
+        "code": {"text": "x"},
+        "subject": {"reference": "Patient/p1"},
+        "performer": [{"display": "a"}, {"reference": "urn:uuid:0f3b5c1e-6a55-4d8e-9f2a-000000000009"}],
+    }
+    (record,) = _records(_line(observation), "Observation.ndjson")
+    assert record.problem is not None
+    assert record.problem.field == "Observation.performer[1].reference"
+    assert "urn:uuid:0f3b5c1e-6a55-4d8e-9f2a-000000000009' names no resource of this file" in record.problem.reason
+
+    del observation["performer"]
+    sent = json.loads(json.dumps(observation))
+    loose = Loose(SOURCE)
+    entry = loose.entry(observation, None, "Observation")
+    assert observation == sent  # shared parts are not changed in place
+    assert entry["resource"]["meta"] == {"source": "urn:s"}
+    assert entry["resource"]["subject"] == {"reference": f"Patient?identifier={RECORDS}|Patient/p1"}
+    assert entry["resource"]["code"] is observation["code"]  # what holds no reference is not copied
 
 
 def test_a_resource_is_keyed_on_its_first_identifier():

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import date
 
 import pytest
 
 from connectors.base import SourceInfo
 from connectors.jp import (
+    FULL_URL_NAMESPACE,
     NAME_REPRESENTATION,
     DateError,
     conditional_reference,
@@ -53,6 +55,15 @@ def test_full_urls_are_deterministic_and_distinct_per_source_key_and_type():
     assert url.startswith("urn:uuid:")
     assert len({url, full_url("clinic-02", "123", "Patient"), full_url("clinic-01", "124", "Patient"),
                 full_url("clinic-01", "123", "Encounter")}) == 4  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("source", "key", "resource_type"),
+    [("clinic-01", "123", "Patient"), ("薬局", "urn:oid:1.2|山田 花子", "MedicationDispense"), ("", "", "")],
+)
+def test_full_urls_are_uuid5_of_source_key_and_type(source, key, resource_type):
+    expected = uuid.uuid5(FULL_URL_NAMESPACE, f"{source}/{key}/{resource_type}")
+    assert full_url(source, key, resource_type) == f"urn:uuid:{expected}"
 
 
 def test_conditional_entries_follow_the_connector_contract():

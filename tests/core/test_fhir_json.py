@@ -20,6 +20,13 @@ import simplejson
 from core import fhir_json
 from tests.conftest import FIXTURES
 
+
+def nested(depth: int, value: Any) -> Any:
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
 AWKWARD_VALUES = [
     {},
     [],
@@ -32,6 +39,13 @@ AWKWARD_VALUES = [
     {"nul": "\x00", "value": Decimal("3.0")},
     {"quoted nul": 'x"\x00', "value": Decimal("4.25")},
     ["\x00", Decimal("5.5"), "\x00"],
+    # What orjson writes otherwise than simplejson, or refuses: floats in exponent notation, integers beyond 64 bits,
+    # lone surrogates, keys that are not text, nesting past its limit.
+    {"small": 1e-05, "large": 1e16, "value": Decimal("1.0")},
+    {"big": 2**70, "value": Decimal("0.5")},
+    {"surrogate": "\ud800", "value": Decimal("0.25")},
+    {1: "one", "value": Decimal("7.5")},
+    {"deep": nested(300, [Decimal("1.5")])},
 ]
 
 
