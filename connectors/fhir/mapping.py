@@ -12,11 +12,11 @@ the conditional reference `Type?identifier=<source record system>|Type/id`. Deep
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from typing import Any
 
 from connectors.base import SourceInfo
 from connectors.jp import FieldError, Json, conditional_reference, full_url, put_entry
+from core.references import references_rewritten
 
 # Every resource type of FHIR R4 (4.0.1). The server stores those R4B still models; the others fail at ingest.
 RESOURCE_TYPES = frozenset(
@@ -194,7 +194,7 @@ class Loose:
         resource_type = resource["resourceType"]
         sender_key = self._sender_key(resource, full_url_)
         try:
-            rewritten: Json = _rewritten(resource, self._reference)
+            rewritten: Json = references_rewritten(resource, self._reference)
         except _UnnamedReferenceError as error:
             where = f"{where}{_reference_path(resource, error.reference)}"
             raise FieldError(where, f"{where} '{error.reference}' names no resource of this file") from None
@@ -272,50 +272,9 @@ class _UnnamedReferenceError(Exception):
         self.reference = reference
 
 
-def _rewritten(node: Json, rewrite: Callable[[str], str]) -> Json:
-    """`node` with each Reference.reference string passed through `rewrite`. Only the objects and arrays on the
-    way to a changed reference are copied; the rest is shared with `node`. No path is built on the way: it is
-    only needed for an error (`_reference_path`), and building one for every node was most of the walk's cost."""
-    copy = None
-    new: Any
-    for key, value in node.items():
-        kind = value.__class__
-        if kind is dict:
-            new = _rewritten(value, rewrite)
-        elif kind is list:
-            new = _rewritten_list(value, rewrite)
-        elif kind is str and key == "reference":
-            new = rewrite(value)
-        else:
-            continue
-        if new is not value:
-            if copy is None:
-                copy = dict(node)
-            copy[key] = new
-    return node if copy is None else copy
-
-
-def _rewritten_list(items: list[Any], rewrite: Callable[[str], str]) -> list[Any]:
-    copy = None
-    new: Any
-    for index, item in enumerate(items):
-        kind = item.__class__
-        if kind is dict:
-            new = _rewritten(item, rewrite)
-        elif kind is list:
-            new = _rewritten_list(item, rewrite)
-        else:
-            continue
-        if new is not item:
-            if copy is None:
-                copy = list(items)
-            copy[index] = new
-    return items if copy is None else copy
-
-
 def _reference_path(node: Any, reference: str, path: str = "") -> str | None:
     """Where the first Reference.reference equal to `reference` is (`.subject.reference`), in the order
-    `_rewritten` walks."""
+    `references_rewritten` walks."""
     pairs = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
     for key, value in pairs:
         inner = f"{path}.{key}" if isinstance(node, dict) else f"{path}[{key}]"

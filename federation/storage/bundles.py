@@ -20,6 +20,7 @@ from django.db import transaction
 from consent.contracts import AccessContext
 from core.instant import format_instant
 from core.outcome import FhirError, Issue, conflict, invalid
+from core.references import references_rewritten
 from federation.contracts import StoredVersion, WriteResult
 from federation.fhir.spec import TRAIL_TYPES, served_resource_types
 from federation.search.indexing import deferred_indexing
@@ -392,46 +393,8 @@ class ReferenceResolver:
 
     def rewrite(self, resource: dict[str, Any]) -> dict[str, Any]:
         """The resource with its references rewritten. Only the objects on the way to a changed reference are
-        copied; the rest is shared with `resource` (copying every node was a tenth of the batch writer's time)."""
-        return self._rewritten(resource)
-
-    def _rewritten(self, node: dict[str, Any]) -> dict[str, Any]:
-        """Exact type checks (JSON holds plain dicts and lists): isinstance on every value of every node cost a
-        third of the walk."""
-        copy: dict[str, Any] | None = None
-        new: Any
-        for key, value in node.items():
-            kind = type(value)
-            if kind is dict:
-                new = self._rewritten(value)
-            elif kind is list:
-                new = self._rewritten_list(value)
-            elif key == "reference" and kind is str:
-                new = self._target(value)
-            else:
-                continue
-            if new is not value:
-                if copy is None:
-                    copy = dict(node)
-                copy[key] = new
-        return node if copy is None else copy
-
-    def _rewritten_list(self, items: list[Any]) -> list[Any]:
-        copy: list[Any] | None = None
-        new: Any
-        for index, item in enumerate(items):
-            kind = type(item)
-            if kind is dict:
-                new = self._rewritten(item)
-            elif kind is list:
-                new = self._rewritten_list(item)
-            else:
-                continue
-            if new is not item:
-                if copy is None:
-                    copy = list(items)
-                copy[index] = new
-        return items if copy is None else copy
+        copied; the rest is shared with `resource`."""
+        return references_rewritten(resource, self._target)
 
     def _target(self, reference: str) -> str:
         if reference in self._targets:
