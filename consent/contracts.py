@@ -53,6 +53,9 @@ class AccessContext:
     # the Patients the account broke the glass for, unexpired, when the token's lookup brought them (None: the
     # filter and the audit ask when they need them)
     emergency: tuple[str, ...] | None = None
+    # PATIENT kind: every Patient id of the pinned person (golden and sources), when the token's lookup brought
+    # them (None: asked when needed)
+    person: tuple[str, ...] | None = None
 
     @classmethod
     def system(cls, reason: str) -> AccessContext:

@@ -86,7 +86,7 @@ def access_rows(access: AccessContext, resources: QuerySet[Any]) -> QuerySet[Any
     if access.kind is AccessKind.PATIENT:
         text, params = (
             "{owners} IS NULL OR {owners} && %s::text[]",
-            [federation.person_of_patient(access.patient or "")],
+            [list(person_patients(access))],
         )
     else:
         actors = actor_keys(
@@ -132,6 +132,14 @@ def _user_predicate(
         sql.add("))")
     sql.add(")")
     return sql.text, tuple(sql.params)
+
+
+def person_patients(access: AccessContext) -> tuple[str, ...]:
+    """Every Patient id of the person a PATIENT context is pinned to: from the context when its token's lookup
+    brought them, else asked now."""
+    if access.person is not None:
+        return access.person
+    return tuple(federation.person_of_patient(access.patient or ""))
 
 
 def emergency_patients(access: AccessContext) -> tuple[str, ...]:

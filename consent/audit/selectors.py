@@ -5,8 +5,6 @@ their own actions, and the platform or a client with system scopes (SYSTEM) all 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from django.db.models import Q, QuerySet
 
 from consent.audit.fhir import TYPE_CATEGORIES, audit_event_resource
@@ -22,10 +20,9 @@ RECORDED_BOUNDS = {  # FHIR date prefixes over the [low, high] a date value cove
 }
 
 
-def audit_events_search(*, access: AccessContext, own_patients: Sequence[str], criteria: AuditCriteria) -> AuditPage:
-    """A page of the events `access` may see that meet `criteria`, newest first (keyset on id).
-    `own_patients` are the Patient ids of the person a PATIENT context is pinned to."""
-    records = _visible(access, own_patients).filter(_criteria(criteria))
+def audit_events_search(*, access: AccessContext, criteria: AuditCriteria) -> AuditPage:
+    """A page of the events `access` may see that meet `criteria`, newest first (keyset on id)."""
+    records = _visible(access).filter(_criteria(criteria))
     if criteria.after_id is not None:
         records = records.filter(id__lt=criteria.after_id)
     rows = list(records.order_by("-id")[: criteria.count + 1])
@@ -35,18 +32,21 @@ def audit_events_search(*, access: AccessContext, own_patients: Sequence[str], c
     )
 
 
-def audit_event_read(*, access: AccessContext, own_patients: Sequence[str], event_id: int) -> dict[str, object] | None:
+def audit_event_read(*, access: AccessContext, event_id: int) -> dict[str, object] | None:
     """One event as an AuditEvent, or None when it does not exist or `access` may not see it."""
-    record = _visible(access, own_patients).filter(id=event_id).first()
+    record = _visible(access).filter(id=event_id).first()
     return audit_event_resource(record) if record is not None else None
 
 
-def _visible(access: AccessContext, own_patients: Sequence[str]) -> QuerySet[AuditRecord]:
+def _visible(access: AccessContext) -> QuerySet[AuditRecord]:
     records = AuditRecord.objects.all()
     if access.kind is AccessKind.SYSTEM:
         return records
     if access.kind is AccessKind.PATIENT:
-        return records.filter(patients__overlap=list(own_patients)) if own_patients else records.none()
+        from consent.enforcement import person_patients  # reads the store through federation: on first use
+
+        own = person_patients(access)  # the person's Patient ids, whether pinned to a golden or a source record
+        return records.filter(patients__overlap=list(own)) if own else records.none()
     return records.filter(subject=access.subject) if access.subject else records.none()
 
 

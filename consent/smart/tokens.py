@@ -143,16 +143,19 @@ def _access_of(token: Any) -> AccessContext:
             scope=token.scope,
         )
     from consent.rules import rules_probed  # reads the store through federation: on first use
+    from federation import facade as federation
 
     rules_probed(pending=authorisation.rules_pending)
     if authorisation.patient:
+        pinned = authorisation.patient.removeprefix("Patient/")
         return AccessContext(
             kind=AccessKind.PATIENT,
             purpose=Purpose.PERSONAL,
             reason="fhir-api",
             client_id=client_id,
             scope=token.scope,
-            patient=authorisation.patient.removeprefix("Patient/"),
+            patient=pinned,
+            person=tuple(federation.person_of_patient(pinned)),
             subject=authorisation.subject,
             role=authorisation.role,
             organization=authorisation.registration_organization,

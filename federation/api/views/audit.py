@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from consent.contracts import AccessContext, AccessKind, AuditCriteria
+from consent.contracts import AuditCriteria
 from consent.facade import AUDIT_DATE_PREFIXES, audit_event_read, audit_events_search
 from core import page_tokens
 from core.outcome import invalid, not_found
@@ -24,14 +24,6 @@ AUDIT_EVENT = "AuditEvent"
 RESULT_PARAMETERS = ("_count", PAGE_TOKEN)
 
 
-def own_patients(access: AccessContext) -> tuple[str, ...]:
-    """The Patient ids of the person a PATIENT context is pinned to (whether to their golden or a source record,
-    as consent reads it); none for other contexts."""
-    if access.kind is not AccessKind.PATIENT or access.patient is None:
-        return ()
-    return tuple(person_of_patient(access.patient))
-
-
 class AuditEventSearchView(InteractionView):
     """GET /fhir/AuditEvent?patient=&date=&agent=&entity=&type=&_count=, newest first, keyset paged."""
 
@@ -42,7 +34,7 @@ class AuditEventSearchView(InteractionView):
     def get(self, request: Request) -> Response:
         access = request_access(request)
         criteria = _criteria(request, self.search_parameters)
-        page = audit_events_search(access=access, own_patients=own_patients(access), criteria=criteria)
+        page = audit_events_search(access=access, criteria=criteria)
         base = base_url(request)
         links = [{"relation": "self", "url": request.build_absolute_uri()}]
         if page.next_after_id is not None:
@@ -66,7 +58,7 @@ class AuditEventReadView(InteractionView):
         access = request_access(request)
         event = None
         if logical_id.isdigit():
-            event = audit_event_read(access=access, own_patients=own_patients(access), event_id=int(logical_id))
+            event = audit_event_read(access=access, event_id=int(logical_id))
         if event is None:
             raise not_found(f"{AUDIT_EVENT}/{logical_id} is not known.")
         return Response(event)
