@@ -74,3 +74,16 @@ def test_embedded_postgres_starts_in_a_folder_of_its_own(tmp_path):
     finally:
         stop_embedded_database(data_dir)
     assert not (data_dir / "postmaster.pid").exists()
+
+
+def test_statements_are_bound_by_the_server_and_prepared_after_five_runs_unless_turned_off():
+    code = "from django.conf import settings; o = settings.DATABASES['default']['OPTIONS']; print(o)"
+    on = run_python(code, DJANGO_SETTINGS_MODULE="config.settings.test", DATABASE_URL="postgres://db/x")
+    off = run_python(
+        code,
+        DJANGO_SETTINGS_MODULE="config.settings.test",
+        DATABASE_URL="postgres://db/x",
+        DATABASE_PREPARE_THRESHOLD="",
+    )
+    assert "'server_side_binding': True, 'prepare_threshold': 5" in on.stdout, on.stderr
+    assert "'server_side_binding': True, 'prepare_threshold': None" in off.stdout, off.stderr
