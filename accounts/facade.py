@@ -19,9 +19,8 @@ def signed_in_account(user: Any) -> SignedInAccount | None:
     through OpenID Connect."""
     if not getattr(user, "is_authenticated", False):
         return None
-    try:
-        account = user.account  # no query when the caller loaded it with the user (select_related)
-    except Account.DoesNotExist:
+    account = Account.objects.filter(user=user).first()
+    if account is None:
         return None
     return SignedInAccount(
         subject=f"{account.issuer}|{account.subject}",

@@ -7,12 +7,12 @@ from collections.abc import Iterable
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.contracts import Role
 from consent.contracts import AccessContext, AccessKind, BreakGlassDeclaration
-from consent.models import BreakGlass
+from consent.models import BreakGlass, emergency_patients_sql
 from core.outcome import FhirError, Issue, invalid
 from federation import facade as federation
 
@@ -58,10 +58,9 @@ def break_glass_active(*, subject: str, patients: Iterable[str] | None = None) -
 
 def break_glass_patients(*, subject: str) -> tuple[str, ...]:
     """The Patients the account's unexpired declarations cover (the access filter passes their denies)."""
-    active = BreakGlass.objects.filter(subject=subject, expires_at__gt=timezone.now()).values_list(
-        "patients", flat=True
-    )
-    return tuple(sorted({patient for patients in active for patient in patients}))
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {emergency_patients_sql('%s')}", [subject])
+        return tuple(cursor.fetchone()[0])
 
 
 def _declaration(row: BreakGlass) -> BreakGlassDeclaration:

@@ -20,25 +20,23 @@ from consent.contracts import AccessContext, AccessKind
 from consent.policy import BasePolicy, actor_keys
 from federation import facade as federation
 
-COLUMNS = ("id", "type", "content")
 PLACEMENT = {"owners": "text[]", "data_period": "tstzmultirange"}  # the placement columns and their types
 # a version's resource's placement; the cast makes it a value (ANY of a bare subquery would compare its rows)
 CURRENT_PLACEMENT = "(SELECT r.{column} FROM federation_resource r WHERE r.id = {id})::{type}"
 
 
 class RowPredicate(Expression):
-    """Raw SQL over the row's own columns ({id}, {type}, {content}) and its placement ({owners}, {data_period});
-    Django aliases the columns, so the predicate stays right inside subqueries."""
+    """Raw SQL over the row's type and content ({type}, {content}) and its placement ({owners}, {data_period}):
+    a current row's own columns, or for a version its resource's. Django aliases the columns, so the predicate
+    stays right inside subqueries."""
 
     conditional = True
 
     def __init__(self, sql: str, params: list[Any], *, version: bool) -> None:
         super().__init__(output_field=BooleanField())
         self.sql, self.params, self.version = sql, params, version
-        id_column = "resource_id" if version else "pk"
-        self.columns: list[Any] = [F(id_column), F("resource_type"), F("content")]
-        if not version:
-            self.columns += [F("owners"), F("data_period")]
+        placed = [F("resource_id")] if version else [F(column) for column in PLACEMENT]
+        self.columns: list[Any] = [F("resource_type"), F("content"), *placed]
 
     def get_source_expressions(self) -> list[Any]:
         return self.columns
@@ -47,16 +45,15 @@ class RowPredicate(Expression):
         self.columns = list(exprs)
 
     def as_sql(self, compiler: SQLCompiler, connection: Any) -> tuple[str, list[Any]]:
-        compiled = [compiler.compile(column)[0] for column in self.columns]
-        names = dict(zip(COLUMNS, compiled, strict=False))
+        row_type, content, *placed = [compiler.compile(column)[0] for column in self.columns]
         if self.version:
-            names |= {
-                column: CURRENT_PLACEMENT.format(column=column, id=names["id"], type=type_)
+            placement = {
+                column: CURRENT_PLACEMENT.format(column=column, id=placed[0], type=type_)
                 for column, type_ in PLACEMENT.items()
             }
         else:
-            names |= dict(zip(PLACEMENT, compiled[len(COLUMNS) :], strict=True))
-        return "(" + self.sql.format(**names) + ")", list(self.params)
+            placement = dict(zip(PLACEMENT, placed, strict=True))
+        return "(" + self.sql.format(type=row_type, content=content, **placement) + ")", list(self.params)
 
 
 class Sql:

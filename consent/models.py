@@ -137,6 +137,20 @@ class ConsentRule(models.Model):
         return f"{self.effect} for Patient/{self.patient} from Consent/{self.consent}"
 
 
+# SQL the access filter's callers share, so the two ways of asking (a query of its own, a subquery of the token's
+# lookup) cannot drift apart:
+RULES_PENDING_SQL = "EXISTS (SELECT 1 FROM consent_rulerefresh)"  # rules wait to be rebuilt
+
+
+def emergency_patients_sql(subject: str) -> str:
+    """The sorted Patient ids the unexpired break-the-glass declarations of the account `subject` (an SQL
+    expression: a placeholder or a column of the caller's statement) cover, as a text[] (empty: none)."""
+    return (
+        "(SELECT coalesce(array_agg(DISTINCT covered ORDER BY covered), '{}') FROM consent_breakglass g, "  # noqa: S608
+        f"unnest(g.patients) AS covered WHERE g.subject = {subject} AND g.expires_at > now())"
+    )
+
+
 class RuleRefresh(models.Model):
     """A Patient whose person's rules must be rebuilt: database triggers add one when a Consent row is written
     (by whichever write path) or a person's links change; the access filter rebuilds them before it reads."""

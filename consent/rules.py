@@ -13,12 +13,12 @@ from typing import Any
 from django.db import connection, transaction
 
 from consent.contracts import AccessContext
-from consent.models import ConsentRule
+from consent.models import RULES_PENDING_SQL, ConsentRule
 from consent.policy import ConsentTerms, Rule, UnreadableConsentError, consent_terms, in_force
 from core.outcome import invalid
 from federation import facade as federation
 
-PENDING = "SELECT EXISTS (SELECT 1 FROM consent_rulerefresh)"
+PENDING = f"SELECT {RULES_PENDING_SQL}"
 DRAIN = "DELETE FROM consent_rulerefresh RETURNING patient"
 REFRESH_ACCESS = AccessContext.system("consent rules")
 

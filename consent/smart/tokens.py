@@ -15,6 +15,7 @@ from oauth2_provider.contrib.rest_framework import OAuth2Authentication
 from accounts.contracts import Role
 from accounts.facade import account_of_user_sql
 from consent.contracts import AccessContext, AccessKind, Purpose
+from consent.models import RULES_PENDING_SQL, emergency_patients_sql
 from consent.scopes import Interaction, ScopeContext, grant_of
 from consent.smart.launch import PURPOSES
 
@@ -59,10 +60,7 @@ class IssuedUnder:
 # with the ORM (five joined models, annotations) cost a millisecond of Python a request.
 ISSUED_UNDER = f"""
 SELECT a.id, a.subject, a.role, a.patient, a.organization, a.practitioner, a.municipality, a.expires_at, a.revoked_at,
-       r.organization, account.role, account.patient,
-       (SELECT coalesce(array_agg(DISTINCT covered ORDER BY covered), '{{}}')
-        FROM consent_breakglass g, unnest(g.patients) AS covered WHERE g.subject = a.subject AND g.expires_at > now()),
-       EXISTS (SELECT 1 FROM consent_rulerefresh)
+       r.organization, account.role, account.patient, {emergency_patients_sql("a.subject")}, {RULES_PENDING_SQL}
 FROM consent_authorisedtoken t
 JOIN consent_appauthorisation a ON a.id = t.authorisation_id
 JOIN consent_clientregistration r ON r.id = a.registration_id
@@ -79,12 +77,9 @@ def token_authorisation(*, access_token: Any = None, refresh_token: Any = None) 
         row = cursor.fetchone()
     if row is None:
         return None
-    (id_, subject, role, patient, organization, practitioner, municipality, expires_at, revoked_at,
-     registration_organization, account_role, account_patient, emergency, pending) = row  # fmt: skip
-    return IssuedUnder(
-        id_, subject, role, patient, organization, practitioner, municipality, expires_at, revoked_at,
-        registration_organization, account_role, account_patient, tuple(emergency), pending,
-    )  # fmt: skip
+    fields = list(row)  # in IssuedUnder's order
+    fields[-2] = tuple(fields[-2])  # the break-the-glass Patients, a text[]
+    return IssuedUnder(*fields)
 
 
 def authorisation_holds(authorisation: IssuedUnder) -> bool:
