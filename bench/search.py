@@ -1121,7 +1121,8 @@ def time_http(
 
 def sql_connection(database_url: str) -> psycopg.Connection[Any]:
     """One autocommit connection; no server-side prepared statements, so every execution is planned for
-    its values, as Django's client-side-bound queries are (neither side gets a cached plan)."""
+    its values, as Django's queries were when this benchmark's figures were taken (before the platform
+    prepared repeated statements: docs/decisions.md, "Prepared statements")."""
     return psycopg.connect(database_url, autocommit=True, prepare_threshold=None)
 
 

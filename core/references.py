@@ -31,6 +31,18 @@ def references_rewritten(node: dict[str, Any], rewrite: Callable[[str], str]) ->
     return node if copy is None else copy
 
 
+def references_of(node: dict[str, Any]) -> list[str]:
+    """Every Reference.reference string in `node`, in the order `references_rewritten` meets them."""
+    found: list[str] = []
+
+    def collect(reference: str) -> str:
+        found.append(reference)
+        return reference  # unchanged: nothing is copied
+
+    references_rewritten(node, collect)
+    return found
+
+
 def _rewritten_list(items: list[Any], rewrite: Callable[[str], str]) -> list[Any]:
     copy: list[Any] | None = None
     new: Any

@@ -28,6 +28,7 @@ from django.utils import timezone
 from consent.contracts import AccessContext
 from consent.facade import access_filter
 from core.outcome import FhirError, conflict, invalid
+from core.references import references_of
 from federation.identity.golden import with_kept_golden_link
 from federation.identity.persons import golden_ids_of
 from federation.models import Resource, WriteMethod
@@ -146,7 +147,7 @@ class _Wanted:
             body_id = (entry.resource or {}).get("id")
             if entry.method == "PUT" and entry.query is not None and isinstance(body_id, str):
                 self.targets.add((entry.resource_type, body_id))  # the id it creates when nothing matches
-            for reference in _references(entry.resource or {}, []):
+            for reference in references_of(entry.resource or {}):
                 conditional = CONDITIONAL_REFERENCE.match(reference)
                 if conditional is not None and not self._add_key(conditional["type"], conditional["query"]):
                     return False
@@ -157,29 +158,6 @@ class _Wanted:
         if key is not None:
             self.keys.add(key)
         return key is not None
-
-
-def _references(node: dict[str, Any], found: list[str]) -> list[str]:
-    """Every Reference.reference string in a resource, appended to `found`. Plain recursion with exact type
-    checks: a generator per node (`yield from`) cost twice the instructions, on every entry of every batch."""
-    for key, value in node.items():
-        kind = type(value)
-        if kind is dict:
-            _references(value, found)
-        elif kind is list:
-            _references_in_list(value, found)
-        elif key == "reference" and kind is str:
-            found.append(value)
-    return found
-
-
-def _references_in_list(items: list[Any], found: list[str]) -> None:
-    for item in items:
-        kind = type(item)
-        if kind is dict:
-            _references(item, found)
-        elif kind is list:
-            _references_in_list(item, found)
 
 
 def _identifier_param(resource_type: str) -> int:
@@ -541,8 +519,8 @@ def _copied(row: _Row, now: datetime) -> CopiedRow:
     )
 
 
-# Changed rows go to the server by COPY, then one UPDATE joins them: a text[] parameter of the contents is
-# quoted element by element in Python (Django binds parameters on the client), ten times slower than COPY.
+# Changed rows go to the server by COPY, then one UPDATE joins them: when Django bound parameters on the client, a
+# text[] parameter of the contents was quoted element by element in Python, ten times slower than COPY.
 CHANGED_ROWS_TABLE = (
     "CREATE TEMPORARY TABLE IF NOT EXISTS batch_changed_rows (id bigint, read_version integer, "
     "version_id integer, is_deleted boolean, content text, content_hash text, owners text[], "

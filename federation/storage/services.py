@@ -265,26 +265,22 @@ def resources_import(*, access: AccessContext, resources: list[dict[str, Any]]) 
     with connection.cursor() as cursor:
         cursor.execute("SELECT nextval('federation_resource_id_seq') FROM generate_series(1, %s)", [len(resources)])
         keys = [row[0] for row in cursor.fetchall()]
-        rows: list[Resource] = []
         copied: list[CopiedRow] = []
         batch = IndexBatch()
         for key, resource in zip(keys, resources, strict=True):
             content = with_server_meta(resource, resource["id"], 1, now)
             serialised = Serialised(content)  # one text for both tables
-            rows.append(
-                Resource(
-                    pk=key,
-                    resource_type=resource["resourceType"],
-                    logical_id=resource["id"],
-                    version_id=1,
-                    last_updated=now,
-                    content=content,
-                    content_hash=serialised.content_hash,
-                )
+            row = Resource(
+                pk=key,
+                resource_type=resource["resourceType"],
+                logical_id=resource["id"],
+                version_id=1,
+                last_updated=now,
+                content=content,
+                content_hash=serialised.content_hash,
             )
-            found = _place(rows[-1])
-            batch.add(key, found, is_new=True)
-            copied.append(_copied(rows[-1], serialised.text))
+            batch.add(key, _place(row), is_new=True)
+            copied.append(_copied(row, serialised.text))
         try:
             with transaction.atomic():
                 resources_copy(cursor.cursor, copied)
@@ -292,7 +288,7 @@ def resources_import(*, access: AccessContext, resources: list[dict[str, Any]]) 
         except (IntegrityError, psycopg.IntegrityError) as error:  # COPY runs on the raw psycopg cursor
             raise conflict(409, "Bulk import found ids that already exist; it only creates.") from error
     batch.write()
-    return len(rows)
+    return len(copied)
 
 
 def _copied(row: Resource, text: str) -> CopiedRow:
