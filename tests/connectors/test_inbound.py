@@ -55,8 +55,9 @@ def test_a_row_a_parallel_lane_adds_meanwhile_is_found_not_lost():
     """The other lane's INSERT is not committed when this statement starts; it waits for it, skips it, and the
     row is read once the other commits."""
     source = registered("hospital-x")
-    settings = connection.settings_dict
-    lane = psycopg.connect(host=settings["HOST"], port=settings["PORT"], user=settings["USER"], dbname=settings["NAME"])
+    # Django's own parameters for this database: the embedded server's socket comes in OPTIONS, not HOST
+    wanted = ("host", "port", "user", "password", "dbname")
+    lane = psycopg.connect(**{key: value for key, value in connection.get_connection_params().items() if key in wanted})
     lane.execute(
         "INSERT INTO connectors_inboundmessage (source_id, sha256, origin, size, received_at, status, records, "
         "created, updated, unchanged, deleted, quarantined) VALUES (%s, %s, 'lane', 10, now(), 'received', 0, 0, 0, "
