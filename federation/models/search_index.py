@@ -146,10 +146,12 @@ class ReferenceIndex(SearchIndex):
     url = models.TextField(null=True)  # noqa: DJ001
 
     class Meta:
+        # Every lookup by target names its parameter (chains, _has, _include, compartments), so one index
+        # leading with it serves them all. Absolute URLs are rare (a local reference has none): their index
+        # holds only rows that have one, instead of an entry for every reference.
         indexes = [
             models.Index(fields=["param", "target_id", "target_type", "resource"], name="reference_target"),
-            models.Index(fields=["target_type", "target_id", "param"], name="reference_reverse"),
-            models.Index(fields=["param", "url"], name="reference_url"),
+            models.Index(fields=["param", "url"], name="reference_url", condition=models.Q(url__isnull=False)),
             models.Index(fields=["resource", "param"], name="reference_resource"),
         ]
 
