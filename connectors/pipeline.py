@@ -33,7 +33,7 @@ from federation.facade import compartment_patients, organization_ensure, provena
 PROJECT_IDS = f"{PROJECT_SYSTEMS}IdSystem"
 SOURCE_URI = "https://tsunagi.example.jp/fhir/source/"
 PROVENANCE_TARGETS = 500  # targets per Provenance: a big file gets several
-RECORDS_PER_COMMIT = 200
+RECORDS_PER_COMMIT = 500
 ENTRIES_PER_COMMIT = 2_000  # a batch of big records (whole-history Bundles) stops here, so memory stays flat
 MESSAGES_PER_GROUP = 100  # small messages processed together
 MESSAGE_COUNTS = ("records", "created", "updated", "unchanged", "deleted", "quarantined")
