@@ -16,7 +16,7 @@ the records one at a time, which sees the other writer's work.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -562,9 +562,24 @@ def _update_changed(cursor: Any, rows: list[_Row], now: datetime) -> None:
         raise BatchConflictError("a resource this batch read was changed meanwhile")
 
 
-def _version_rows(state: _State, pks: dict[Target, int | None], now: datetime) -> Iterator[CopiedRow]:
+def _version_rows(state: _State, pks: dict[Target, int | None], now: datetime) -> list[CopiedRow]:
+    """The batch's versions in order; the last of each resource is what its row now holds."""
+    rows: list[CopiedRow] = []
     for version in state.versions:
         resource_type, logical_id = version.target
         pk = pks[version.target]
         assert pk is not None
-        yield CopiedRow(pk, resource_type, logical_id, version.version_id, now, version.text, method=version.method)
+        current = version.version_id == state.rows[version.target].version_id
+        rows.append(
+            CopiedRow(
+                pk,
+                resource_type,
+                logical_id,
+                version.version_id,
+                now,
+                version.text,
+                method=version.method,
+                current=current,
+            )
+        )
+    return rows

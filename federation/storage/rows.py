@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -75,6 +75,7 @@ class CopiedRow:
     method: str = ""
     owners: list[str] | None = None  # the current row's placement (federation.search.placement)
     data_period: str | None = None
+    current: bool = False  # a version its resource's row holds as its current state (see versions_copy)
 
 
 def resources_copy(cursor: Any, rows: Iterable[CopiedRow]) -> None:
@@ -100,13 +101,54 @@ def resources_copy(cursor: Any, rows: Iterable[CopiedRow]) -> None:
             )
 
 
-def versions_copy(cursor: Any, versions: Iterable[CopiedRow]) -> None:
-    """Versions of resources (`pk` is the resource's), as one COPY stream."""
-    with cursor.copy(
-        "COPY federation_resourceversion (resource_id, resource_type, logical_id, version_id, last_updated, "
-        "method, content) FROM STDIN"
-    ) as copy:
-        for row in versions:
-            copy.write_row(
-                (row.pk, row.resource_type, row.logical_id, row.version_id, row.last_updated, row.method, row.text)
-            )
+def versions_copy(cursor: Any, versions: Sequence[CopiedRow]) -> None:
+    """Versions of resources (`pk` is the resource's), in the order given (their ids follow it).
+
+    A version its resource's row already holds (`current`) is copied from that row by the server: its content
+    is parsed and sent once, not twice (parsing and compressing the second copy was a sixth of PostgreSQL's
+    work per ingested resource). The others (a resource written twice in one batch) go by COPY with their text.
+    Ids are drawn first, so that both kinds keep the given order."""
+    if not versions:
+        return
+    cursor.execute(
+        "SELECT nextval(pg_get_serial_sequence('federation_resourceversion', 'id')) FROM generate_series(1, %s)",
+        [len(versions)],
+    )
+    ids = [row[0] for row in cursor.fetchall()]
+    copied = [(version_id, row) for version_id, row in zip(ids, versions, strict=True) if not row.current]
+    if copied:
+        with cursor.copy(
+            "COPY federation_resourceversion (id, resource_id, resource_type, logical_id, version_id, last_updated, "
+            "method, content) FROM STDIN"
+        ) as copy:
+            for version_id, row in copied:
+                copy.write_row(
+                    (
+                        version_id,
+                        row.pk,
+                        row.resource_type,
+                        row.logical_id,
+                        row.version_id,
+                        row.last_updated,
+                        row.method,
+                        row.text,
+                    )
+                )
+    current = [(version_id, row) for version_id, row in zip(ids, versions, strict=True) if row.current]
+    if current:
+        cursor.execute(
+            VERSIONS_OF_CURRENT_ROWS,
+            [
+                [version_id for version_id, _ in current],
+                [row.pk for _, row in current],
+                [row.method for _, row in current],
+            ],
+        )
+
+
+VERSIONS_OF_CURRENT_ROWS = (
+    "INSERT INTO federation_resourceversion (id, resource_id, resource_type, logical_id, version_id, last_updated, "
+    "method, content) SELECT v.id, r.id, r.resource_type, r.logical_id, r.version_id, r.last_updated, v.method, "
+    "r.content FROM unnest(%s::bigint[], %s::bigint[], %s::text[]) AS v(id, resource_id, method) "
+    "JOIN federation_resource AS r ON r.id = v.resource_id"
+)

@@ -303,4 +303,5 @@ def _copied(row: Resource, text: str) -> CopiedRow:
         method=WriteMethod.POST.value,
         owners=row.owners,
         data_period=row.data_period,
+        current=True,
     )
