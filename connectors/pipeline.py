@@ -151,26 +151,45 @@ def messages_process(*, message_ids: list[int]) -> list[tuple[InboundMessage, li
         return []
     source = messages[0].source
     assert all(message.source_id == source.pk for message in messages), "one source per call"
-    access, source_uri = _writer(source)
-    tallies = _records_store(access, source, messages, _numbered_records(source, messages), source_uri)
+    writer = _Writer.of(source)
+    tallies = _records_store(writer, messages, _numbered_records(source, messages))
     with transaction.atomic():
         _quarantine(messages, tallies)
-        _provenance(access, source, messages, tallies, source_uri, full_only=False)
+        _provenance(writer, messages, tallies, full_only=False)
         _finish(messages, tallies)
     return [(message, _problem_texts(source, tallies[message.pk])) for message in messages]
 
 
-def _writer(source: SourceSystem) -> tuple[AccessContext, str]:
-    """Who writes a source's records (the system, for the purpose of ingesting it) and their meta.source."""
-    return AccessContext.system(reason=f"ingest:{source.code}"), f"{SOURCE_URI}{source.code}"
+@dataclass
+class _Writer:
+    """Who writes a source's records (the system, for the purpose of ingesting it), their meta.source, and the
+    source's Organization, which the Provenances name: ensured once a run, not once a batch (a conditional
+    create each time was a third of the Provenances' cost)."""
+
+    source: SourceSystem
+    access: AccessContext
+    source_uri: str
+    _organization: str | None = None
+
+    @classmethod
+    def of(cls, source: SourceSystem) -> _Writer:
+        return cls(source, AccessContext.system(reason=f"ingest:{source.code}"), f"{SOURCE_URI}{source.code}")
+
+    def organization(self) -> str:
+        """The relative URL of the source's Organization, created the first time it is needed."""
+        if self._organization is None:
+            source = self.source
+            self._organization = organization_ensure(
+                access=self.access,
+                name=source.organization_name,
+                system=source.organization_system or f"{PROJECT_IDS}/source",
+                value=source.organization_value or source.code,
+            )
+        return self._organization
 
 
 def _records_store(
-    access: AccessContext,
-    source: SourceSystem,
-    messages: list[InboundMessage],
-    numbered: Iterator[tuple[InboundMessage, int, ParsedRecord]],
-    source_uri: str,
+    writer: _Writer, messages: list[InboundMessage], numbered: Iterator[tuple[InboundMessage, int, ParsedRecord]]
 ) -> dict[int, _Tally]:
     """Store the messages' records a batch at a time, one commit each; what each message's records did."""
     tallies = {message.pk: _Tally() for message in messages}
@@ -183,15 +202,17 @@ def _records_store(
         with transaction.atomic():  # one commit per batch; a refused record leaves no trace in it
             _batch_settings()
             outcomes = records_ingest(
-                access=access, records=[record.entries for _, _, record in readable], source_uri=source_uri
+                access=writer.access,
+                records=[record.entries for _, _, record in readable],
+                source_uri=writer.source_uri,
             )
             for (message, index, record), outcome in zip(readable, outcomes, strict=True):
                 if isinstance(outcome, FhirError):
                     tallies[message.pk].problems[index] = _refused(record, outcome)
                 else:
                     tallies[message.pk].counts.add(outcome)
-            _provenance(access, source, messages, tallies, source_uri, full_only=True)  # a big file's targets
-            _batch_audit(access, batch, outcomes)
+            _provenance(writer, messages, tallies, full_only=True)  # a big file's targets
+            _batch_audit(writer.access, batch, outcomes)
     return tallies
 
 
@@ -319,13 +340,7 @@ def _quarantine(messages: list[InboundMessage], tallies: dict[int, _Tally]) -> N
 
 
 def _provenance(
-    access: AccessContext,
-    source: SourceSystem,
-    messages: list[InboundMessage],
-    tallies: dict[int, _Tally],
-    source_uri: str,
-    *,
-    full_only: bool,
+    writer: _Writer, messages: list[InboundMessage], tallies: dict[int, _Tally], *, full_only: bool
 ) -> None:
     """A Provenance per PROVENANCE_TARGETS versions the messages wrote, in message order (the rest too unless
     `full_only`), naming as entities the messages its targets came from: small messages processed together
@@ -339,9 +354,7 @@ def _provenance(
     ]
     if not chunks:
         return
-    system = source.organization_system or f"{PROJECT_IDS}/source"
-    value = source.organization_value or source.code
-    organization = organization_ensure(access=access, name=source.organization_name, system=system, value=value)
+    organization = writer.organization()
     now = timezone.now()
     records = [
         [
@@ -354,7 +367,7 @@ def _provenance(
         ]
         for chunk in chunks
     ]
-    for outcome in records_ingest(access=access, records=records, source_uri=source_uri):
+    for outcome in records_ingest(access=writer.access, records=records, source_uri=writer.source_uri):
         if isinstance(outcome, FhirError):
             raise outcome  # our own Provenance refused: a bug, not a record problem
     named = Counter(message.pk for chunk in chunks for message, _ in chunk)
@@ -450,10 +463,10 @@ def _part_store(part: LinePart) -> _Tally:
     """Store a part's records, and the Provenance of what it wrote; its tally, indexed within the part."""
     message = InboundMessage.objects.select_related("source").get(pk=part.message_id)
     source = message.source
-    access, source_uri = _writer(source)
-    tallies = _records_store(access, source, [message], _part_records(source, message, part), source_uri)
+    writer = _Writer.of(source)
+    tallies = _records_store(writer, [message], _part_records(source, message, part))
     with transaction.atomic():
-        _provenance(access, source, [message], tallies, source_uri, full_only=False)
+        _provenance(writer, [message], tallies, full_only=False)
     return tallies[message.pk]
 
 
