@@ -22,7 +22,9 @@ FHIR NDJSON: the resources the region's sources stored are written out as a Bulk
 `<Type>.ndjson` per type, ids and `Type/id` references of this server; Provenance left out, as it has no
 identifier to re-key a loose copy on) and ingested into a second, fresh database (`<database>_ndjson`) as one
 `fhir` source. The floor: the same NDJSON lines copied with COPY into a one-column jsonb table on one
-connection, in the same run — the limit the FHIR path is compared with. `--export DIR` keeps the export in
+connection, in the same run — the limit the FHIR path is compared with. `--repeat N` runs that phase N times
+(the floor, then the ingest into a fresh database, each time) and reports each run's ratio and their median:
+both rates move with the machine's state from minute to minute. `--export DIR` keeps the export in
 DIR; when DIR already holds one, the region is skipped and only the NDJSON phase runs, on that export (to
 compare two commits on the same lines). Results print and go to bench/results/ingest-<timestamp>.json
 (git-ignored).
@@ -41,6 +43,7 @@ import time
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
+from statistics import median
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -205,10 +208,9 @@ def jahis_lines(folder: Path) -> int:
     )
 
 
-def ndjson_export(database_url: str, out: Path) -> list[str]:
-    """The stored resources as a Bulk export's files (`<Type>.ndjson`); their lines, for the COPY floor."""
+def ndjson_export(database_url: str, out: Path) -> None:
+    """The stored resources as a Bulk export's files (`<Type>.ndjson`)."""
     out.mkdir(parents=True)
-    lines: list[str] = []
     with psycopg.connect(database_url) as connection:
         rows = connection.execute(
             "SELECT resource_type, content::text FROM federation_resource "
@@ -221,11 +223,9 @@ def ndjson_export(database_url: str, out: Path) -> list[str]:
                 if resource_type not in files:
                     files[resource_type] = (out / f"{resource_type}.ndjson").open("w", encoding="utf-8")
                 files[resource_type].write(text + "\n")
-                lines.append(text)
         finally:
             for file in files.values():
                 file.close()
-    return lines
 
 
 def copy_floor(database_url: str, lines: list[str]) -> dict[str, Any]:
@@ -240,8 +240,34 @@ def copy_floor(database_url: str, lines: list[str]) -> dict[str, Any]:
     return {"resources": len(lines), "seconds": round(seconds, 3), "resources_per_second": round(len(lines) / seconds)}
 
 
+def ndjson_run(
+    server: str, database_url: str, database: str, scratch: Path, export: Path, workers: int
+) -> dict[str, Any]:
+    """The floor, then the FHIR path on the same lines, and how many times slower the path is."""
+    lines = exported_lines(export)
+    floor = copy_floor(database_url, lines)
+    del lines
+    ingest = run_ndjson(server, database, scratch, export, workers)
+    ratio = floor["resources_per_second"] / ingest["resources_per_second"]
+    return {"copy_floor": floor, "ingest": ingest, "times_the_floor": round(ratio, 1)}
+
+
+def ndjson_summary(runs: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Medians over the runs of the NDJSON phase (each run's own ratio, not a ratio of medians)."""
+    if not runs:
+        return None
+    return {
+        "runs": len(runs),
+        "resources_per_second": round(median(run["ingest"]["resources_per_second"] for run in runs)),
+        "floor_resources_per_second": round(median(run["copy_floor"]["resources_per_second"] for run in runs)),
+        "times_the_floor": round(median(run["times_the_floor"] for run in runs), 1),
+        "cpu_us_per_resource": median(run["ingest"]["cpu_us_per_resource"] for run in runs),
+        "backend_cpu_us_per_resource": median(run["ingest"]["backend_cpu_us_per_resource"] for run in runs),
+    }
+
+
 def exported_lines(export: Path) -> list[str]:
-    """The lines of an export kept by an earlier run, for the COPY floor."""
+    """The lines of the export, for the COPY floor."""
     return [line for file in sorted(export.glob("*.ndjson")) for line in file.read_text(encoding="utf-8").splitlines()]
 
 
@@ -294,24 +320,24 @@ def main() -> None:
         "--connector", action="append", dest="connectors", help="ingest only this connector's sources (repeatable)"
     )
     parser.add_argument("--start-from", metavar="DATABASE", help="start from a copy of this database, not empty")
+    parser.add_argument("--repeat", type=int, default=1, help="run the NDJSON phase (floor and ingest) N times")
     args = parser.parse_args()
     server, where = server_url()
     database_url = recreate_database(server, args.database, template=args.start_from)
     scratch = Path(tempfile.mkdtemp(prefix="tsunagi-ingest-bench-"))
     export = args.export or scratch / "export"
     per_source: list[dict[str, Any]] = []
-    ndjson: dict[str, Any] | None = None
-    floor: dict[str, Any] | None = None
+    ndjson_runs: list[dict[str, Any]] = []
     try:
         if not export.exists():
             region = args.region or scratch / "region"
             per_source = run_region(database_url, scratch, region, args.people, args.workers, args.connectors)
         if not args.no_ndjson:
-            lines = exported_lines(export) if export.exists() else ndjson_export(database_url, export)
-            floor = copy_floor(database_url, lines)
-            del lines
-            ndjson = run_ndjson(server, args.database, scratch, export, args.workers)
-            print(json.dumps(ndjson, ensure_ascii=False), file=sys.stderr)
+            if not export.exists():
+                ndjson_export(database_url, export)
+            for _ in range(args.repeat):
+                ndjson_runs.append(ndjson_run(server, database_url, args.database, scratch, export, args.workers))
+                print(json.dumps(ndjson_runs[-1], ensure_ascii=False), file=sys.stderr)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     by_connector: dict[str, dict[str, float]] = {}
@@ -334,8 +360,8 @@ def main() -> None:
         "as_of": date(2026, 3, 31).isoformat(),
         "by_connector": by_connector,
         "per_source": per_source,
-        "fhir_ndjson": ndjson,
-        "copy_floor": floor,
+        "fhir_ndjson": ndjson_runs,
+        "fhir_ndjson_summary": ndjson_summary(ndjson_runs),
     }
     RESULTS_DIR.mkdir(exist_ok=True)
     path = RESULTS_DIR / f"ingest-{datetime.now():%Y%m%d-%H%M%S}.json"
@@ -344,13 +370,20 @@ def main() -> None:
         print(
             f"{connector:18} {total['records_per_second']:>8} records/s {total['resources_per_second']:>8} resources/s"
         )
-    if ndjson is not None and floor is not None:
+    for run in ndjson_runs:
+        ingest, floor = run["ingest"], run["copy_floor"]
         print(
-            f"{'fhir NDJSON':18} {ndjson['records_per_second']:>8} lines/s "
-            f"{ndjson['resources_per_second']:>8} resources/s "
-            f"CPU {ndjson['cpu_us_per_resource']} µs + PostgreSQL {ndjson['backend_cpu_us_per_resource']} µs a resource"
+            f"{'fhir NDJSON':18} {ingest['records_per_second']:>8} lines/s "
+            f"{ingest['resources_per_second']:>8} resources/s "
+            f"CPU {ingest['cpu_us_per_resource']} µs + PostgreSQL {ingest['backend_cpu_us_per_resource']} µs; "
+            f"COPY floor {floor['resources_per_second']} resources/s: {run['times_the_floor']} times slower"
         )
-        print(f"{'COPY floor':18} {floor['resources_per_second']:>8} resources/s")
+    if len(ndjson_runs) > 1:
+        summary = result["fhir_ndjson_summary"]
+        print(
+            f"{'median of runs':18} {summary['resources_per_second']:>8} resources/s, COPY floor "
+            f"{summary['floor_resources_per_second']} resources/s, {summary['times_the_floor']} times slower"
+        )
     print(f"written to {path.relative_to(REPO_ROOT)}")
 
 
