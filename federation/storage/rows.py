@@ -111,7 +111,7 @@ def versions_copy(cursor: Any, versions: Sequence[CopiedRow]) -> None:
     if not versions:
         return
     cursor.execute(
-        "SELECT nextval(pg_get_serial_sequence('federation_resourceversion', 'id')) FROM generate_series(1, %s)",
+        "SELECT nextval('federation_resourceversion_id_seq') FROM generate_series(1, %s)",
         [len(versions)],
     )
     ids = [row[0] for row in cursor.fetchall()]
