@@ -33,7 +33,7 @@ from federation.identity.golden import with_kept_golden_link
 from federation.identity.persons import golden_ids_of
 from federation.models import Resource, WriteMethod
 from federation.search.indexing import IndexBatch, IndexRows, index_rows, token_system_codes
-from federation.search.placement import placement_of
+from federation.search.placement import Placement, placement_of
 from federation.search.registry import index_key, parameters_for
 from federation.storage.bundles import (
     CONDITIONAL_REFERENCE,
@@ -464,12 +464,15 @@ def _write(state: _State, now: datetime) -> None:
     rows = [state.rows[target] for target in dict.fromkeys(version.target for version in state.versions)]
     new_rows = [row for row in rows if row.pk is None]
     changed_rows = [row for row in rows if row.pk is not None]
+    # Placed before any COPY starts: placing reads the search registry, which may look at the database, and a
+    # query sent while a COPY of the same connection is open waits for that COPY forever.
+    placements = {row.target: placement_of(row.resource_type, row.logical_id, row.index_rows) for row in rows}
     with connection.cursor() as cursor:
         _claim_new_identifiers(cursor, state, new_rows)
         new_rows = [replace(row, pk=pk) for row, pk in zip(new_rows, _new_keys(cursor, len(new_rows)), strict=True)]
         pks = {row.target: row.pk for row in (*new_rows, *changed_rows)}
-        resources_copy(cursor.cursor, (_copied(row, now) for row in new_rows))
-        _update_changed(cursor, changed_rows, now)
+        resources_copy(cursor.cursor, [_copied(row, placements[row.target], now) for row in new_rows])
+        _update_changed(cursor, [(row, placements[row.target]) for row in changed_rows], now)
         versions_copy(cursor.cursor, _version_rows(state, pks, now))
     index = IndexBatch()
     for row in (*new_rows, *changed_rows):
@@ -503,9 +506,8 @@ def _new_keys(cursor: Any, count: int) -> list[int]:
     return [row[0] for row in cursor.fetchall()]
 
 
-def _copied(row: _Row, now: datetime) -> CopiedRow:
+def _copied(row: _Row, placement: Placement, now: datetime) -> CopiedRow:
     assert row.pk is not None
-    placement = placement_of(row.resource_type, row.logical_id, row.index_rows)
     return CopiedRow(
         row.pk,
         row.resource_type,
@@ -533,8 +535,8 @@ UPDATE_CHANGED_ROWS = (
 )
 
 
-def _update_changed(cursor: Any, rows: list[_Row], now: datetime) -> None:
-    """One UPDATE for every changed row, each only if its version is still the one read."""
+def _update_changed(cursor: Any, rows: list[tuple[_Row, Placement]], now: datetime) -> None:
+    """One UPDATE for every changed row (with its placement), each only if its version is still the one read."""
     if not rows:
         return
     cursor.execute(CHANGED_ROWS_TABLE)
@@ -543,8 +545,7 @@ def _update_changed(cursor: Any, rows: list[_Row], now: datetime) -> None:
         "COPY batch_changed_rows (id, read_version, version_id, is_deleted, content, content_hash, owners, "
         "data_period) FROM STDIN"
     ) as copy:
-        for row in rows:
-            placement = placement_of(row.resource_type, row.logical_id, row.index_rows)
+        for row, placement in rows:
             copy.write_row(
                 (
                     row.pk,

@@ -6,10 +6,12 @@ from typing import Any
 
 import pytest
 from django.db import connection, transaction
+from psycopg import pq
 
 from consent.contracts import AccessContext
 from core.outcome import FhirError
 from federation.models import Resource, ResourceVersion, TokenIndex
+from federation.search import placement, registry
 from federation.search.selectors import resources_matching
 from federation.storage import services
 from federation.storage.batch import (
@@ -275,3 +277,24 @@ def test_the_identifier_queries_probe_the_token_index_once_per_pair_whatever_the
     token_scans = [node for node in nodes if node.get("Relation Name") == "federation_tokenindex"]
     assert not [node for node in token_scans if "Seq Scan" in node["Node Type"]]
     assert [node for node in nodes if node.get("Index Name") == "token_system_code"]  # by (param, system_code)
+
+
+def test_a_search_registry_check_due_while_a_batch_writes_does_not_stall_it(monkeypatch):
+    """Placing a row reads the search registry, which looks at the stored parameters every REFRESH_SECONDS: a
+    query sent while a COPY of the same connection is open would wait for it forever (an ingest once stalled
+    so), so rows are placed before any COPY starts. Here any such query fails the test instead of hanging it."""
+    monkeypatch.setattr(registry, "REFRESH_SECONDS", 0.0)  # every registry read looks at the database
+    placement.date_key_of.cache_clear()  # as in a worker placing its first row of a type
+    with connection.execute_wrapper(_refuse_queries_inside_copy):
+        created = records_apply(access=ACCESS, records=[[put(patient("1"), "1")]])
+        placement.date_key_of.cache_clear()
+        changed = records_apply(access=ACCESS, records=[[put(patient("1", family="佐藤"), "1")]])
+    assert created is not None
+    assert changed is not None
+    assert [row.content["name"] for row in live("Patient")] == [[{"family": "佐藤"}]]
+
+
+def _refuse_queries_inside_copy(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+    status = connection.connection.pgconn.transaction_status
+    assert status != pq.TransactionStatus.ACTIVE, f"a query was sent while a COPY was open: {sql[:80]}"
+    return execute(sql, params, many, context)
