@@ -294,7 +294,10 @@ def _decimal(value: Any) -> bool:
     # fail. Any int matches; str() of one over 4,300 digits raises, so those go to the model.
     if type(value) is int:
         return -_LONG_INT < value < _LONG_INT
-    return type(value) in (float, PythonDecimal) and _DECIMAL.fullmatch(str(value)) is not None
+    if type(value) is PythonDecimal:
+        # The text of a finite Decimal always matches: digits with no leading zero, a point, an exponent.
+        return value.is_finite()
+    return type(value) is float and _DECIMAL.fullmatch(str(value)) is not None
 
 
 def _without_captures(pattern: re.Pattern[str]) -> re.Pattern[str]:
