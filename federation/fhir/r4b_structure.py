@@ -58,12 +58,13 @@ def _without_none(annotation: Any) -> Any:
 class _Shape:
     """One model's JSON keys and rules. Empty until filled, and an empty Shape accepts nothing."""
 
-    __slots__ = ("choices", "plain", "required", "required_choices")
+    __slots__ = ("choices", "repeating", "required", "required_choices", "single")
 
     def __init__(self) -> None:
-        # Keys that are no choice, with their check (a repeating element's checks the list: see _each),
-        # and the keys in a choice group, with their check and their group (`value` of `value[x]`).
-        self.plain: dict[str, Check] = {}
+        # Each key with its check: those that neither repeat nor are a choice, those that repeat (the check
+        # is of each item), and those in a choice group, with their group (`value` of `value[x]`).
+        self.single: dict[str, Check] = {}
+        self.repeating: dict[str, Check] = {}
         self.choices: dict[str, tuple[Check, str]] = {}
         self.required: frozenset[str] | None = None  # None when nothing is: most data types
         self.required_choices: frozenset[str] | None = None
@@ -71,11 +72,22 @@ class _Shape:
     def accepts(self, node: Any) -> bool:
         if type(node) is not dict or not node:
             return False
-        plain = self.plain
+        single = self.single
+        repeating = self.repeating
         chosen: set[str] | None = None
         for key, value in node.items():
-            check = plain.get(key)  # most keys: one lookup and the check
+            check = single.get(key)  # most keys: one lookup and the check
             if check is None:
+                check = repeating.get(key)
+                if check is not None:
+                    # A list (empty too: fhir_core accepts it) of items that pass; the loop is here, not
+                    # in a function of its own, to spare a call per list.
+                    if type(value) is not list:
+                        return False
+                    for item in value:
+                        if not check(item):
+                            return False
+                    continue
                 in_choice = self.choices.get(key)
                 if in_choice is None:
                     return False
@@ -93,20 +105,6 @@ class _Shape:
             return False
         required_choices = self.required_choices
         return required_choices is None or (chosen is not None and chosen >= required_choices)
-
-
-def _each(check: Check) -> Check:
-    """The check of a repeating element: a list (empty too: fhir_core accepts it) of items that pass `check`."""
-
-    def each(value: Any) -> bool:
-        if type(value) is not list:
-            return False
-        for item in value:  # noqa: SIM110 (all() over a generator or a map is slower)
-            if not check(item):
-                return False
-        return True
-
-    return each
 
 
 # Model validators whose rules the Shapes carry: fhir_core's null, required and choice checks, and
@@ -161,7 +159,8 @@ def _fill(shape: _Shape, model: type[FHIRAbstractModel], pending: list[type[FHIR
     instance = model.model_construct()
     choice_groups = instance.get_one_of_many_fields()
     choice_of = {name: choice for choice, names in choice_groups.items() for name in names}
-    plain: dict[str, Check] = {}
+    single: dict[str, Check] = {}
+    repeating: dict[str, Check] = {}
     choices: dict[str, tuple[Check, str]] = {}
     required: list[str] = []
     for name, field in model.model_fields.items():
@@ -172,19 +171,19 @@ def _fill(shape: _Shape, model: type[FHIRAbstractModel], pending: list[type[FHIR
         check = None if name == FHIR_COMMENTS_FIELD_NAME else _primitive_check(item) or _complex_check(item, pending)
         if check is None:
             continue
-        if repeats:
-            check = _each(check)
-        if name in choice_of:
+        if name in choice_of:  # none repeats in R4B (one that did would be refused: its check meets a list)
             choices[key] = (check, choice_of[name])
+        elif repeats:
+            repeating[key] = check
         else:
-            plain[key] = check
+            single[key] = check
     if model.has_resource_base():
-        plain["resourceType"] = functools.partial(operator.eq, model.get_resource_type())
+        single["resourceType"] = functools.partial(operator.eq, model.get_resource_type())
     if model.get_resource_type() == "Extension":
         # fhir.resources' Extension lacks `_value[x]`; r4b.validation_issues checks it as an Element.
         element = _model_check(get_fhir_model_class("Element"), pending)
         for name in choice_groups["value"]:
-            plain.setdefault(f"_{model.model_fields[name].alias or name}", element)
+            single.setdefault(f"_{model.model_fields[name].alias or name}", element)
     # Required primitives may be absent when `_element` holds an extension; here they must be present.
     required.extend(element_name for element_name, _ in instance.get_required_fields())
     shape.required = frozenset(required) or None
@@ -197,7 +196,8 @@ def _fill(shape: _Shape, model: type[FHIRAbstractModel], pending: list[type[FHIR
         or None
     )
     shape.choices = choices
-    shape.plain = plain  # last: until now the Shape accepts nothing
+    shape.repeating = repeating
+    shape.single = single  # last: until then, a key not filled in yet is refused
 
 
 def field_extra(field: FieldInfo) -> dict[str, Any]:
