@@ -7,6 +7,8 @@ Compact text is written by orjson where it gives what simplejson gives (see _com
 
 from __future__ import annotations
 
+import functools
+import gc
 import hashlib
 import json
 from collections.abc import Callable
@@ -66,16 +68,29 @@ def _compact(value: Any, *, sort_keys: bool) -> str:
     does: objects with text keys, arrays, text, integers, booleans, null and decimals (a float it writes in
     another notation: 1e-05 is its 0.00001). Else, or where orjson refuses (an integer beyond 64 bits, a lone
     surrogate, nesting past its limit), the standard library's encoder writes it (see _stdlib_compact)."""
+    written = _orjson_compact(value, sort_keys=sort_keys)
+    return _stdlib_compact(value, sort_keys=sort_keys) if written is None else written.decode()
+
+
+def _compact_utf8(value: Any, *, sort_keys: bool) -> bytes:
+    """`_compact`'s text in UTF-8, as orjson writes it: hashing needs no decoding and encoding again."""
+    written = _orjson_compact(value, sort_keys=sort_keys)
+    return _stdlib_compact(value, sort_keys=sort_keys).encode() if written is None else written
+
+
+def _orjson_compact(value: Any, *, sort_keys: bool) -> bytes | None:
+    """orjson's text of `value` where it is simplejson's (see _compact); None where it is not."""
     try:
         if _orjson_alike(value):
-            return orjson.dumps(value, default=_decimal_digits, option=_ORJSON_OPTIONS[sort_keys]).decode()
-    except (orjson.JSONEncodeError, RecursionError):
+            return orjson.dumps(value, default=_decimal_digits, option=_ORJSON_OPTIONS[sort_keys])
+    except orjson.JSONEncodeError:
         pass
-    return _stdlib_compact(value, sort_keys=sort_keys)
+    return None
 
 
 _ORJSON_OPTIONS = {False: 0, True: orjson.OPT_SORT_KEYS}
-_ORJSON_SCALARS = frozenset({str, int, bool, type(None), Decimal})
+_ORJSON_ALIKE = frozenset({dict, list, str, int, bool, type(None), Decimal})
+_DEEPEST = 300  # levels; orjson refuses nesting past 255, and a value holding itself never ends
 
 
 def _decimal_digits(item: Any) -> orjson.Fragment:
@@ -85,43 +100,22 @@ def _decimal_digits(item: Any) -> orjson.Fragment:
 
 
 def _orjson_alike(value: Any) -> bool:
-    """Whether `value` holds only what orjson writes as simplejson does (exact classes: no subclasses)."""
-    kind = value.__class__
-    if kind is dict:
-        return _orjson_alike_object(value)
-    if kind is list:
-        return _orjson_alike_array(value)
-    return kind in _ORJSON_SCALARS
+    """Whether `value` holds only what orjson writes as simplejson does (exact classes: no subclasses).
 
-
-def _orjson_alike_object(node: dict[Any, Any]) -> bool:
-    for key, item in node.items():
-        kind = item.__class__
-        if key.__class__ is not str:
+    A walk in C, one level of the tree at a time: gc.get_referents gives the items of lists and the values
+    of dicts, and the keys of a dict only when one is not exactly str (CPython keeps all-str keys apart
+    and does not report them); a key that is no str either fails the type check or makes orjson refuse
+    (an int). Scalars report nothing, so the walk ends below the deepest container."""
+    if type(value) not in _ORJSON_ALIKE:
+        return False
+    level = [value]
+    for _ in range(_DEEPEST):
+        level = gc.get_referents(*level)
+        if not level:
+            return True
+        if not _ORJSON_ALIKE.issuperset(map(type, level)):
             return False
-        if kind is dict:
-            if not _orjson_alike_object(item):
-                return False
-        elif kind is list:
-            if not _orjson_alike_array(item):
-                return False
-        elif kind not in _ORJSON_SCALARS:
-            return False
-    return True
-
-
-def _orjson_alike_array(items: list[Any]) -> bool:
-    for item in items:
-        kind = item.__class__
-        if kind is dict:
-            if not _orjson_alike_object(item):
-                return False
-        elif kind is list:
-            if not _orjson_alike_array(item):
-                return False
-        elif kind not in _ORJSON_SCALARS:
-            return False
-    return True
+    return False
 
 
 def _stdlib_compact(value: Any, *, sort_keys: bool) -> str:
@@ -149,30 +143,35 @@ def _stdlib_compact(value: Any, *, sort_keys: bool) -> str:
     return "".join(piece + number for piece, number in zip(pieces, [*decimals, ""], strict=True))
 
 
-# Written in place of the member that `canonical_with_member` varies, then replaced by each variant's text.
+# Written in place of the member that `canonical_utf8_with_member` varies, then replaced by each variant's text.
 _SLOT = "\x00\x01"
-_WRITTEN_SLOT = '"\\u0000\\u0001"'
+_WRITTEN_SLOT = b'"\\u0000\\u0001"'
 
 
-def canonical_with_member(value: dict[str, Any], key: str) -> Callable[[Any], str]:
-    """A function giving the canonical text of `value` with its member `key` set to its argument (None: without
-    that member), the rest of `value` written once: a stored resource and its content hash differ only in their
-    meta. Where a string of `value` writes like the stand-in, each variant is written whole."""
-    text = canonical({**value, key: _SLOT})
+def canonical_utf8_with_member(value: dict[str, Any], key: str) -> Callable[[Any], bytes]:
+    """A function giving the canonical text in UTF-8 of `value` with its member `key` set to its argument (None:
+    without that member), the rest of `value` written once: a stored resource and its content hash differ only
+    in their meta. Where a string of `value` writes like the stand-in, each variant is written whole."""
+    text = _compact_utf8({**value, key: _SLOT}, sort_keys=True)
     head, slot, tail = text.partition(_WRITTEN_SLOT)
     if not slot or _WRITTEN_SLOT in tail:
         rest = {name: item for name, item in value.items() if name != key}
-        return lambda member: canonical(rest if member is None else {**rest, key: member})
-    name = json.dumps(key, ensure_ascii=False) + ":"
+        return lambda member: _compact_utf8(rest if member is None else {**rest, key: member}, sort_keys=True)
+    name = _written_key(key)
     assert head.endswith(name), "the stand-in is the member's value"
     before = head[: -len(name)]
-    without = before[:-1] + tail if before.endswith(",") else before + tail.removeprefix(",")
-    return lambda member: without if member is None else head + canonical(member) + tail
+    without = before[:-1] + tail if before.endswith(b",") else before + tail.removeprefix(b",")
+    return lambda member: without if member is None else head + _compact_utf8(member, sort_keys=True) + tail
+
+
+@functools.lru_cache(maxsize=64)  # the keys come from code ("meta"); json.dumps makes an encoder per call
+def _written_key(key: str) -> bytes:
+    return (json.dumps(key, ensure_ascii=False) + ":").encode()
 
 
 def canonical_sha256(value: Any) -> str:
     """Hex SHA-256 of the canonical text (sorted keys, no spaces, decimals as written): equal content, equal hash."""
-    return hashlib.sha256(canonical(value).encode()).hexdigest()
+    return hashlib.sha256(_compact_utf8(value, sort_keys=True)).hexdigest()
 
 
 class FhirJsonDecoder(json.JSONDecoder):

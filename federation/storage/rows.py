@@ -52,13 +52,13 @@ class Serialised:
     serialisation of the content: an unchanged resource never needs the second."""
 
     def __init__(self, content: dict[str, Any]) -> None:
-        self._with_meta = fhir_json.canonical_with_member(content, "meta")
+        self._with_meta = fhir_json.canonical_utf8_with_member(content, "meta")
         self._meta = content.get("meta")
-        self.content_hash = hashlib.sha256(self._with_meta(client_meta(content) or None).encode()).hexdigest()
+        self.content_hash = hashlib.sha256(self._with_meta(client_meta(content) or None)).hexdigest()
 
     @functools.cached_property
     def text(self) -> str:
-        return self._with_meta(self._meta)
+        return self._with_meta(self._meta).decode()
 
 
 @dataclass(frozen=True)

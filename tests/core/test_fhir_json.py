@@ -86,6 +86,37 @@ def test_canonical_sha256_hashes_the_canonical_utf8_text():
     assert fhir_json.canonical_sha256(value) == expected
 
 
+class Text(str):
+    pass
+
+
+def cyclic() -> list[Any]:
+    value: list[Any] = [Decimal("1.5")]
+    value.append({"self": value})
+    return value
+
+
+@pytest.mark.parametrize(
+    ("value", "alike"),
+    [
+        ({"a": [{"b": "x", "c": [1, True, None, Decimal("1.5")]}]}, True),
+        ({"a": [{"b": [{"c": 0.5}]}]}, False),  # a float deep down
+        ({"a": [{"b": ("x",)}]}, False),
+        ({"a": {Text("key"): "x"}}, False),  # a key that is not exactly str
+        ({"a": [Text("x")]}, False),
+        (nested(400, "x"), False),  # deeper than orjson writes
+    ],
+)
+def test_the_orjson_walk_lets_through_only_what_orjson_writes_as_simplejson(value, alike):
+    assert fhir_json._orjson_alike(value) is alike
+    assert fhir_json.canonical(value) == simplejson_compact(value, sort_keys=True)
+
+
+def test_a_value_holding_itself_fails_as_before():
+    with pytest.raises(ValueError, match="Circular reference"):
+        fhir_json.canonical(cyclic())
+
+
 def test_what_json_cannot_hold_fails_as_before():
     with pytest.raises(TypeError):
         fhir_json.canonical({"when": date(2026, 1, 1)})
@@ -109,15 +140,15 @@ VARIED_VALUES = [
 
 
 @pytest.mark.parametrize("value", VARIED_VALUES + [value for _, value in fixture_values() if isinstance(value, dict)])
-def test_canonical_with_member_gives_the_canonical_text_of_each_variant(value):
-    with_meta = fhir_json.canonical_with_member(value, "meta")
+def test_canonical_utf8_with_member_gives_the_canonical_text_of_each_variant(value):
+    with_meta = fhir_json.canonical_utf8_with_member(value, "meta")
     for variant in (
         {"versionId": "2", "lastUpdated": "2026-01-01T00:00:00Z", "source": "s"},
         None,
         {},
         [Decimal("0.1")],
     ):
-        assert with_meta(variant) == canonical_text(value, variant)
+        assert with_meta(variant) == canonical_text(value, variant).encode()
 
 
 def canonical_text(value: dict[str, Any], meta: Any) -> str:

@@ -9,16 +9,20 @@ the valid ones, and primitive by primitive.
 from __future__ import annotations
 
 import copy
+import datetime
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import pytest
+from fhir_core.types import Date, DateTime, Instant, Time
+from fhir_core.types import Decimal as FhirDecimal
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from core import fhir_json
+from federation.fhir import r4b_structure
 from federation.fhir.r4b import model_issues, validation_issues
 from federation.fhir.r4b_structure import surely_valid
 from tests.conftest import FIXTURES
@@ -350,3 +354,40 @@ PRIMITIVE_VALUES = {
 )
 def test_generated_primitive_values(case):
     assert_same_answers(carrying(*case))
+
+
+# The shortcuts inside the primitive checks, each against the rule it stands for.
+
+
+@settings(max_examples=500, deadline=None)
+@given(value=st.decimals(allow_nan=True, allow_infinity=True) | st.decimals(places=3))
+def test_a_decimal_passes_where_its_text_matches_the_pattern(value):
+    assert r4b_structure._decimal(value) == (FhirDecimal.pattern.fullmatch(str(value)) is not None)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(text=TEMPORAL)
+def test_the_temporal_patterns_without_captures_match_what_fhir_core_matches(text):
+    for fast, pattern in [
+        (r4b_structure._DATE, Date.pattern),
+        (r4b_structure._DATE_TIME, DateTime.pattern),
+        (r4b_structure._INSTANT, Instant.pattern),
+        (r4b_structure._TIME, Time.pattern),
+    ]:
+        assert (fast.fullmatch(text) is None) == (pattern.fullmatch(text) is None)
+
+
+@pytest.mark.parametrize("year", ["0001", "1900", "2000", "2023", "2024", "9999"])
+def test_the_calendar_shortcut_agrees_with_the_calendar(year):
+    for month in range(1, 13):
+        for day in range(1, 32):
+            text = f"{year}-{month:02}-{day:02}"
+            assert r4b_structure._is_day(text) is is_calendar_day(text), text
+
+
+def is_calendar_day(text: str) -> bool:
+    try:
+        datetime.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
