@@ -7,6 +7,7 @@ any failing entry rolls the whole Bundle back. A batch runs each entry on its ow
 
 from __future__ import annotations
 
+import functools
 import re
 import uuid
 from collections.abc import Callable, Iterator
@@ -20,7 +21,7 @@ from django.db import transaction
 from consent.contracts import AccessContext
 from core.instant import format_instant
 from core.outcome import FhirError, Issue, conflict, invalid
-from core.references import references_rewritten
+from core.references import ReferencePath, references_replaced, references_rewritten
 from federation.contracts import StoredVersion, WriteResult
 from federation.fhir.spec import TRAIL_TYPES, served_resource_types
 from federation.search.indexing import deferred_indexing
@@ -36,6 +37,13 @@ ENTRY_URL = re.compile(
     r"^(?P<type>[A-Z][A-Za-z]+)(?:/(?P<id>[A-Za-z0-9\-.]{1,64})(?:/_history/(?P<version>\d+))?)?(?:\?(?P<query>.*))?$"
 )
 CONDITIONAL_REFERENCE = re.compile(r"^(?P<type>[A-Z][A-Za-z]+)\?(?P<query>.+)$")
+
+
+@functools.lru_cache(maxsize=4096)  # ingest meets the same references (Patients, Encounters) record after record
+def conditional_reference_parts(reference: str) -> tuple[str, str] | None:
+    """(type, criteria) of a conditional reference `Type?criteria`; None for any other reference."""
+    conditional = CONDITIONAL_REFERENCE.match(reference)
+    return None if conditional is None else (conditional["type"], conditional["query"])
 
 
 @dataclass(frozen=True)
@@ -396,18 +404,29 @@ class ReferenceResolver:
         copied; the rest is shared with `resource`."""
         return references_rewritten(resource, self._target)
 
+    def rewrite_located(self, resource: dict[str, Any], located: list[tuple[ReferencePath, str]]) -> dict[str, Any]:
+        """`rewrite` for a resource whose references `references_located` found already: the same outcome and
+        errors, without walking the resource again."""
+        replacements = []
+        for path, reference in located:
+            target = self._target(reference)
+            if target is not reference:
+                replacements.append((path, target))
+        return references_replaced(resource, replacements)
+
     def _target(self, reference: str) -> str:
         if reference in self._targets:
             return self._targets[reference]
-        conditional = CONDITIONAL_REFERENCE.match(reference)
+        conditional = conditional_reference_parts(reference)
         if conditional is None:
             if reference.startswith("urn:uuid:") or reference.startswith("urn:oid:"):
                 raise invalid(f"Reference '{reference}' names no entry of this Bundle.")
             return reference
-        matches = self._find(conditional["type"], conditional["query"])
+        resource_type, criteria = conditional
+        matches = self._find(resource_type, criteria)
         if len(matches) != 1:
             found = "no" if not matches else "more than one"
-            raise conflict(412, f"Conditional reference '{reference}' matches {found} {conditional['type']}.")
+            raise conflict(412, f"Conditional reference '{reference}' matches {found} {resource_type}.")
         self._targets[reference] = matches[0]
         return matches[0]
 

@@ -32,10 +32,15 @@ def identifier_key(resource_type: str, criteria: str) -> Key | None:
     parts = split_values(alternatives[0], "|")
     if len(parts) != 2:
         return None
-    system, code = unescape(parts[0]), unescape(parts[1])
+    system, code = _unescaped(parts[0]), _unescaped(parts[1])
     if not system or not code:
         return None
     return (resource_type, hash64(system, code))
+
+
+def _unescaped(value: str) -> str:
+    """`unescape`, whose regular expression substitution is most of a new key's cost, only when escaped."""
+    return unescape(value) if "\\" in value else value
 
 
 def identifier_claim_key(key: Key) -> int:

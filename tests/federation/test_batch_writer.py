@@ -191,6 +191,31 @@ def test_outcomes_and_stored_versions_match_running_the_records_one_at_a_time():
     assert together[0][-1] == 400
 
 
+def test_references_resolve_as_one_at_a_time_and_the_first_that_does_not_is_the_one_named():
+    """References are located once, while the batch collects the identifiers it looks up, and resolved from
+    there: a reference to a resource an earlier record of the batch stored resolves, and of two that do not,
+    the first in the resource is the one the error names, as when the record runs alone."""
+    stored = [put(patient("21"), "21")]
+    named = [put(observation("o21", f"Patient?identifier={SYSTEM}|21", 60), "o21")]
+    unnamed = {
+        **observation("o22", f"Patient?identifier={SYSTEM}|22", 61),
+        "performer": [{"reference": "urn:uuid:nowhere"}],
+    }
+    records = [stored, named, [put(unnamed, "o22")], [put(unnamed, "o23")]]  # the same references, twice
+
+    savepoint = transaction.savepoint()
+    alone = one_at_a_time(records), stored_state()
+    transaction.savepoint_rollback(savepoint)
+    outcomes = records_apply(access=ACCESS, records=records)
+    assert outcomes is not None
+    assert [o.status if isinstance(o, FhirError) else [_shape(e) for e in o] for o in outcomes] == alone[0]
+    assert stored_state() == alone[1]
+    with pytest.raises(FhirError) as alone_error, transaction.atomic():
+        transaction_entries_apply(access=ACCESS, entries=records[2])
+    assert "Patient?identifier" in str(alone_error.value)
+    assert [str(refused) for refused in outcomes[2:]] == [str(alone_error.value)] * 2
+
+
 def test_a_concurrent_update_of_a_row_the_batch_read_is_a_conflict():
     services.resource_create(access=ACCESS, resource=patient("5"))
     plan = batch_plan(access=ACCESS, records=[[put(patient("5", family="後藤"), "5")]])
