@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from federation.storage.batch import (
     TOKENS_OF_PAIRS,
     BatchConflictError,
     EntryOutcome,
+    _random_id,
     batch_plan,
     batch_write,
     records_apply,
@@ -214,6 +216,14 @@ def test_references_resolve_as_one_at_a_time_and_the_first_that_does_not_is_the_
         transaction_entries_apply(access=ACCESS, entries=records[2])
     assert "Patient?identifier" in str(alone_error.value)
     assert [str(refused) for refused in outcomes[2:]] == [str(alone_error.value)] * 2
+
+
+@pytest.mark.parametrize("_", range(20))
+def test_new_ids_are_random_uuids_as_uuid4_writes_them(_):
+    text = _random_id()
+    assert str(uuid.UUID(text)) == text
+    assert uuid.UUID(text).version == 4
+    assert uuid.UUID(text).variant == uuid.RFC_4122
 
 
 def test_a_concurrent_update_of_a_row_the_batch_read_is_a_conflict():
