@@ -1,10 +1,17 @@
 """Rewriting the Reference.reference strings of a FHIR resource (the FHIR connector's file ids, a Bundle's
-fullUrls and conditional references): one walk shared by every caller."""
+fullUrls and conditional references): one walk shared by every caller.
+
+A caller that looks at the references before it can rewrite them (the batch writer collects a batch's
+conditional references, looks them up, then resolves them) locates them once with `references_located` and
+replaces them with `references_replaced` by their paths: walking the resource is most of the cost, and
+following a path to each reference costs next to nothing."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+
+ReferencePath = tuple[str | int, ...]  # the keys and indices from the resource down to a Reference.reference
 
 
 def references_rewritten(node: dict[str, Any], rewrite: Callable[[str], str]) -> dict[str, Any]:
@@ -31,16 +38,33 @@ def references_rewritten(node: dict[str, Any], rewrite: Callable[[str], str]) ->
     return node if copy is None else copy
 
 
-def references_of(node: dict[str, Any]) -> list[str]:
-    """Every Reference.reference string in `node`, in the order `references_rewritten` meets them."""
-    found: list[str] = []
-
-    def collect(reference: str) -> str:
-        found.append(reference)
-        return reference  # unchanged: nothing is copied
-
-    references_rewritten(node, collect)
+def references_located(node: dict[str, Any]) -> list[tuple[ReferencePath, str]]:
+    """Every Reference.reference string in `node` with its path, in the order `references_rewritten` meets them."""
+    found: list[tuple[ReferencePath, str]] = []
+    _locate(node, [], found)
     return found
+
+
+def references_replaced(node: dict[str, Any], replacements: list[tuple[ReferencePath, str]]) -> dict[str, Any]:
+    """`node` with the string at each path (from `references_located`) replaced. As with `references_rewritten`,
+    only the objects and arrays on the way to a replaced reference are copied; the rest is shared with `node`."""
+    if not replacements:
+        return node
+    copied = dict(node)
+    copies: dict[int, Any] = {}  # by id of an object or array of `node` (alive meanwhile): its copy, made once
+    original: Any
+    copy: Any
+    for path, new in replacements:
+        original, copy = node, copied
+        for key in path[:-1]:
+            child = original[key]
+            child_copy = copies.get(id(child))
+            if child_copy is None:
+                child_copy = copies[id(child)] = child.copy()
+            copy[key] = child_copy
+            original, copy = child, child_copy
+        copy[path[-1]] = new
+    return copied
 
 
 def _rewritten_list(items: list[Any], rewrite: Callable[[str], str]) -> list[Any]:
@@ -59,3 +83,32 @@ def _rewritten_list(items: list[Any], rewrite: Callable[[str], str]) -> list[Any
                 copy = list(items)
             copy[index] = new
     return items if copy is None else copy
+
+
+def _locate(node: dict[str, Any], path: list[str | int], found: list[tuple[ReferencePath, str]]) -> None:
+    """`path` is where `node` is, extended and restored on the way down (a tuple per node cost more)."""
+    for key, value in node.items():
+        kind = value.__class__
+        if kind is dict:
+            path.append(key)
+            _locate(value, path, found)
+            path.pop()
+        elif kind is list:
+            path.append(key)
+            _locate_list(value, path, found)
+            path.pop()
+        elif kind is str and key == "reference":
+            found.append(((*path, key), value))
+
+
+def _locate_list(items: list[Any], path: list[str | int], found: list[tuple[ReferencePath, str]]) -> None:
+    for index, item in enumerate(items):
+        kind = item.__class__
+        if kind is dict:
+            path.append(index)
+            _locate(item, path, found)
+            path.pop()
+        elif kind is list:
+            path.append(index)
+            _locate_list(item, path, found)
+            path.pop()

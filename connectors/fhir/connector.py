@@ -84,11 +84,12 @@ def type_tier(name: str) -> int:
 
 
 def _item_records(source: SourceInfo, values: Iterator[Item], origin: str) -> Iterator[ParsedRecord]:
+    lines = Loose(source)  # an NDJSON line names no other line's fullUrl: one for them all
     for item in values:
         if item.problem is not None:
             yield _problem(item.location, "", item.problem)
         elif item.ndjson:
-            yield _loose_record(Loose(source), item.value, item.location, None)
+            yield _loose_record(lines, item.value, item.location, None)
         else:
             yield from _document(source, item.value, origin)
 

@@ -11,6 +11,7 @@ the conditional reference `Type?identifier=<source record system>|Type/id`. Deep
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -141,6 +142,7 @@ class Loose:
     def __init__(self, source: SourceInfo, targets: dict[str, str] | None = None) -> None:
         self.source = source
         self.targets = targets or {}
+        self.record_system = source.record_system  # a property that builds it: asked for several times a resource
 
     def key(self, resource: Json, full_url_: str | None) -> tuple[str, str]:
         """(system, value) the resource is updated on; FieldError when it has nothing stable to key on.
@@ -160,7 +162,7 @@ class Loose:
             )
         identifiers = _identifiers(resource)
         sender_key = self._sender_key(resource, full_url_)
-        sender = [(self.source.record_system, sender_key)] if sender_key is not None else []
+        sender = [(self.record_system, sender_key)] if sender_key is not None else []
         if resource_type == "Patient":
             own = [pair for pair in identifiers if pair[0] == self.source.patient_identifier_system]
             candidates = own + sender + identifiers
@@ -202,12 +204,12 @@ class Loose:
         stored.pop("id", None)
         _drop_server_meta(stored)
         if sender_key is not None and resource_type not in SINGLE_IDENTIFIER_TYPES:
-            record = {"system": self.source.record_system, "value": sender_key}
+            record = {"system": self.record_system, "value": sender_key}
             identifiers = stored.get("identifier")
             identifiers = identifiers if isinstance(identifiers, list) else []
             if record not in identifiers:
                 stored["identifier"] = [*identifiers, record]
-        elif system == self.source.record_system:
+        elif system == self.record_system:
             stored["identifier"] = {"system": system, "value": value}
         return put_entry(full_url(self.source.code, f"{system}|{value}", resource_type), stored, system, value)
 
@@ -217,13 +219,20 @@ class Loose:
             return target
         if reference.startswith(("urn:uuid:", "urn:oid:")):
             raise _UnnamedReferenceError(reference)
-        relative = _RELATIVE.fullmatch(reference)
-        if relative is None or relative["type"] not in RESOURCE_TYPES:
-            return reference  # contained (#id), conditional, absolute or logical: the server's concern
-        target_type = relative["type"]
-        if target_type in SINGLE_IDENTIFIER_TYPES or target_type in NO_IDENTIFIER_TYPES:
-            return reference  # such a target carries no record identifier to resolve it by
-        return conditional_reference(target_type, self.source.record_system, f"{target_type}/{relative['id']}")
+        return _record_reference(self.record_system, reference) or reference
+
+
+@functools.lru_cache(maxsize=4096)  # line after line names the same Patients and Encounters
+def _record_reference(record_system: str, reference: str) -> str | None:
+    """The conditional reference on the record identifier that a relative reference `Type/id` becomes; None
+    for any other reference."""
+    relative = _RELATIVE.fullmatch(reference)
+    if relative is None or relative["type"] not in RESOURCE_TYPES:
+        return None  # contained (#id), conditional, absolute or logical: the server's concern
+    target_type = relative["type"]
+    if target_type in SINGLE_IDENTIFIER_TYPES or target_type in NO_IDENTIFIER_TYPES:
+        return None  # such a target carries no record identifier to resolve it by
+    return conditional_reference(target_type, record_system, f"{target_type}/{relative['id']}")
 
 
 def outcome_text(outcome: Json) -> str:

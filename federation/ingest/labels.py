@@ -35,8 +35,11 @@ CODED_ELEMENTS = {
 
 def sensitivity_labels(resource: dict[str, Any]) -> list[dict[str, str]]:
     """The labels the resource's codes call for (empty for most resources)."""
+    elements = CODED_ELEMENTS.get(str(resource.get("resourceType")))
+    if elements is None:  # most resources: nothing to look at
+        return []
     found: dict[str, str] = {}
-    for system, code in _codes(resource):
+    for system, code in _codes(resource, elements):
         normalised = code.replace(".", "").upper()
         for label, display, label_system, prefixes in SENSITIVE_CODES:
             if system == label_system and normalised.startswith(prefixes):
@@ -60,8 +63,8 @@ def resource_label(resource: dict[str, Any]) -> dict[str, Any]:
     return {**resource, "meta": meta}
 
 
-def _codes(resource: dict[str, Any]) -> Iterator[tuple[str, str]]:
-    for element in CODED_ELEMENTS.get(str(resource.get("resourceType")), ()):
+def _codes(resource: dict[str, Any], elements: tuple[str, ...]) -> Iterator[tuple[str, str]]:
+    for element in elements:
         concept = resource.get(element)
         if isinstance(concept, dict):
             for coding in concept.get("coding") or []:

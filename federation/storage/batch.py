@@ -15,7 +15,7 @@ the records one at a time, which sees the other writer's work.
 
 from __future__ import annotations
 
-import uuid
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -28,7 +28,7 @@ from django.utils import timezone
 from consent.contracts import AccessContext
 from consent.facade import access_filter
 from core.outcome import FhirError, conflict, invalid
-from core.references import references_of
+from core.references import ReferencePath, references_located
 from federation.identity.golden import with_kept_golden_link
 from federation.identity.persons import golden_ids_of
 from federation.models import Resource, WriteMethod
@@ -36,10 +36,10 @@ from federation.search.indexing import IndexBatch, IndexRows, index_rows, token_
 from federation.search.placement import Placement, placement_of
 from federation.search.registry import index_key, parameters_for
 from federation.storage.bundles import (
-    CONDITIONAL_REFERENCE,
     PROCESSING_ORDER,
     BundleEntry,
     ReferenceResolver,
+    conditional_reference_parts,
     named_errors,
     parse_entry,
     refuse_duplicate_targets,
@@ -56,6 +56,7 @@ from federation.storage.rows import (
 from federation.storage.services import resource_validate
 
 Target = tuple[str, str]  # (resource type, logical id)
+Located = list[tuple[ReferencePath, str]]  # an entry's references, as `references_located` finds them
 
 
 class BatchConflictError(Exception):
@@ -109,16 +110,22 @@ def batch_plan(
         except FhirError as error:
             parsed.append(error)
     wanted = _Wanted()
+    located: list[list[Located]] = []  # per record, per entry: its references, found once for the whole plan
     for record in parsed:
-        if isinstance(record, list) and not wanted.add_record(record):
+        references = wanted.add_record(record) if isinstance(record, list) else []
+        if references is None:
             return None
+        located.append(references)
     state = _State.load(access, wanted)
     if keep_person_links:
         state.golden_ids = golden_ids_of(
             row.pk for row in state.rows.values() if row.resource_type == "Patient" and row.pk is not None
         )
     now = timezone.now()
-    outcomes = [record if isinstance(record, FhirError) else _record_apply(state, record, now) for record in parsed]
+    outcomes = [
+        record if isinstance(record, FhirError) else _record_apply(state, record, references, now)
+        for record, references in zip(parsed, located, strict=True)
+    ]
     return BatchPlan(state, outcomes, now)
 
 
@@ -133,25 +140,32 @@ class _Wanted:
 
     keys: set[Key] = field(default_factory=set)
     targets: set[Target] = field(default_factory=set)
+    references: set[str] = field(default_factory=set)  # those taken already: the same ones recur across a batch
 
-    def add_record(self, entries: list[BundleEntry]) -> bool:
-        """Collect what the record names; False when something in it is not for this path."""
+    def add_record(self, entries: list[BundleEntry]) -> list[Located] | None:
+        """Collect what the record names; per entry (in order) its references, for resolving them without
+        walking the resource again. None when something in it is not for this path."""
+        located: list[Located] = []
         for entry in entries:
             if entry.method == "GET" or entry.if_match is not None:
-                return False
+                return None
             if entry.logical_id is not None:
                 self.targets.add((entry.resource_type, entry.logical_id))
             for criteria in (entry.query, entry.if_none_exist):
                 if criteria is not None and not self._add_key(entry.resource_type, criteria):
-                    return False
+                    return None
             body_id = (entry.resource or {}).get("id")
             if entry.method == "PUT" and entry.query is not None and isinstance(body_id, str):
                 self.targets.add((entry.resource_type, body_id))  # the id it creates when nothing matches
-            for reference in references_of(entry.resource or {}):
-                conditional = CONDITIONAL_REFERENCE.match(reference)
-                if conditional is not None and not self._add_key(conditional["type"], conditional["query"]):
-                    return False
-        return True
+            references = references_located(entry.resource or {})
+            for _, reference in references:
+                if reference not in self.references:
+                    conditional = conditional_reference_parts(reference)
+                    if conditional is not None and not self._add_key(*conditional):
+                        return None
+                    self.references.add(reference)
+            located.append(references)
+        return located
 
     def _add_key(self, resource_type: str, criteria: str) -> bool:
         key = identifier_key(resource_type, criteria)
@@ -275,7 +289,10 @@ class _State:
         """The live resources `identifier=system|value` criteria match, as this batch sees them."""
         key = identifier_key(resource_type, criteria)
         assert key is not None, "the batch was checked for criteria of this path"
-        return sorted((self.rows[target] for target in self.matches[key]), key=lambda row: row.logical_id)
+        targets = self.matches[key]
+        if len(targets) <= 1:  # mostly: nothing to sort
+            return [self.rows[target] for target in targets]
+        return sorted((self.rows[target] for target in targets), key=lambda row: row.logical_id)
 
     def find(self, resource_type: str, criteria: str) -> list[str]:
         """Conditional references: the relative URLs of the live matches."""
@@ -302,17 +319,18 @@ class _State:
 
     def store(self, row: _Row, method: WriteMethod) -> _Row:
         """Make `row` current (its text None for a deletion), keep its version and its key matches."""
-        self._set(self.rows, row.target, row)
-        self.versions.append(_Version(row.target, row.version_id, method.value, row.text))
-        old_keys = self.row_keys.get(row.target, frozenset())
+        target = row.target
+        self._set(self.rows, target, row)
+        self.versions.append(_Version(target, row.version_id, method.value, row.text))
+        old_keys = self.row_keys.get(target, frozenset())
         found = row.index_rows
         new_keys = _identifier_keys(row.resource_type, found) & self.wanted if found is not None else frozenset()
         if new_keys != old_keys:
-            self._set(self.row_keys, row.target, new_keys)
+            self._set(self.row_keys, target, new_keys)
             for key in old_keys - new_keys:
-                self._set(self.matches, key, self.matches[key] - {row.target})
+                self._set(self.matches, key, self.matches[key] - {target})
             for key in new_keys - old_keys:
-                self._set(self.matches, key, self.matches[key] | {row.target})
+                self._set(self.matches, key, self.matches[key] | {target})
         return row
 
 
@@ -325,17 +343,20 @@ def _identifier_keys(resource_type: str, found: IndexRows) -> frozenset[Key]:
     return frozenset((resource_type, code) for code in codes if code is not None)
 
 
-def _record_apply(state: _State, entries: list[BundleEntry], now: datetime) -> RecordOutcome:
+def _record_apply(state: _State, entries: list[BundleEntry], located: list[Located], now: datetime) -> RecordOutcome:
     mark = state.mark()
     try:
-        return _record_entries(state, entries, now)
+        return _record_entries(state, entries, located, now)
     except FhirError as error:
         state.undo(mark)
         return error
 
 
-def _record_entries(state: _State, entries: list[BundleEntry], now: datetime) -> list[EntryOutcome]:
-    """As transaction_entries_apply: deletes, then where each write lands, then references, then writes."""
+def _record_entries(
+    state: _State, entries: list[BundleEntry], located: list[Located], now: datetime
+) -> list[EntryOutcome]:
+    """As transaction_entries_apply: deletes, then where each write lands, then references, then writes.
+    `located` holds each entry's references, by its index (its place in the record)."""
     refuse_duplicate_targets(entries)
     ordered = sorted(entries, key=lambda entry: PROCESSING_ORDER[entry.method])
     outcomes: dict[int, EntryOutcome] = {}
@@ -355,7 +376,7 @@ def _record_entries(state: _State, entries: list[BundleEntry], now: datetime) ->
     for entry in ordered:
         if entry.index in plans:
             with named_errors(entry):
-                outcomes[entry.index] = _execute(state, entry, plans[entry.index], resolver, now)
+                outcomes[entry.index] = _execute(state, entry, plans[entry.index], resolver, located[entry.index], now)
     return [outcomes[entry.index] for entry in entries]
 
 
@@ -377,12 +398,22 @@ def _one_match(state: _State, entry: BundleEntry, criteria: str, what: str) -> _
     return matches[0] if matches else None
 
 
+def _random_id() -> str:
+    """What `str(uuid.uuid4())` gives, formatted from its random bytes without a UUID object (most of its cost):
+    every new resource gets one."""
+    digits = bytearray(os.urandom(16))
+    digits[6] = (digits[6] & 0x0F) | 0x40  # version 4
+    digits[8] = (digits[8] & 0x3F) | 0x80  # RFC 4122 variant
+    hex_digits = digits.hex()
+    return f"{hex_digits[:8]}-{hex_digits[8:12]}-{hex_digits[12:16]}-{hex_digits[16:20]}-{hex_digits[20:]}"
+
+
 def _plan(state: _State, entry: BundleEntry) -> _Plan:
     if entry.method == "POST":
         match = _one_match(state, entry, entry.if_none_exist, "ifNoneExist") if entry.if_none_exist else None
         if match is not None:
             return _Plan(entry.resource_type, match.logical_id, match)
-        return _Plan(entry.resource_type, str(uuid.uuid4()), None)
+        return _Plan(entry.resource_type, _random_id(), None)
     if entry.logical_id is not None:
         return _Plan(entry.resource_type, entry.logical_id, None)
     if entry.query is None:
@@ -395,15 +426,15 @@ def _plan(state: _State, entry: BundleEntry) -> _Plan:
                 f"The body's id '{body_id}' differs from the matched {entry.resource_type}/{match.logical_id}."
             )
         return _Plan(entry.resource_type, match.logical_id, None)
-    return _Plan(entry.resource_type, body_id if isinstance(body_id, str) else str(uuid.uuid4()), None)
+    return _Plan(entry.resource_type, body_id if isinstance(body_id, str) else _random_id(), None)
 
 
 def _execute(
-    state: _State, entry: BundleEntry, plan: _Plan, resolver: ReferenceResolver, now: datetime
+    state: _State, entry: BundleEntry, plan: _Plan, resolver: ReferenceResolver, located: Located, now: datetime
 ) -> EntryOutcome:
     if plan.existing is not None:
         return EntryOutcome(entry.method, plan.existing.version_url)
-    resource = resolver.rewrite(entry.resource or {})
+    resource = resolver.rewrite_located(entry.resource or {}, located)
     if entry.method == "PUT" and entry.query is not None:
         resource = {**resource, "id": plan.logical_id}
     row = state.rows.get((entry.resource_type, plan.logical_id))

@@ -7,10 +7,10 @@ any failing entry rolls the whole Bundle back. A batch runs each entry on its ow
 
 from __future__ import annotations
 
+import functools
 import re
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from http import HTTPStatus
 from typing import Any
@@ -20,7 +20,7 @@ from django.db import transaction
 from consent.contracts import AccessContext
 from core.instant import format_instant
 from core.outcome import FhirError, Issue, conflict, invalid
-from core.references import references_rewritten
+from core.references import ReferencePath, references_replaced, references_rewritten
 from federation.contracts import StoredVersion, WriteResult
 from federation.fhir.spec import TRAIL_TYPES, served_resource_types
 from federation.search.indexing import deferred_indexing
@@ -36,6 +36,13 @@ ENTRY_URL = re.compile(
     r"^(?P<type>[A-Z][A-Za-z]+)(?:/(?P<id>[A-Za-z0-9\-.]{1,64})(?:/_history/(?P<version>\d+))?)?(?:\?(?P<query>.*))?$"
 )
 CONDITIONAL_REFERENCE = re.compile(r"^(?P<type>[A-Z][A-Za-z]+)\?(?P<query>.+)$")
+
+
+@functools.lru_cache(maxsize=4096)  # ingest meets the same references (Patients, Encounters) record after record
+def conditional_reference_parts(reference: str) -> tuple[str, str] | None:
+    """(type, criteria) of a conditional reference `Type?criteria`; None for any other reference."""
+    conditional = CONDITIONAL_REFERENCE.match(reference)
+    return None if conditional is None else (conditional["type"], conditional["query"])
 
 
 @dataclass(frozen=True)
@@ -356,13 +363,27 @@ def refuse_duplicate_targets(entries: list[BundleEntry]) -> None:
         seen[target] = entry.index
 
 
-@contextmanager
-def named_errors(entry: BundleEntry) -> Iterator[None]:
-    """An error inside one entry names that entry, so the sender can find it."""
-    try:
-        yield
-    except FhirError as error:
-        where = f"Bundle.entry[{entry.index}]"
+def named_errors(entry: BundleEntry) -> _NamedErrors:
+    """An error inside one entry names that entry, so the sender can find it: `with named_errors(entry):`."""
+    return _NamedErrors(entry)
+
+
+class _NamedErrors:
+    """A class, not a generator-based context manager: the batch writer enters one twice for every entry, and
+    a generator cost a microsecond each time."""
+
+    __slots__ = ("entry",)
+
+    def __init__(self, entry: BundleEntry) -> None:
+        self.entry = entry
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, traceback: Any) -> None:
+        if not isinstance(error, FhirError):
+            return
+        where = f"Bundle.entry[{self.entry.index}]"
         issues = [
             replace(
                 issue,
@@ -396,18 +417,29 @@ class ReferenceResolver:
         copied; the rest is shared with `resource`."""
         return references_rewritten(resource, self._target)
 
+    def rewrite_located(self, resource: dict[str, Any], located: list[tuple[ReferencePath, str]]) -> dict[str, Any]:
+        """`rewrite` for a resource whose references `references_located` found already: the same outcome and
+        errors, without walking the resource again."""
+        replacements = []
+        for path, reference in located:
+            target = self._target(reference)
+            if target is not reference:
+                replacements.append((path, target))
+        return references_replaced(resource, replacements)
+
     def _target(self, reference: str) -> str:
         if reference in self._targets:
             return self._targets[reference]
-        conditional = CONDITIONAL_REFERENCE.match(reference)
+        conditional = conditional_reference_parts(reference)
         if conditional is None:
             if reference.startswith("urn:uuid:") or reference.startswith("urn:oid:"):
                 raise invalid(f"Reference '{reference}' names no entry of this Bundle.")
             return reference
-        matches = self._find(conditional["type"], conditional["query"])
+        resource_type, criteria = conditional
+        matches = self._find(resource_type, criteria)
         if len(matches) != 1:
             found = "no" if not matches else "more than one"
-            raise conflict(412, f"Conditional reference '{reference}' matches {found} {conditional['type']}.")
+            raise conflict(412, f"Conditional reference '{reference}' matches {found} {resource_type}.")
         self._targets[reference] = matches[0]
         return matches[0]
 

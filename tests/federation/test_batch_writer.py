@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
@@ -19,6 +20,7 @@ from federation.storage.batch import (
     TOKENS_OF_PAIRS,
     BatchConflictError,
     EntryOutcome,
+    _random_id,
     batch_plan,
     batch_write,
     records_apply,
@@ -194,6 +196,39 @@ def test_outcomes_and_stored_versions_match_running_the_records_one_at_a_time():
     together = batched(MIXED_RECORDS), stored_state()
     assert together == alone
     assert together[0][-1] == 400
+
+
+def test_references_resolve_as_one_at_a_time_and_the_first_that_does_not_is_the_one_named():
+    """References are located once, while the batch collects the identifiers it looks up, and resolved from
+    there: a reference to a resource an earlier record of the batch stored resolves, and of two that do not,
+    the first in the resource is the one the error names, as when the record runs alone."""
+    stored = [put(patient("21"), "21")]
+    named = [put(observation("o21", f"Patient?identifier={SYSTEM}|21", 60), "o21")]
+    unnamed = {
+        **observation("o22", f"Patient?identifier={SYSTEM}|22", 61),
+        "performer": [{"reference": "urn:uuid:nowhere"}],
+    }
+    records = [stored, named, [put(unnamed, "o22")], [put(unnamed, "o23")]]  # the same references, twice
+
+    savepoint = transaction.savepoint()
+    alone = one_at_a_time(records), stored_state()
+    transaction.savepoint_rollback(savepoint)
+    outcomes = records_apply(access=ACCESS, records=records)
+    assert outcomes is not None
+    assert [o.status if isinstance(o, FhirError) else [_shape(e) for e in o] for o in outcomes] == alone[0]
+    assert stored_state() == alone[1]
+    with pytest.raises(FhirError) as alone_error, transaction.atomic():
+        transaction_entries_apply(access=ACCESS, entries=records[2])
+    assert "Patient?identifier" in str(alone_error.value)
+    assert [str(refused) for refused in outcomes[2:]] == [str(alone_error.value)] * 2
+
+
+@pytest.mark.parametrize("_", range(20))
+def test_new_ids_are_random_uuids_as_uuid4_writes_them(_):
+    text = _random_id()
+    assert str(uuid.UUID(text)) == text
+    assert uuid.UUID(text).version == 4
+    assert uuid.UUID(text).variant == uuid.RFC_4122
 
 
 def test_a_concurrent_update_of_a_row_the_batch_read_is_a_conflict():

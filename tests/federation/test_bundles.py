@@ -5,6 +5,10 @@ from __future__ import annotations
 import copy
 import json
 
+import pytest
+
+from core.outcome import FhirError
+from core.references import references_located
 from federation.models import Resource
 from federation.storage.bundles import ReferenceResolver
 from tests.conftest import issue_texts, patient
@@ -282,3 +286,27 @@ def test_rewriting_references_copies_only_what_it_changes_and_leaves_the_input_a
     assert resource == sent
     assert rewritten["code"] is resource["code"]  # nothing to change inside: shared, not copied
     assert resolver.rewrite(rewritten) == rewritten
+
+
+def test_rewriting_located_references_gives_the_rewrite_and_its_first_error():
+    resource = {
+        "resourceType": "Observation",
+        "subject": {"reference": "urn:uuid:p"},
+        "performer": [{"reference": "Organization?identifier=urn:x|1"}, {"reference": "#contained"}],
+    }
+
+    def resolver(matches: list[str]) -> ReferenceResolver:
+        return ReferenceResolver({"urn:uuid:p": "Patient/p1"}, lambda resource_type, criteria: matches)
+
+    located = references_located(resource)
+    assert resolver(["Organization/o1"]).rewrite_located(resource, located) == resolver(["Organization/o1"]).rewrite(
+        resource
+    )
+    unmatched = {**resource, "subject": {"reference": "urn:uuid:elsewhere"}}
+    errors = []
+    for rewrite in (resolver([]).rewrite, lambda sent: resolver([]).rewrite_located(sent, references_located(sent))):
+        with pytest.raises(FhirError) as raised:
+            rewrite(unmatched)
+        errors.append(str(raised.value))
+    assert errors[0] == errors[1]
+    assert "urn:uuid:elsewhere" in errors[0]
