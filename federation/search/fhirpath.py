@@ -47,6 +47,12 @@ class TypedValue:
 
 
 Evaluator = Callable[[dict[str, Any]], list[TypedValue]]
+# What the compiled closures give: the selected nodes in order, grouped in runs of one FHIR type. Indexing
+# reads these directly, choosing how to index a type once per run instead of once per node, with no
+# TypedValue built per node; compile_expression and compile_relative flatten them into TypedValues.
+TypedNodes = tuple[str, list[Any]]
+# Evaluates on a node (the resource, or a composite's node) within its resource, if known.
+GroupedEvaluator = Callable[[Any, dict[str, Any] | None], list[TypedNodes]]
 
 
 class RelativeEvaluator(Protocol):
@@ -63,7 +69,8 @@ def compile_expression(expression: str, resource_type: str) -> Evaluator:
     ancestors such as Resource, or at no type at all), so a shared expression like
     `Patient.name | Practitioner.name` costs one path per type. Compiled once, then cached.
     """
-    return _on_resource(_compile(expression, resource_type).evaluate)
+    evaluate = _compile(expression, resource_type).evaluate
+    return lambda resource: _typed_values(evaluate(resource, resource))
 
 
 @functools.cache
@@ -76,9 +83,19 @@ def compile_relative(expression: str) -> RelativeEvaluator:
     """
 
     def evaluate(node: Any, type_name: str, resource: dict[str, Any] | None = None) -> list[TypedValue]:
-        return _compile(expression, type_name).evaluate(node, resource)
+        return _typed_values(_compile(expression, type_name).evaluate(node, resource))
 
     return evaluate
+
+
+def grouped_evaluator(expression: str, context_type: str) -> GroupedEvaluator:
+    """What compile_expression (context_type a resource type) and compile_relative (a composite's node type)
+    evaluate, given as it is computed: runs of nodes of one type, which the TypedValues only flatten."""
+    return _compile(expression, context_type).evaluate
+
+
+def _typed_values(found: list[TypedNodes]) -> list[TypedValue]:
+    return [TypedValue(type_name, node) for type_name, nodes in found for node in nodes]
 
 
 def is_native(expression: str, resource_type: str) -> bool:
@@ -523,10 +540,10 @@ def _untyped(type_name: str) -> _Runner:
 
 
 def _typed(type_name: str) -> _Runner:
-    """The end of a path: each node with its type; a node typed only as Resource carries its own."""
+    """The end of a path: its nodes with their type; a node typed only as Resource carries its own."""
     if type_name == "Resource":
-        return lambda nodes, resource: [TypedValue(node["resourceType"], node) for node in nodes]
-    return lambda nodes, resource: [TypedValue(type_name, node) for node in nodes]
+        return lambda nodes, resource: [(node["resourceType"], [node]) for node in nodes]
+    return lambda nodes, resource: [(type_name, nodes)]
 
 
 def _child(key: str, nullable: bool, then: _Runner) -> _Runner:
@@ -637,31 +654,34 @@ def _reference_target(reference: dict[str, Any], resource: dict[str, Any]) -> di
     return {"resourceType": segments[-2], "id": segments[-1]}
 
 
-def _distinct(values: list[TypedValue]) -> list[TypedValue]:
-    """FHIRPath's union drops duplicates, across and within its parts.
+def _distinct(found: list[TypedNodes]) -> list[TypedNodes]:
+    """FHIRPath's union drops duplicates, across and within its parts (each run keeps its nodes not seen before).
 
     Primitives go through a set (a ValueSet's union of codes runs to thousands); objects, rarely
     more than a few, are compared with each other: Python's equality first, which `_same` implies and
     which tells two different objects apart in C (a resource's identifiers are compared pairwise).
     """
-    if len(values) < 2:
-        return values
-    unique: list[TypedValue] = []
+    if len(found) < 2 and (not found or len(found[0][1]) < 2):
+        return found
+    unique: list[TypedNodes] = []
     primitives: set[tuple[str, type, Any]] = set()
-    objects: list[TypedValue] = []
-    for value in values:
-        node = value.value
-        if node.__class__ is dict:
-            if any(kept.value == node and value.type == kept.type and _same(node, kept.value) for kept in objects):
-                continue
-            objects.append(value)
-        else:
-            # The class keeps 1 and true apart; a decimal's text keeps 1.0 and 1.00 apart.
-            key = (value.type, node.__class__, str(node) if node.__class__ is Decimal else node)
-            if key in primitives:
-                continue
-            primitives.add(key)
-        unique.append(value)
+    objects: list[tuple[str, Any]] = []
+    for type_name, nodes in found:
+        kept = []
+        for node in nodes:
+            if node.__class__ is dict:
+                if any(seen == node and type_name == seen_type and _same(node, seen) for seen_type, seen in objects):
+                    continue
+                objects.append((type_name, node))
+            else:
+                # The class keeps 1 and true apart; a decimal's text keeps 1.0 and 1.00 apart.
+                key = (type_name, node.__class__, str(node) if node.__class__ is Decimal else node)
+                if key in primitives:
+                    continue
+                primitives.add(key)
+            kept.append(node)
+        if kept:
+            unique.append((type_name, kept))
     return unique
 
 
@@ -684,13 +704,9 @@ def _same(first: Any, second: Any) -> bool:
 # Whole expressions, native or through fhirpathpy.
 
 
-# Evaluates on a node (the resource, or a composite's node) within its resource, if known.
-_Evaluation = Callable[[Any, dict[str, Any] | None], list[TypedValue]]
-
-
 @dataclass(frozen=True)
 class _Compiled:
-    evaluate: _Evaluation
+    evaluate: GroupedEvaluator
     native: bool
     reads: frozenset[str] | None = None  # see resource_keys
 
@@ -733,24 +749,20 @@ def _part_reads(steps: list[_Step], context_type: str) -> frozenset[str] | None:
     return None
 
 
-def _native(runners: list[_Runner], *, union: bool) -> _Evaluation:
+def _native(runners: list[_Runner], *, union: bool) -> GroupedEvaluator:
     if not runners:
         return lambda node, resource: []
     if len(runners) == 1 and not union:
         (runner,) = runners
         return lambda node, resource: runner([node], node if resource is None else resource)
 
-    def evaluate(node: Any, resource: dict[str, Any] | None) -> list[TypedValue]:
+    def evaluate(node: Any, resource: dict[str, Any] | None) -> list[TypedNodes]:
         start, values, within = [node], [], node if resource is None else resource
         for runner in runners:
             values += runner(start, within)
         return _distinct(values)
 
     return evaluate
-
-
-def _on_resource(evaluate: _Evaluation) -> Evaluator:
-    return lambda resource: evaluate(resource, resource)
 
 
 def _fallback_text(expression: str, parts: list[_Node], resource_type: str) -> str:
@@ -771,13 +783,13 @@ def _fallback_text(expression: str, parts: list[_Node], resource_type: str) -> s
 _RESOLVING_IN: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("fhirpath_resolving_in")
 
 
-def _fallback(expression: str) -> _Evaluation:
+def _fallback(expression: str) -> GroupedEvaluator:
     """fhirpathpy for what is not compiled: slower, but right. `%resource` is the resource, and
     `resolve()` gives what `_reference_target` does (contained resources, or type-and-id stand-ins)."""
     options = {"returnRawData": True, "userInvocationTable": {"resolve": {"fn": _resolve_for_fhirpathpy}}}
     interpreted = fhirpathpy.compile(expression, fhirpathpy_models["r4"], options)
 
-    def evaluate(node: Any, resource: dict[str, Any] | None) -> list[TypedValue]:
+    def evaluate(node: Any, resource: dict[str, Any] | None) -> list[TypedNodes]:
         token = _RESOLVING_IN.set(node if resource is None else resource)
         try:
             variables = None if resource is None else {"resource": resource}
@@ -795,16 +807,16 @@ def _resolve_for_fhirpathpy(references: list[Any]) -> list[ResourceNode]:
     return [ResourceNode.create_node(target) for target in targets if target is not None]  # type: ignore[no-untyped-call]
 
 
-def _interpreted_value(item: Any) -> TypedValue:
+def _interpreted_value(item: Any) -> TypedNodes:
     """A fhirpathpy result typed: by the element it came from where fhirpathpy knows it, else by shape."""
     if isinstance(item, ResourceNode):
         type_name = _path_type(item.path) if isinstance(item.path, str) else None
-        return TypedValue(type_name or _shape_type(item.data), item.data)
+        return type_name or _shape_type(item.data), [item.data]
     if isinstance(item, FP_Quantity):
-        return TypedValue("Quantity", {"value": item.value, "unit": item.unit})
+        return "Quantity", [{"value": item.value, "unit": item.unit}]
     if isinstance(item, FP_DateTime | FP_Time):
-        return TypedValue("dateTime" if isinstance(item, FP_DateTime) else "time", str(item))
-    return TypedValue(_shape_type(item), item)
+        return "dateTime" if isinstance(item, FP_DateTime) else "time", [str(item)]
+    return _shape_type(item), [item]
 
 
 def _path_type(path: str) -> str | None:

@@ -28,14 +28,7 @@ from federation.models import (
     UriIndex,
 )
 from federation.search import values
-from federation.search.fhirpath import (
-    Evaluator,
-    RelativeEvaluator,
-    TypedValue,
-    compile_expression,
-    compile_relative,
-    resource_keys,
-)
+from federation.search.fhirpath import GroupedEvaluator, grouped_evaluator, resource_keys
 from federation.search.registry import COLUMN_PARAMETERS, SearchParameter, index_key, parameter_by_url, parameters_for
 
 # Each table's value columns, in the order the row builders below produce them.
@@ -57,8 +50,8 @@ def index_rows(resource_type: str, content: dict[str, Any]) -> IndexRows:
     """Every index row of one resource's content. Keyless, so a writer can extract before it has the key and
     use the rows for its own reads too (the batch writer matches identifiers on them)."""
     found: IndexRows = {model: [] for model in INDEX_MODELS}
-    for plan in _type_plans(resource_type).reading(content):
-        plan.index(found, content)
+    for index in _type_plans(resource_type).reading(content):
+        index(found, content)
     return found
 
 
@@ -161,7 +154,8 @@ def _delete_rows(resource_ids: list[int]) -> None:
         cursor.execute("WITH " + ", ".join(statements) + " SELECT 1", {"ids": resource_ids})
 
 
-RowBuilder = Callable[[IndexRows, TypedValue, int | None], None]
+# Appends the rows of found nodes, all of one FHIR type (the type is looked at once per run of nodes).
+RowBuilder = Callable[[IndexRows, str, list[Any], int | None], None]
 
 
 @dataclass(frozen=True)
@@ -170,25 +164,41 @@ class ParameterPlan:
 
     parameter: SearchParameter
     param: int
-    add: RowBuilder | None = None  # appends one found value's rows; None for a composite (its components do)
-    extract: Evaluator | None = None  # a parameter's expression, from the resource
+    add: RowBuilder | None = None  # appends found nodes' rows; None for a composite (its components do)
+    extract: GroupedEvaluator | None = None  # a parameter's expression, from the resource
     reads: frozenset[str] | None = None  # the resource keys `extract` starts from, if known (fhirpath.resource_keys)
-    relative: RelativeEvaluator | None = None  # a composite component's, from the composite's value
+    relative: str | None = None  # a composite component's expression, from the composite's value
     components: tuple[ParameterPlan, ...] = ()
+    # A composite's components compiled for each type of node its expression selects, as they are met.
+    _parts: dict[str, tuple[tuple[GroupedEvaluator, RowBuilder], ...]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     def index(self, rows: IndexRows, content: dict[str, Any]) -> None:
         assert self.extract is not None
-        found = self.extract(content)
-        if self.add is not None:
-            for item in found:
-                self.add(rows, item, None)
+        found = self.extract(content, content)
+        add = self.add
+        if add is not None:
+            for type_name, nodes in found:
+                add(rows, type_name, nodes, None)
             return
-        for group, item in enumerate(found):
-            for component in self.components:
-                assert component.relative is not None
-                assert component.add is not None
-                for value in component.relative(item.value, item.type, content):
-                    component.add(rows, value, group)
+        group = 0
+        for type_name, nodes in found:
+            parts = self._parts.get(type_name) or self._parts_on(type_name)
+            for node in nodes:
+                for evaluate, add_part in parts:
+                    for part_type, part_nodes in evaluate(node, content):
+                        add_part(rows, part_type, part_nodes, group)
+                group += 1
+
+    def _parts_on(self, type_name: str) -> tuple[tuple[GroupedEvaluator, RowBuilder], ...]:
+        parts = []
+        for component in self.components:
+            assert component.relative is not None
+            assert component.add is not None
+            parts.append((grouped_evaluator(component.relative, type_name), component.add))
+        found = self._parts[type_name] = tuple(parts)
+        return found
 
 
 def _row_builder(parameter: SearchParameter, param: int, *, component: bool) -> RowBuilder | None:
@@ -209,70 +219,77 @@ def _row_builder(parameter: SearchParameter, param: int, *, component: bool) -> 
 
 
 def _token_rows(param: int, derived: tuple[int, int] | None) -> RowBuilder:
-    def add(rows: IndexRows, item: TypedValue, group: int | None) -> None:
+    def add(rows: IndexRows, fhir_type: str, nodes: list[Any], group: int | None) -> None:
         tokens = rows[TokenIndex]
-        for key in values.tokens(item.type, item.value):
-            tokens.append((param, group, key.system, key.code, key.system_code))
-        if derived is None:
-            return
-        of_type, text_param = derived
-        for key in values.identifier_types(item.type, item.value):
-            tokens.append((of_type, group, key.system, key.code, key.system_code))
-        for text in values.token_texts(item.type, item.value):
-            text_key = values.string_key(text)
-            rows[StringIndex].append((text_param, group, text_key.normalized, text_key.exact))
+        for node in nodes:
+            for key in values.tokens(fhir_type, node):
+                tokens.append((param, group, key.system, key.code, key.system_code))
+            if derived is None:
+                continue
+            of_type, text_param = derived
+            for key in values.identifier_types(fhir_type, node):
+                tokens.append((of_type, group, key.system, key.code, key.system_code))
+            for text in values.token_texts(fhir_type, node):
+                text_key = values.string_key(text)
+                rows[StringIndex].append((text_param, group, text_key.normalized, text_key.exact))
 
     return add
 
 
 def _reference_rows(param: int, identifier: int | None) -> RowBuilder:
-    def add(rows: IndexRows, item: TypedValue, group: int | None) -> None:
-        for key in values.references(item.type, item.value):
-            rows[ReferenceIndex].append((param, group, key.target_type, key.target_id, key.url))
-        if identifier is None:
-            return
-        for token in values.reference_identifiers(item.type, item.value):
-            rows[TokenIndex].append((identifier, group, token.system, token.code, token.system_code))
+    def add(rows: IndexRows, fhir_type: str, nodes: list[Any], group: int | None) -> None:
+        for node in nodes:
+            for key in values.references(fhir_type, node):
+                rows[ReferenceIndex].append((param, group, key.target_type, key.target_id, key.url))
+            if identifier is None:
+                continue
+            for token in values.reference_identifiers(fhir_type, node):
+                rows[TokenIndex].append((identifier, group, token.system, token.code, token.system_code))
 
     return add
 
 
 def _string_rows(param: int) -> RowBuilder:
-    def add(rows: IndexRows, item: TypedValue, group: int | None) -> None:
-        for key in values.strings(item.type, item.value):
-            rows[StringIndex].append((param, group, key.normalized, key.exact))
+    def add(rows: IndexRows, fhir_type: str, nodes: list[Any], group: int | None) -> None:
+        for node in nodes:
+            for key in values.strings(fhir_type, node):
+                rows[StringIndex].append((param, group, key.normalized, key.exact))
 
     return add
 
 
 def _date_rows(param: int) -> RowBuilder:
-    def add(rows: IndexRows, item: TypedValue, group: int | None) -> None:
-        for low, high in values.dates(item.type, item.value):
-            rows[DateIndex].append((param, group, low, high))
+    def add(rows: IndexRows, fhir_type: str, nodes: list[Any], group: int | None) -> None:
+        for node in nodes:
+            for low, high in values.dates(fhir_type, node):
+                rows[DateIndex].append((param, group, low, high))
 
     return add
 
 
 def _number_rows(param: int) -> RowBuilder:
-    def add(rows: IndexRows, item: TypedValue, group: int | None) -> None:
-        for number in values.numbers(item.type, item.value):
-            rows[NumberIndex].append((param, group, number))
+    def add(rows: IndexRows, fhir_type: str, nodes: list[Any], group: int | None) -> None:
+        for node in nodes:
+            for number in values.numbers(fhir_type, node):
+                rows[NumberIndex].append((param, group, number))
 
     return add
 
 
 def _quantity_rows(param: int) -> RowBuilder:
-    def add(rows: IndexRows, item: TypedValue, group: int | None) -> None:
-        for key in values.quantities(item.type, item.value):
-            rows[QuantityIndex].append((param, group, key.value, key.system_code, key.code, key.unit))
+    def add(rows: IndexRows, fhir_type: str, nodes: list[Any], group: int | None) -> None:
+        for node in nodes:
+            for key in values.quantities(fhir_type, node):
+                rows[QuantityIndex].append((param, group, key.value, key.system_code, key.code, key.unit))
 
     return add
 
 
 def _uri_rows(param: int) -> RowBuilder:
-    def add(rows: IndexRows, item: TypedValue, group: int | None) -> None:
-        for uri in values.uris(item.type, item.value):
-            rows[UriIndex].append((param, group, uri))
+    def add(rows: IndexRows, fhir_type: str, nodes: list[Any], group: int | None) -> None:
+        for node in nodes:
+            for uri in values.uris(fhir_type, node):
+                rows[UriIndex].append((param, group, uri))
 
     return add
 
@@ -286,6 +303,8 @@ _VALUE_ROWS: dict[str, Callable[[int], RowBuilder]] = {
 }
 
 
+PlanIndex = Callable[[IndexRows, dict[str, Any]], None]  # a plan's `index` method, bound
+
 # Key sets remembered per type: resources of a type mostly share a few, but input may vary without end.
 KEY_SETS_KEPT = 256
 
@@ -296,17 +315,18 @@ class _TypePlans:
 
     parameters: dict[str, SearchParameter]
     plans: tuple[ParameterPlan, ...]
-    by_keys: dict[frozenset[str], tuple[ParameterPlan, ...]] = field(default_factory=dict)
+    by_keys: dict[frozenset[str], tuple[PlanIndex, ...]] = field(default_factory=dict)
 
-    def reading(self, content: dict[str, Any]) -> tuple[ParameterPlan, ...]:
-        """The plans that can find something in `content`: most of a type's parameters find nothing in a
-        given resource, and skipping them unevaluated (by their `reads`) is cheaper than evaluating."""
+    def reading(self, content: dict[str, Any]) -> tuple[PlanIndex, ...]:
+        """The plans that can find something in `content`, as their `index` methods: most of a type's
+        parameters find nothing in a given resource, and skipping them unevaluated (by their `reads`) is
+        cheaper than evaluating."""
         keys = frozenset(content)
         found = self.by_keys.get(keys)
         if found is None:
             if len(self.by_keys) >= KEY_SETS_KEPT:
                 self.by_keys.clear()
-            found = tuple(plan for plan in self.plans if plan.reads is None or not plan.reads.isdisjoint(keys))
+            found = tuple(plan.index for plan in self.plans if plan.reads is None or not plan.reads.isdisjoint(keys))
             self.by_keys[keys] = found
         return found
 
@@ -339,7 +359,7 @@ def _build_plans(parameters: dict[str, SearchParameter]) -> tuple[ParameterPlan,
             parameter=parameter,
             param=param,
             add=_row_builder(parameter, param, component=False),
-            extract=compile_expression(parameter.expression, parameter.resource_type),
+            extract=grouped_evaluator(parameter.expression, parameter.resource_type),
             reads=resource_keys(parameter.expression, parameter.resource_type),
             components=_component_plans(parameter) if parameter.type == "composite" else (),
         )
@@ -360,7 +380,7 @@ def _component_plans(parameter: SearchParameter) -> tuple[ParameterPlan, ...]:
                 parameter=definition,
                 param=param,
                 add=_row_builder(definition, param, component=True),
-                relative=compile_relative(component.expression),
+                relative=component.expression,
             )
         )
     return tuple(parts)
