@@ -550,15 +550,22 @@ def _child(key: str, nullable: bool, then: _Runner) -> _Runner:
     """`.key`: a list value flattens into the collection, a missing key adds nothing."""
 
     def run(nodes: list[Any], resource: dict[str, Any]) -> list[Any]:
-        found: list[Any] = []
-        for node in nodes:
-            value = node.get(key)
+        found: list[Any]
+        if len(nodes) == 1:  # most steps, all first ones (from the resource), start from one node: no loop
+            value = nodes[0].get(key)
             if value is None:
-                continue
-            if value.__class__ is list:
-                found.extend(value)
-            else:
-                found.append(value)
+                return []
+            found = list(value) if value.__class__ is list else [value]
+        else:
+            found = []
+            for node in nodes:
+                value = node.get(key)
+                if value is None:
+                    continue
+                if value.__class__ is list:
+                    found.extend(value)
+                else:
+                    found.append(value)
         if nullable and None in found:
             found = [value for value in found if value is not None]
         return then(found, resource) if found else found
@@ -752,8 +759,10 @@ def _part_reads(steps: list[_Step], context_type: str) -> frozenset[str] | None:
 def _native(runners: list[_Runner], *, union: bool) -> GroupedEvaluator:
     if not runners:
         return lambda node, resource: []
-    if len(runners) == 1 and not union:
+    if len(runners) == 1:  # a path, or the one part of a union that applies to the type (as most do)
         (runner,) = runners
+        if union:
+            return lambda node, resource: _distinct(runner([node], node if resource is None else resource))
         return lambda node, resource: runner([node], node if resource is None else resource)
 
     def evaluate(node: Any, resource: dict[str, Any] | None) -> list[TypedNodes]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -62,9 +62,13 @@ def token_system_codes(found: IndexRows, param: int) -> set[int | None]:
 
 @dataclass
 class IndexBatch:
-    """Index changes waiting to be written: rows per table, and resources whose old rows go first."""
+    """Index changes waiting to be written: each resource's rows, and resources whose old rows go first.
 
-    rows: dict[type[SearchIndex], list[Row]] = field(default_factory=lambda: {model: [] for model in INDEX_MODELS})
+    A resource's rows are kept as `index_rows` gave them and get its id only as they are written, so a row
+    is built once, not copied into a table-wide list first.
+    """
+
+    found: list[tuple[int, IndexRows]] = field(default_factory=list)
     cleared: list[int] = field(default_factory=list)
 
     def replace(self, resource: Resource, *, is_new: bool) -> None:
@@ -77,21 +81,25 @@ class IndexBatch:
         """Rows `index_rows` extracted earlier (None: a deletion, no rows), in place of the resource's old ones."""
         if not is_new:
             self.cleared.append(resource_id)
-        if found is None:
-            return
-        for model, rows in found.items():
-            if rows:
-                self.rows[model].extend((resource_id, *row) for row in rows)
+        if found is not None:
+            self.found.append((resource_id, found))
+
+    def rows_of(self, model: type[SearchIndex]) -> Iterator[Row]:
+        """The rows waiting for one table, each with its resource's id first (the table's first column)."""
+        for resource_id, found in self.found:
+            key = (resource_id,)
+            for row in found[model]:
+                yield key + row
 
     def write(self) -> None:
         if self.cleared:
             _delete_rows(self.cleared)
             self.cleared = []
         with connection.cursor() as cursor:
-            for model, rows in self.rows.items():
-                if rows:
-                    _copy(cursor.cursor, model, rows)
-                    rows.clear()
+            for model in INDEX_MODELS:
+                if any(found[model] for _, found in self.found):
+                    _copy(cursor.cursor, model, self.rows_of(model))
+        self.found = []
 
 
 _pending: ContextVar[IndexBatch | None] = ContextVar("pending_index_batch", default=None)
@@ -124,15 +132,16 @@ def deferred_indexing() -> Iterator[None]:
         _pending.reset(token)
 
 
-def _copy(cursor: Any, model: type[SearchIndex], rows: list[Row]) -> None:
+def _copy(cursor: Any, model: type[SearchIndex], rows: Iterator[Row]) -> None:
     """COPY is the fast way in: rows go as one stream, not one INSERT parameter set each. In binary: psycopg
     writes a row in half the time it takes to write it as text (numbers and instants are not turned into
     digits), and PostgreSQL reads it no slower."""
     columns = ", ".join(f'"{name}"' for name in ("resource_id", "param", "group", *COLUMNS[model]))
     with cursor.copy(f"COPY {model._meta.db_table} ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
         copy.set_types(_column_types(model))
+        write_row = copy.write_row
         for row in rows:
-            copy.write_row(row)
+            write_row(row)
 
 
 @functools.cache
@@ -218,88 +227,68 @@ def _row_builder(parameter: SearchParameter, param: int, *, component: bool) -> 
     return _VALUE_ROWS[kind](param)
 
 
+# The row builders append `(param, group) + key`: each key of values.py is a tuple of its table's value
+# columns in COLUMNS' order, so a row is one tuple concatenation, with no field read one by one. Plain
+# loops: a generator costs more to set up than the one or two keys of a value it would go over.
+
+
 def _token_rows(param: int, derived: tuple[int, int] | None) -> RowBuilder:
     def add(rows: IndexRows, fhir_type: str, nodes: list[Any], group: int | None) -> None:
-        tokens = rows[TokenIndex]
+        append = rows[TokenIndex].append
+        head = (param, group)
+        derived_heads = None
+        if derived is not None and fhir_type in values.DERIVED_TOKEN_TYPES:
+            derived_heads = (derived[0], group), (derived[1], group)
         for node in nodes:
             for key in values.tokens(fhir_type, node):
-                tokens.append((param, group, key.system, key.code, key.system_code))
-            if derived is None:
-                continue
-            of_type, text_param = derived
-            for key in values.identifier_types(fhir_type, node):
-                tokens.append((of_type, group, key.system, key.code, key.system_code))
-            for text in values.token_texts(fhir_type, node):
-                text_key = values.string_key(text)
-                rows[StringIndex].append((text_param, group, text_key.normalized, text_key.exact))
+                append(head + key)
+            if derived_heads is not None:
+                of_type_head, text_head = derived_heads
+                for key in values.identifier_types(fhir_type, node):
+                    append(of_type_head + key)
+                for text in values.token_texts(fhir_type, node):
+                    rows[StringIndex].append(text_head + values.string_key(text))
 
     return add
 
 
 def _reference_rows(param: int, identifier: int | None) -> RowBuilder:
     def add(rows: IndexRows, fhir_type: str, nodes: list[Any], group: int | None) -> None:
+        append = rows[ReferenceIndex].append
+        head = (param, group)
+        identifier_head = None if identifier is None else (identifier, group)
         for node in nodes:
             for key in values.references(fhir_type, node):
-                rows[ReferenceIndex].append((param, group, key.target_type, key.target_id, key.url))
-            if identifier is None:
-                continue
-            for token in values.reference_identifiers(fhir_type, node):
-                rows[TokenIndex].append((identifier, group, token.system, token.code, token.system_code))
+                append(head + key)
+            if identifier_head is not None:
+                for token in values.reference_identifiers(fhir_type, node):
+                    rows[TokenIndex].append(identifier_head + token)
 
     return add
 
 
-def _string_rows(param: int) -> RowBuilder:
-    def add(rows: IndexRows, fhir_type: str, nodes: list[Any], group: int | None) -> None:
-        for node in nodes:
-            for key in values.strings(fhir_type, node):
-                rows[StringIndex].append((param, group, key.normalized, key.exact))
+def _value_rows(model: type[SearchIndex], keys: Callable[[str, Any], Sequence[Any]]) -> Callable[[int], RowBuilder]:
+    """A builder of the rows of a parameter whose values `keys` gives the keys of, all in one table."""
 
-    return add
+    def for_param(param: int) -> RowBuilder:
+        def add(rows: IndexRows, fhir_type: str, nodes: list[Any], group: int | None) -> None:
+            append = rows[model].append
+            head = (param, group)
+            for node in nodes:
+                for key in keys(fhir_type, node):
+                    append(head + key)
 
+        return add
 
-def _date_rows(param: int) -> RowBuilder:
-    def add(rows: IndexRows, fhir_type: str, nodes: list[Any], group: int | None) -> None:
-        for node in nodes:
-            for low, high in values.dates(fhir_type, node):
-                rows[DateIndex].append((param, group, low, high))
-
-    return add
-
-
-def _number_rows(param: int) -> RowBuilder:
-    def add(rows: IndexRows, fhir_type: str, nodes: list[Any], group: int | None) -> None:
-        for node in nodes:
-            for number in values.numbers(fhir_type, node):
-                rows[NumberIndex].append((param, group, number))
-
-    return add
-
-
-def _quantity_rows(param: int) -> RowBuilder:
-    def add(rows: IndexRows, fhir_type: str, nodes: list[Any], group: int | None) -> None:
-        for node in nodes:
-            for key in values.quantities(fhir_type, node):
-                rows[QuantityIndex].append((param, group, key.value, key.system_code, key.code, key.unit))
-
-    return add
-
-
-def _uri_rows(param: int) -> RowBuilder:
-    def add(rows: IndexRows, fhir_type: str, nodes: list[Any], group: int | None) -> None:
-        for node in nodes:
-            for uri in values.uris(fhir_type, node):
-                rows[UriIndex].append((param, group, uri))
-
-    return add
+    return for_param
 
 
 _VALUE_ROWS: dict[str, Callable[[int], RowBuilder]] = {
-    "string": _string_rows,
-    "date": _date_rows,
-    "number": _number_rows,
-    "quantity": _quantity_rows,
-    "uri": _uri_rows,
+    "string": _value_rows(StringIndex, values.strings),
+    "date": _value_rows(DateIndex, values.dates),
+    "number": _value_rows(NumberIndex, values.numbers),
+    "quantity": _value_rows(QuantityIndex, values.quantities),
+    "uri": _value_rows(UriIndex, values.uris),
 }
 
 
@@ -315,13 +304,13 @@ class _TypePlans:
 
     parameters: dict[str, SearchParameter]
     plans: tuple[ParameterPlan, ...]
-    by_keys: dict[frozenset[str], tuple[PlanIndex, ...]] = field(default_factory=dict)
+    by_keys: dict[tuple[str, ...], tuple[PlanIndex, ...]] = field(default_factory=dict)
 
     def reading(self, content: dict[str, Any]) -> tuple[PlanIndex, ...]:
         """The plans that can find something in `content`, as their `index` methods: most of a type's
         parameters find nothing in a given resource, and skipping them unevaluated (by their `reads`) is
         cheaper than evaluating."""
-        keys = frozenset(content)
+        keys = tuple(content)  # in order: quicker to make than a set, and one source writes its keys alike
         found = self.by_keys.get(keys)
         if found is None:
             if len(self.by_keys) >= KEY_SETS_KEPT:
