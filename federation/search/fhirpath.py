@@ -51,8 +51,11 @@ Evaluator = Callable[[dict[str, Any]], list[TypedValue]]
 # reads these directly, choosing how to index a type once per run instead of once per node, with no
 # TypedValue built per node; compile_expression and compile_relative flatten them into TypedValues.
 TypedNodes = tuple[str, list[Any]]
-# Evaluates on a node (the resource, or a composite's node) within its resource, if known.
-GroupedEvaluator = Callable[[Any, dict[str, Any] | None], list[TypedNodes]]
+# Evaluates from one node, given in a list (the resource, or a composite's node), within its resource. The
+# compiled runners take lists, and a path's runner is then its evaluator itself: no call in between.
+GroupedEvaluator = Callable[[list[Any], dict[str, Any]], list[TypedNodes]]
+# Evaluates on a node within its resource, if known (see compile_relative for when it is not).
+_Evaluation = Callable[[Any, dict[str, Any] | None], list[TypedNodes]]
 
 
 class RelativeEvaluator(Protocol):
@@ -91,7 +94,7 @@ def compile_relative(expression: str) -> RelativeEvaluator:
 def grouped_evaluator(expression: str, context_type: str) -> GroupedEvaluator:
     """What compile_expression (context_type a resource type) and compile_relative (a composite's node type)
     evaluate, given as it is computed: runs of nodes of one type, which the TypedValues only flatten."""
-    return _compile(expression, context_type).evaluate
+    return _compile(expression, context_type).run
 
 
 def _typed_values(found: list[TypedNodes]) -> list[TypedValue]:
@@ -472,9 +475,15 @@ def _cast_matches(wanted: str, actual: str) -> bool:
 def _compile_child(name: str, rest: Sequence[_Step], current: str, terminal: _Terminal) -> _Runner:
     found = element_type(current, name)
     if found is not None:
-        type_name, repeats = found
-        nullable = repeats and type_name[:1].islower()  # primitive arrays hold null where only `_x` has data
-        return _child(name, nullable, _compile_steps(rest, type_name, terminal))
+        # This element and those after it that are elements too (not choices, casts...): one runner.
+        keys = []
+        while True:
+            type_name, repeats = found
+            nullable = repeats and type_name[:1].islower()  # primitive arrays hold null where only `_x` has data
+            keys.append((name, nullable))
+            if not rest or not isinstance(rest[0], _Child) or (found := element_type(type_name, rest[0].name)) is None:
+                return _children(tuple(keys), _compile_steps(rest, type_name, terminal))
+            name, rest = rest[0].name, rest[1:]
     variants = choice_types(current, name)
     if not variants:
         raise _NotCompiledError(f"{current} has no element {name}")
@@ -484,7 +493,9 @@ def _compile_child(name: str, rest: Sequence[_Step], current: str, terminal: _Te
         rest = rest[1:]
     if len(variants) > 1 and any(isinstance(step, _Pick) for step in rest):
         raise _NotCompiledError("An indexer after a choice element without a cast")
-    return _fork([_child(key, False, _compile_steps(rest, type_name, terminal)) for key, type_name in variants.items()])
+    return _fork(
+        [_children(((key, False),), _compile_steps(rest, type_name, terminal)) for key, type_name in variants.items()]
+    )
 
 
 def _compile_condition(node: _Node, current: str) -> _Condition:
@@ -546,29 +557,34 @@ def _typed(type_name: str) -> _Runner:
     return lambda nodes, resource: [(type_name, nodes)]
 
 
-def _child(key: str, nullable: bool, then: _Runner) -> _Runner:
-    """`.key`: a list value flattens into the collection, a missing key adds nothing."""
+def _children(keys: tuple[tuple[str, bool], ...], then: _Runner) -> _Runner:
+    """`.key1.key2...` (each key with whether its values may be null): a list value flattens into the
+    collection, a missing key adds nothing. Several steps in one runner: a call less for each."""
 
     def run(nodes: list[Any], resource: dict[str, Any]) -> list[Any]:
-        found: list[Any]
-        if len(nodes) == 1:  # most steps, all first ones (from the resource), start from one node: no loop
-            value = nodes[0].get(key)
-            if value is None:
-                return []
-            found = list(value) if value.__class__ is list else [value]
-        else:
-            found = []
-            for node in nodes:
-                value = node.get(key)
+        for key, nullable in keys:
+            found: list[Any]
+            if len(nodes) == 1:  # most steps, all first ones (from the resource), start from one node: no loop
+                value = nodes[0].get(key)
                 if value is None:
-                    continue
-                if value.__class__ is list:
-                    found.extend(value)
-                else:
-                    found.append(value)
-        if nullable and None in found:
-            found = [value for value in found if value is not None]
-        return then(found, resource) if found else found
+                    return []
+                found = list(value) if value.__class__ is list else [value]
+            else:
+                found = []
+                for node in nodes:
+                    value = node.get(key)
+                    if value is None:
+                        continue
+                    if value.__class__ is list:
+                        found.extend(value)
+                    else:
+                        found.append(value)
+            if nullable and None in found:
+                found = [value for value in found if value is not None]
+            if not found:
+                return found
+            nodes = found
+        return then(nodes, resource)
 
     return run
 
@@ -666,20 +682,25 @@ def _distinct(found: list[TypedNodes]) -> list[TypedNodes]:
 
     Primitives go through a set (a ValueSet's union of codes runs to thousands); objects, rarely
     more than a few, are compared with each other: Python's equality first, which `_same` implies and
-    which tells two different objects apart in C (a resource's identifiers are compared pairwise).
+    which tells two different objects apart in C (`node in seen`: a resource's identifiers are compared
+    pairwise in one call, and only an equal pair is looked at further).
     """
     if len(found) < 2 and (not found or len(found[0][1]) < 2):
         return found
     unique: list[TypedNodes] = []
     primitives: set[tuple[str, type, Any]] = set()
     objects: list[tuple[str, Any]] = []
+    seen = []  # the objects' nodes
     for type_name, nodes in found:
         kept = []
         for node in nodes:
             if node.__class__ is dict:
-                if any(seen == node and type_name == seen_type and _same(node, seen) for seen_type, seen in objects):
+                if node in seen and any(
+                    other == node and type_name == other_type and _same(node, other) for other_type, other in objects
+                ):
                     continue
                 objects.append((type_name, node))
+                seen.append(node)
             else:
                 # The class keeps 1 and true apart; a decimal's text keeps 1.0 and 1.00 apart.
                 key = (type_name, node.__class__, str(node) if node.__class__ is Decimal else node)
@@ -713,9 +734,19 @@ def _same(first: Any, second: Any) -> bool:
 
 @dataclass(frozen=True)
 class _Compiled:
-    evaluate: GroupedEvaluator
+    run: GroupedEvaluator
+    evaluate: _Evaluation
     native: bool
     reads: frozenset[str] | None = None  # see resource_keys
+
+    @classmethod
+    def natively(cls, run: GroupedEvaluator, reads: frozenset[str] | None) -> _Compiled:
+        """Compiled runners read the node itself where no resource is given."""
+        return cls(run, lambda node, resource: run([node], node if resource is None else resource), True, reads)
+
+    @classmethod
+    def interpreted(cls, evaluate: _Evaluation) -> _Compiled:
+        return cls(lambda nodes, resource: evaluate(nodes[0], resource), evaluate, native=False)
 
 
 @functools.cache
@@ -723,14 +754,14 @@ def _compile(expression: str, context_type: str) -> _Compiled:
     try:
         tree = _Parser(expression).parse()
     except _NotCompiledError:
-        return _Compiled(_fallback(expression), native=False)
+        return _Compiled.interpreted(_fallback(expression))
     parts = [part for part in _union_parts(tree) if _applies(part, context_type)]
     try:
         runners = [_compile_part(part, context_type) for part in parts]
     except _NotCompiledError:
-        return _Compiled(_fallback(_fallback_text(expression, parts, context_type)), native=False)
-    evaluate = _native(runners, union=isinstance(tree, _Binary) and tree.operator == "|")
-    return _Compiled(evaluate, native=True, reads=_union_reads(parts, context_type))
+        return _Compiled.interpreted(_fallback(_fallback_text(expression, parts, context_type)))
+    run = _native(runners, union=isinstance(tree, _Binary) and tree.operator == "|")
+    return _Compiled.natively(run, _union_reads(parts, context_type))
 
 
 def _union_reads(parts: list[_Node], context_type: str) -> frozenset[str] | None:
@@ -758,17 +789,15 @@ def _part_reads(steps: list[_Step], context_type: str) -> frozenset[str] | None:
 
 def _native(runners: list[_Runner], *, union: bool) -> GroupedEvaluator:
     if not runners:
-        return lambda node, resource: []
+        return _nothing
     if len(runners) == 1:  # a path, or the one part of a union that applies to the type (as most do)
         (runner,) = runners
-        if union:
-            return lambda node, resource: _distinct(runner([node], node if resource is None else resource))
-        return lambda node, resource: runner([node], node if resource is None else resource)
+        return (lambda nodes, resource: _distinct(runner(nodes, resource))) if union else runner
 
-    def evaluate(node: Any, resource: dict[str, Any] | None) -> list[TypedNodes]:
-        start, values, within = [node], [], node if resource is None else resource
+    def evaluate(nodes: list[Any], resource: dict[str, Any]) -> list[TypedNodes]:
+        values = []
         for runner in runners:
-            values += runner(start, within)
+            values += runner(nodes, resource)
         return _distinct(values)
 
     return evaluate
@@ -792,7 +821,7 @@ def _fallback_text(expression: str, parts: list[_Node], resource_type: str) -> s
 _RESOLVING_IN: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("fhirpath_resolving_in")
 
 
-def _fallback(expression: str) -> GroupedEvaluator:
+def _fallback(expression: str) -> _Evaluation:
     """fhirpathpy for what is not compiled: slower, but right. `%resource` is the resource, and
     `resolve()` gives what `_reference_target` does (contained resources, or type-and-id stand-ins)."""
     options = {"returnRawData": True, "userInvocationTable": {"resolve": {"fn": _resolve_for_fhirpathpy}}}

@@ -185,7 +185,7 @@ class ParameterPlan:
 
     def index(self, rows: IndexRows, content: dict[str, Any]) -> None:
         assert self.extract is not None
-        found = self.extract(content, content)
+        found = self.extract([content], content)
         add = self.add
         if add is not None:
             for type_name, nodes in found:
@@ -196,7 +196,7 @@ class ParameterPlan:
             parts = self._parts.get(type_name) or self._parts_on(type_name)
             for node in nodes:
                 for evaluate, add_part in parts:
-                    for part_type, part_nodes in evaluate(node, content):
+                    for part_type, part_nodes in evaluate([node], content):
                         add_part(rows, part_type, part_nodes, group)
                 group += 1
 

@@ -152,11 +152,11 @@ def token_texts(fhir_type: str, value: Any) -> Sequence[str]:
 
 def identifier_types(fhir_type: str, value: Any) -> Sequence[TokenKey]:
     """For `:of-type`: one key per type coding, `type-system|type-code|value` as system|code."""
-    if fhir_type != "Identifier" or "value" not in value:
+    if fhir_type != "Identifier" or "value" not in value or "type" not in value:
         return _NONE
     return [
         token_key(f"{coding.get('system', '')}|{coding['code']}", str(value["value"]))
-        for coding in value.get("type", {}).get("coding", ())
+        for coding in value["type"].get("coding", ())
         if "code" in coding
     ]
 
