@@ -750,9 +750,16 @@ class _Compiled:
 
 
 @functools.cache
+def _parse(expression: str) -> _Node:
+    """Parsed once: the long shared expressions (`AllergyIntolerance.code | Condition.code | ...`) are
+    compiled for each of many types. The tree is immutable, so the types share it."""
+    return _Parser(expression).parse()
+
+
+@functools.cache
 def _compile(expression: str, context_type: str) -> _Compiled:
     try:
-        tree = _Parser(expression).parse()
+        tree = _parse(expression)
     except _NotCompiledError:
         return _Compiled.interpreted(_fallback(expression))
     parts = [part for part in _union_parts(tree) if _applies(part, context_type)]
