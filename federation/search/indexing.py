@@ -193,7 +193,9 @@ class ParameterPlan:
             return
         group = 0
         for type_name, nodes in found:
-            parts = self._parts.get(type_name) or self._parts_on(type_name)
+            parts = self._parts.get(type_name)
+            if parts is None:
+                parts = self._parts[type_name] = self._parts_on(type_name)
             for node in nodes:
                 for evaluate, add_part in parts:
                     for part_type, part_nodes in evaluate([node], content):
@@ -201,13 +203,13 @@ class ParameterPlan:
                 group += 1
 
     def _parts_on(self, type_name: str) -> tuple[tuple[GroupedEvaluator, RowBuilder], ...]:
+        """Each component's expression compiled for a composite's node of this type, with its row builder."""
         parts = []
         for component in self.components:
             assert component.relative is not None
             assert component.add is not None
             parts.append((grouped_evaluator(component.relative, type_name), component.add))
-        found = self._parts[type_name] = tuple(parts)
-        return found
+        return tuple(parts)
 
 
 def _row_builder(parameter: SearchParameter, param: int, *, component: bool) -> RowBuilder | None:

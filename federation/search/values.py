@@ -2,10 +2,9 @@
 
 Each function takes a value found by a parameter's expression (see search.fhirpath) and gives the
 keys its index table stores (lists, not generators: they run for every value of every write), each
-a tuple of the table's value columns in order (indexing.COLUMNS), so that a row is the tuple's
-concatenation to the parameter's key and group. Values of
-a type that a parameter type cannot use give nothing (the spec allows e.g. a date parameter over
-`onset[x]`, where onsetString has no date).
+a tuple of the table's value columns in order (indexing.COLUMNS): a row is the parameter's key and
+group with the key appended. Values of a type that a parameter type cannot use give nothing (the
+spec allows e.g. a date parameter over `onset[x]`, where onsetString has no date).
 """
 
 from __future__ import annotations
@@ -79,7 +78,7 @@ def _token_key(system: str | None, code: str) -> TokenKey:
 def identifier_key(system: str | None, value: str) -> TokenKey:
     """token_key of an identifier, kept in a cache of its own: most values are a record's own number, seen
     once, which would churn the cache of codes; but some come back with nearly every write (a prescription's
-    RP group number 1, 2..., an institution's number), half the identifiers of a Japanese export."""
+    RP group number 1, 2..., an institution's number): half of those in the benchmark's JP Core export."""
     if len(value) + len(system or "") <= CACHED_TEXT_LENGTH:
         return _cached_identifier_key(system, value)
     return _token_key(system, value)
