@@ -607,7 +607,7 @@ def measure_extraction(plan: Plan, seed: int) -> ExtractionReport:
     type's FHIRPath expressions happens once per process and is not timed.
     """
     from federation.models import Resource
-    from federation.search.indexing import IndexBatch, extraction_plan
+    from federation.search.indexing import INDEX_MODELS, IndexBatch, extraction_plan
 
     # Other people than the loaded ones (seed + 1): nothing here may depend on what is stored.
     resources = medication_resources()
@@ -630,7 +630,7 @@ def measure_extraction(plan: Plan, seed: int) -> ExtractionReport:
             batch.replace(row, is_new=True)
         seconds = time.perf_counter() - started
         total_s += seconds
-        made = {model.__name__: len(found) for model, found in batch.rows.items()}
+        made = {model.__name__: sum(1 for _ in batch.rows_of(model)) for model in INDEX_MODELS}
         total_rows.update(made)
         by_type[resource_type] = {
             "resources": len(of_type),

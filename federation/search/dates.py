@@ -20,8 +20,10 @@ DATE_PATTERN = re.compile(
     r"(?P<zone>Z|[+-]\d{2}:\d{2})?)?)?)?$"
 )
 ONE_MICROSECOND = timedelta(microseconds=1)
+ONE_SECOND, ONE_MINUTE, ONE_DAY = timedelta(seconds=1), timedelta(minutes=1), timedelta(days=1)
 INTERVALS_KEPT = 8192  # bounded in count and in text length: well under a few MB
 CACHED_TEXT_LENGTH = 64
+ZONES_KEPT = 256
 
 
 def server_zone() -> ZoneInfo:
@@ -43,28 +45,29 @@ def _interval(value: str, server_zone_name: str) -> tuple[datetime, datetime] | 
     match = DATE_PATTERN.match(value.strip())
     if match is None:
         return None
-    parts = match.groupdict()
-    zone = _zone(parts["zone"], server_zone_name)
-    year = int(parts["year"])
+    year_text, month_text, day_text, hour, minute, second, fraction, zone_text = match.groups()
+    zone = _zone(zone_text, server_zone_name)
+    year = int(year_text)
     try:
-        if parts["month"] is None:
+        if month_text is None:
             return _span(datetime(year, 1, 1, tzinfo=zone), datetime(year + 1, 1, 1, tzinfo=zone))
-        month = int(parts["month"])
-        if parts["day"] is None:
+        month = int(month_text)
+        if day_text is None:
             start = datetime(year, month, 1, tzinfo=zone)
             return _span(start, start + timedelta(days=monthrange(year, month)[1]))
-        day = datetime(year, month, int(parts["day"]), tzinfo=zone)
-        if parts["hour"] is None:
-            return _span(day, day + timedelta(days=1))
-        moment = day.replace(hour=int(parts["hour"]), minute=int(parts["minute"]))
-        if parts["second"] is None:
-            return _span(moment, moment + timedelta(minutes=1))
-        moment = moment.replace(second=int(parts["second"]))
-        fraction = parts["fraction"]
+        day = int(day_text)
+        # Each instant made in one datetime() call: a date's and its time's fields at once.
+        if hour is None:
+            moment = datetime(year, month, day, tzinfo=zone)
+            return _span(moment, moment + ONE_DAY)
+        if second is None:
+            moment = datetime(year, month, day, int(hour), int(minute), tzinfo=zone)
+            return _span(moment, moment + ONE_MINUTE)
         if fraction is None:
-            return _span(moment, moment + timedelta(seconds=1))
+            moment = datetime(year, month, day, int(hour), int(minute), int(second), tzinfo=zone)
+            return _span(moment, moment + ONE_SECOND)
         digits = fraction[1:7]
-        moment = moment.replace(microsecond=int(digits.ljust(6, "0")))
+        moment = datetime(year, month, day, int(hour), int(minute), int(second), int(digits.ljust(6, "0")), zone)
         return _span(moment, moment + timedelta(microseconds=10 ** (6 - len(digits))))
     except ValueError:
         return None
@@ -77,6 +80,7 @@ def _span(start: datetime, end: datetime) -> tuple[datetime, datetime]:
 _cached_interval = functools.lru_cache(maxsize=INTERVALS_KEPT)(_interval)
 
 
+@functools.lru_cache(maxsize=ZONES_KEPT)  # a handful in practice (Z, +09:00, the server's)
 def _zone(text: str | None, server_zone_name: str) -> tzinfo:
     if text is None:
         return ZoneInfo(server_zone_name)

@@ -47,6 +47,15 @@ class TypedValue:
 
 
 Evaluator = Callable[[dict[str, Any]], list[TypedValue]]
+# What the compiled closures give: the selected nodes in order, grouped in runs of one FHIR type. Indexing
+# reads these directly, choosing how to index a type once per run instead of once per node, with no
+# TypedValue built per node; compile_expression and compile_relative flatten them into TypedValues.
+TypedNodes = tuple[str, list[Any]]
+# Evaluates from one node, given in a list (the resource, or a composite's node), within its resource. The
+# compiled runners take lists, and a path's runner is then its evaluator itself: no call in between.
+GroupedEvaluator = Callable[[list[Any], dict[str, Any]], list[TypedNodes]]
+# Evaluates on a node within its resource, if known (see compile_relative for when it is not).
+_Evaluation = Callable[[Any, dict[str, Any] | None], list[TypedNodes]]
 
 
 class RelativeEvaluator(Protocol):
@@ -63,7 +72,8 @@ def compile_expression(expression: str, resource_type: str) -> Evaluator:
     ancestors such as Resource, or at no type at all), so a shared expression like
     `Patient.name | Practitioner.name` costs one path per type. Compiled once, then cached.
     """
-    return _on_resource(_compile(expression, resource_type).evaluate)
+    evaluate = _compile(expression, resource_type).evaluate
+    return lambda resource: _typed_values(evaluate(resource, resource))
 
 
 @functools.cache
@@ -76,9 +86,19 @@ def compile_relative(expression: str) -> RelativeEvaluator:
     """
 
     def evaluate(node: Any, type_name: str, resource: dict[str, Any] | None = None) -> list[TypedValue]:
-        return _compile(expression, type_name).evaluate(node, resource)
+        return _typed_values(_compile(expression, type_name).evaluate(node, resource))
 
     return evaluate
+
+
+def grouped_evaluator(expression: str, context_type: str) -> GroupedEvaluator:
+    """What compile_expression (context_type a resource type) and compile_relative (a composite's node type)
+    evaluate, given as it is computed: runs of nodes of one type, which the TypedValues only flatten."""
+    return _compile(expression, context_type).run
+
+
+def _typed_values(found: list[TypedNodes]) -> list[TypedValue]:
+    return [TypedValue(type_name, node) for type_name, nodes in found for node in nodes]
 
 
 def is_native(expression: str, resource_type: str) -> bool:
@@ -455,9 +475,15 @@ def _cast_matches(wanted: str, actual: str) -> bool:
 def _compile_child(name: str, rest: Sequence[_Step], current: str, terminal: _Terminal) -> _Runner:
     found = element_type(current, name)
     if found is not None:
-        type_name, repeats = found
-        nullable = repeats and type_name[:1].islower()  # primitive arrays hold null where only `_x` has data
-        return _child(name, nullable, _compile_steps(rest, type_name, terminal))
+        # This element and those after it that are elements too (not choices, casts...): one runner.
+        keys = []
+        while True:
+            type_name, repeats = found
+            nullable = repeats and type_name[:1].islower()  # primitive arrays hold null where only `_x` has data
+            keys.append((name, nullable))
+            if not rest or not isinstance(rest[0], _Child) or (found := element_type(type_name, rest[0].name)) is None:
+                return _children(tuple(keys), _compile_steps(rest, type_name, terminal))
+            name, rest = rest[0].name, rest[1:]
     variants = choice_types(current, name)
     if not variants:
         raise _NotCompiledError(f"{current} has no element {name}")
@@ -467,7 +493,9 @@ def _compile_child(name: str, rest: Sequence[_Step], current: str, terminal: _Te
         rest = rest[1:]
     if len(variants) > 1 and any(isinstance(step, _Pick) for step in rest):
         raise _NotCompiledError("An indexer after a choice element without a cast")
-    return _fork([_child(key, False, _compile_steps(rest, type_name, terminal)) for key, type_name in variants.items()])
+    return _fork(
+        [_children(((key, False),), _compile_steps(rest, type_name, terminal)) for key, type_name in variants.items()]
+    )
 
 
 def _compile_condition(node: _Node, current: str) -> _Condition:
@@ -523,28 +551,40 @@ def _untyped(type_name: str) -> _Runner:
 
 
 def _typed(type_name: str) -> _Runner:
-    """The end of a path: each node with its type; a node typed only as Resource carries its own."""
+    """The end of a path: its nodes with their type; a node typed only as Resource carries its own."""
     if type_name == "Resource":
-        return lambda nodes, resource: [TypedValue(node["resourceType"], node) for node in nodes]
-    return lambda nodes, resource: [TypedValue(type_name, node) for node in nodes]
+        return lambda nodes, resource: [(node["resourceType"], [node]) for node in nodes]
+    return lambda nodes, resource: [(type_name, nodes)]
 
 
-def _child(key: str, nullable: bool, then: _Runner) -> _Runner:
-    """`.key`: a list value flattens into the collection, a missing key adds nothing."""
+def _children(keys: tuple[tuple[str, bool], ...], then: _Runner) -> _Runner:
+    """`.key1.key2...` (each key with whether its values may be null): a list value flattens into the
+    collection, a missing key adds nothing. Several steps in one runner: a call less for each."""
 
     def run(nodes: list[Any], resource: dict[str, Any]) -> list[Any]:
-        found: list[Any] = []
-        for node in nodes:
-            value = node.get(key)
-            if value is None:
-                continue
-            if value.__class__ is list:
-                found.extend(value)
+        for key, nullable in keys:
+            found: list[Any]
+            if len(nodes) == 1:  # most steps, all first ones (from the resource), start from one node: no loop
+                value = nodes[0].get(key)
+                if value is None:
+                    return []
+                found = list(value) if value.__class__ is list else [value]
             else:
-                found.append(value)
-        if nullable and None in found:
-            found = [value for value in found if value is not None]
-        return then(found, resource) if found else found
+                found = []
+                for node in nodes:
+                    value = node.get(key)
+                    if value is None:
+                        continue
+                    if value.__class__ is list:
+                        found.extend(value)
+                    else:
+                        found.append(value)
+            if nullable and None in found:
+                found = [value for value in found if value is not None]
+            if not found:
+                return found
+            nodes = found
+        return then(nodes, resource)
 
     return run
 
@@ -637,31 +677,39 @@ def _reference_target(reference: dict[str, Any], resource: dict[str, Any]) -> di
     return {"resourceType": segments[-2], "id": segments[-1]}
 
 
-def _distinct(values: list[TypedValue]) -> list[TypedValue]:
-    """FHIRPath's union drops duplicates, across and within its parts.
+def _distinct(found: list[TypedNodes]) -> list[TypedNodes]:
+    """FHIRPath's union drops duplicates, across and within its parts (each run keeps its nodes not seen before).
 
     Primitives go through a set (a ValueSet's union of codes runs to thousands); objects, rarely
     more than a few, are compared with each other: Python's equality first, which `_same` implies and
-    which tells two different objects apart in C (a resource's identifiers are compared pairwise).
+    which tells two different objects apart in C (`node in seen`: a resource's identifiers are compared
+    pairwise in one call, and only an equal pair is looked at further).
     """
-    if len(values) < 2:
-        return values
-    unique: list[TypedValue] = []
+    if len(found) < 2 and (not found or len(found[0][1]) < 2):
+        return found
+    unique: list[TypedNodes] = []
     primitives: set[tuple[str, type, Any]] = set()
-    objects: list[TypedValue] = []
-    for value in values:
-        node = value.value
-        if node.__class__ is dict:
-            if any(kept.value == node and value.type == kept.type and _same(node, kept.value) for kept in objects):
-                continue
-            objects.append(value)
-        else:
-            # The class keeps 1 and true apart; a decimal's text keeps 1.0 and 1.00 apart.
-            key = (value.type, node.__class__, str(node) if node.__class__ is Decimal else node)
-            if key in primitives:
-                continue
-            primitives.add(key)
-        unique.append(value)
+    objects: list[tuple[str, Any]] = []
+    seen = []  # the objects' nodes
+    for type_name, nodes in found:
+        kept = []
+        for node in nodes:
+            if node.__class__ is dict:
+                if node in seen and any(
+                    other == node and type_name == other_type and _same(node, other) for other_type, other in objects
+                ):
+                    continue
+                objects.append((type_name, node))
+                seen.append(node)
+            else:
+                # The class keeps 1 and true apart; a decimal's text keeps 1.0 and 1.00 apart.
+                key = (type_name, node.__class__, str(node) if node.__class__ is Decimal else node)
+                if key in primitives:
+                    continue
+                primitives.add(key)
+            kept.append(node)
+        if kept:
+            unique.append((type_name, kept))
     return unique
 
 
@@ -684,30 +732,43 @@ def _same(first: Any, second: Any) -> bool:
 # Whole expressions, native or through fhirpathpy.
 
 
-# Evaluates on a node (the resource, or a composite's node) within its resource, if known.
-_Evaluation = Callable[[Any, dict[str, Any] | None], list[TypedValue]]
-
-
 @dataclass(frozen=True)
 class _Compiled:
+    run: GroupedEvaluator
     evaluate: _Evaluation
     native: bool
     reads: frozenset[str] | None = None  # see resource_keys
+
+    @classmethod
+    def natively(cls, run: GroupedEvaluator, reads: frozenset[str] | None) -> _Compiled:
+        """Compiled runners read the node itself where no resource is given."""
+        return cls(run, lambda node, resource: run([node], node if resource is None else resource), True, reads)
+
+    @classmethod
+    def interpreted(cls, evaluate: _Evaluation) -> _Compiled:
+        return cls(lambda nodes, resource: evaluate(nodes[0], resource), evaluate, native=False)
+
+
+@functools.cache
+def _parse(expression: str) -> _Node:
+    """Parsed once: the long shared expressions (`AllergyIntolerance.code | Condition.code | ...`) are
+    compiled for each of many types. The tree is immutable, so the types share it."""
+    return _Parser(expression).parse()
 
 
 @functools.cache
 def _compile(expression: str, context_type: str) -> _Compiled:
     try:
-        tree = _Parser(expression).parse()
+        tree = _parse(expression)
     except _NotCompiledError:
-        return _Compiled(_fallback(expression), native=False)
+        return _Compiled.interpreted(_fallback(expression))
     parts = [part for part in _union_parts(tree) if _applies(part, context_type)]
     try:
         runners = [_compile_part(part, context_type) for part in parts]
     except _NotCompiledError:
-        return _Compiled(_fallback(_fallback_text(expression, parts, context_type)), native=False)
-    evaluate = _native(runners, union=isinstance(tree, _Binary) and tree.operator == "|")
-    return _Compiled(evaluate, native=True, reads=_union_reads(parts, context_type))
+        return _Compiled.interpreted(_fallback(_fallback_text(expression, parts, context_type)))
+    run = _native(runners, union=isinstance(tree, _Binary) and tree.operator == "|")
+    return _Compiled.natively(run, _union_reads(parts, context_type))
 
 
 def _union_reads(parts: list[_Node], context_type: str) -> frozenset[str] | None:
@@ -733,24 +794,20 @@ def _part_reads(steps: list[_Step], context_type: str) -> frozenset[str] | None:
     return None
 
 
-def _native(runners: list[_Runner], *, union: bool) -> _Evaluation:
+def _native(runners: list[_Runner], *, union: bool) -> GroupedEvaluator:
     if not runners:
-        return lambda node, resource: []
-    if len(runners) == 1 and not union:
+        return _nothing
+    if len(runners) == 1:  # a path, or the one part of a union that applies to the type (as most do)
         (runner,) = runners
-        return lambda node, resource: runner([node], node if resource is None else resource)
+        return (lambda nodes, resource: _distinct(runner(nodes, resource))) if union else runner
 
-    def evaluate(node: Any, resource: dict[str, Any] | None) -> list[TypedValue]:
-        start, values, within = [node], [], node if resource is None else resource
+    def evaluate(nodes: list[Any], resource: dict[str, Any]) -> list[TypedNodes]:
+        values = []
         for runner in runners:
-            values += runner(start, within)
+            values += runner(nodes, resource)
         return _distinct(values)
 
     return evaluate
-
-
-def _on_resource(evaluate: _Evaluation) -> Evaluator:
-    return lambda resource: evaluate(resource, resource)
 
 
 def _fallback_text(expression: str, parts: list[_Node], resource_type: str) -> str:
@@ -777,7 +834,7 @@ def _fallback(expression: str) -> _Evaluation:
     options = {"returnRawData": True, "userInvocationTable": {"resolve": {"fn": _resolve_for_fhirpathpy}}}
     interpreted = fhirpathpy.compile(expression, fhirpathpy_models["r4"], options)
 
-    def evaluate(node: Any, resource: dict[str, Any] | None) -> list[TypedValue]:
+    def evaluate(node: Any, resource: dict[str, Any] | None) -> list[TypedNodes]:
         token = _RESOLVING_IN.set(node if resource is None else resource)
         try:
             variables = None if resource is None else {"resource": resource}
@@ -795,16 +852,16 @@ def _resolve_for_fhirpathpy(references: list[Any]) -> list[ResourceNode]:
     return [ResourceNode.create_node(target) for target in targets if target is not None]  # type: ignore[no-untyped-call]
 
 
-def _interpreted_value(item: Any) -> TypedValue:
+def _interpreted_value(item: Any) -> TypedNodes:
     """A fhirpathpy result typed: by the element it came from where fhirpathpy knows it, else by shape."""
     if isinstance(item, ResourceNode):
         type_name = _path_type(item.path) if isinstance(item.path, str) else None
-        return TypedValue(type_name or _shape_type(item.data), item.data)
+        return type_name or _shape_type(item.data), [item.data]
     if isinstance(item, FP_Quantity):
-        return TypedValue("Quantity", {"value": item.value, "unit": item.unit})
+        return "Quantity", [{"value": item.value, "unit": item.unit}]
     if isinstance(item, FP_DateTime | FP_Time):
-        return TypedValue("dateTime" if isinstance(item, FP_DateTime) else "time", str(item))
-    return TypedValue(_shape_type(item), item)
+        return "dateTime" if isinstance(item, FP_DateTime) else "time", [str(item)]
+    return _shape_type(item), [item]
 
 
 def _path_type(path: str) -> str | None:

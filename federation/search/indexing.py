@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -28,14 +28,7 @@ from federation.models import (
     UriIndex,
 )
 from federation.search import values
-from federation.search.fhirpath import (
-    Evaluator,
-    RelativeEvaluator,
-    TypedValue,
-    compile_expression,
-    compile_relative,
-    resource_keys,
-)
+from federation.search.fhirpath import GroupedEvaluator, grouped_evaluator, resource_keys
 from federation.search.registry import COLUMN_PARAMETERS, SearchParameter, index_key, parameter_by_url, parameters_for
 
 # Each table's value columns, in the order the row builders below produce them.
@@ -57,8 +50,8 @@ def index_rows(resource_type: str, content: dict[str, Any]) -> IndexRows:
     """Every index row of one resource's content. Keyless, so a writer can extract before it has the key and
     use the rows for its own reads too (the batch writer matches identifiers on them)."""
     found: IndexRows = {model: [] for model in INDEX_MODELS}
-    for plan in _type_plans(resource_type).reading(content):
-        plan.index(found, content)
+    for index in _type_plans(resource_type).reading(content):
+        index(found, content)
     return found
 
 
@@ -69,9 +62,13 @@ def token_system_codes(found: IndexRows, param: int) -> set[int | None]:
 
 @dataclass
 class IndexBatch:
-    """Index changes waiting to be written: rows per table, and resources whose old rows go first."""
+    """Index changes waiting to be written: each resource's rows, and resources whose old rows go first.
 
-    rows: dict[type[SearchIndex], list[Row]] = field(default_factory=lambda: {model: [] for model in INDEX_MODELS})
+    A resource's rows are kept as `index_rows` gave them and get its id only as they are written, so a row
+    is built once, not copied into a table-wide list first.
+    """
+
+    found: list[tuple[int, IndexRows]] = field(default_factory=list)
     cleared: list[int] = field(default_factory=list)
 
     def replace(self, resource: Resource, *, is_new: bool) -> None:
@@ -84,21 +81,25 @@ class IndexBatch:
         """Rows `index_rows` extracted earlier (None: a deletion, no rows), in place of the resource's old ones."""
         if not is_new:
             self.cleared.append(resource_id)
-        if found is None:
-            return
-        for model, rows in found.items():
-            if rows:
-                self.rows[model].extend((resource_id, *row) for row in rows)
+        if found is not None:
+            self.found.append((resource_id, found))
+
+    def rows_of(self, model: type[SearchIndex]) -> Iterator[Row]:
+        """The rows waiting for one table, each with its resource's id first (the table's first column)."""
+        for resource_id, found in self.found:
+            key = (resource_id,)
+            for row in found[model]:
+                yield key + row
 
     def write(self) -> None:
         if self.cleared:
             _delete_rows(self.cleared)
             self.cleared = []
         with connection.cursor() as cursor:
-            for model, rows in self.rows.items():
-                if rows:
-                    _copy(cursor.cursor, model, rows)
-                    rows.clear()
+            for model in INDEX_MODELS:
+                if any(found[model] for _, found in self.found):
+                    _copy(cursor.cursor, model, self.rows_of(model))
+        self.found = []
 
 
 _pending: ContextVar[IndexBatch | None] = ContextVar("pending_index_batch", default=None)
@@ -131,15 +132,16 @@ def deferred_indexing() -> Iterator[None]:
         _pending.reset(token)
 
 
-def _copy(cursor: Any, model: type[SearchIndex], rows: list[Row]) -> None:
+def _copy(cursor: Any, model: type[SearchIndex], rows: Iterator[Row]) -> None:
     """COPY is the fast way in: rows go as one stream, not one INSERT parameter set each. In binary: psycopg
     writes a row in half the time it takes to write it as text (numbers and instants are not turned into
     digits), and PostgreSQL reads it no slower."""
     columns = ", ".join(f'"{name}"' for name in ("resource_id", "param", "group", *COLUMNS[model]))
     with cursor.copy(f"COPY {model._meta.db_table} ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
         copy.set_types(_column_types(model))
+        write_row = copy.write_row
         for row in rows:
-            copy.write_row(row)
+            write_row(row)
 
 
 @functools.cache
@@ -161,7 +163,8 @@ def _delete_rows(resource_ids: list[int]) -> None:
         cursor.execute("WITH " + ", ".join(statements) + " SELECT 1", {"ids": resource_ids})
 
 
-RowBuilder = Callable[[IndexRows, TypedValue, int | None], None]
+# Appends the rows of found nodes, all of one FHIR type (the type is looked at once per run of nodes).
+RowBuilder = Callable[[IndexRows, str, list[Any], int | None], None]
 
 
 @dataclass(frozen=True)
@@ -170,25 +173,43 @@ class ParameterPlan:
 
     parameter: SearchParameter
     param: int
-    add: RowBuilder | None = None  # appends one found value's rows; None for a composite (its components do)
-    extract: Evaluator | None = None  # a parameter's expression, from the resource
+    add: RowBuilder | None = None  # appends found nodes' rows; None for a composite (its components do)
+    extract: GroupedEvaluator | None = None  # a parameter's expression, from the resource
     reads: frozenset[str] | None = None  # the resource keys `extract` starts from, if known (fhirpath.resource_keys)
-    relative: RelativeEvaluator | None = None  # a composite component's, from the composite's value
+    relative: str | None = None  # a composite component's expression, from the composite's value
     components: tuple[ParameterPlan, ...] = ()
+    # A composite's components compiled for each type of node its expression selects, as they are met.
+    _parts: dict[str, tuple[tuple[GroupedEvaluator, RowBuilder], ...]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     def index(self, rows: IndexRows, content: dict[str, Any]) -> None:
         assert self.extract is not None
-        found = self.extract(content)
-        if self.add is not None:
-            for item in found:
-                self.add(rows, item, None)
+        found = self.extract([content], content)
+        add = self.add
+        if add is not None:
+            for type_name, nodes in found:
+                add(rows, type_name, nodes, None)
             return
-        for group, item in enumerate(found):
-            for component in self.components:
-                assert component.relative is not None
-                assert component.add is not None
-                for value in component.relative(item.value, item.type, content):
-                    component.add(rows, value, group)
+        group = 0
+        for type_name, nodes in found:
+            parts = self._parts.get(type_name)
+            if parts is None:
+                parts = self._parts[type_name] = self._parts_on(type_name)
+            for node in nodes:
+                for evaluate, add_part in parts:
+                    for part_type, part_nodes in evaluate([node], content):
+                        add_part(rows, part_type, part_nodes, group)
+                group += 1
+
+    def _parts_on(self, type_name: str) -> tuple[tuple[GroupedEvaluator, RowBuilder], ...]:
+        """Each component's expression compiled for a composite's node of this type, with its row builder."""
+        parts = []
+        for component in self.components:
+            assert component.relative is not None
+            assert component.add is not None
+            parts.append((grouped_evaluator(component.relative, type_name), component.add))
+        return tuple(parts)
 
 
 def _row_builder(parameter: SearchParameter, param: int, *, component: bool) -> RowBuilder | None:
@@ -208,83 +229,72 @@ def _row_builder(parameter: SearchParameter, param: int, *, component: bool) -> 
     return _VALUE_ROWS[kind](param)
 
 
+# The row builders append `(param, group) + key`: each key of values.py is a tuple of its table's value
+# columns in COLUMNS' order, so a row is one tuple concatenation, with no field read one by one. Plain
+# loops: a generator costs more to set up than the one or two keys of a value it would go over.
+
+
 def _token_rows(param: int, derived: tuple[int, int] | None) -> RowBuilder:
-    def add(rows: IndexRows, item: TypedValue, group: int | None) -> None:
-        tokens = rows[TokenIndex]
-        for key in values.tokens(item.type, item.value):
-            tokens.append((param, group, key.system, key.code, key.system_code))
-        if derived is None:
-            return
-        of_type, text_param = derived
-        for key in values.identifier_types(item.type, item.value):
-            tokens.append((of_type, group, key.system, key.code, key.system_code))
-        for text in values.token_texts(item.type, item.value):
-            text_key = values.string_key(text)
-            rows[StringIndex].append((text_param, group, text_key.normalized, text_key.exact))
+    def add(rows: IndexRows, fhir_type: str, nodes: list[Any], group: int | None) -> None:
+        append = rows[TokenIndex].append
+        head = (param, group)
+        derived_heads = None
+        if derived is not None and fhir_type in values.DERIVED_TOKEN_TYPES:
+            derived_heads = (derived[0], group), (derived[1], group)
+        for node in nodes:
+            for key in values.tokens(fhir_type, node):
+                append(head + key)
+            if derived_heads is not None:
+                of_type_head, text_head = derived_heads
+                for key in values.identifier_types(fhir_type, node):
+                    append(of_type_head + key)
+                for text in values.token_texts(fhir_type, node):
+                    rows[StringIndex].append(text_head + values.string_key(text))
 
     return add
 
 
 def _reference_rows(param: int, identifier: int | None) -> RowBuilder:
-    def add(rows: IndexRows, item: TypedValue, group: int | None) -> None:
-        for key in values.references(item.type, item.value):
-            rows[ReferenceIndex].append((param, group, key.target_type, key.target_id, key.url))
-        if identifier is None:
-            return
-        for token in values.reference_identifiers(item.type, item.value):
-            rows[TokenIndex].append((identifier, group, token.system, token.code, token.system_code))
+    def add(rows: IndexRows, fhir_type: str, nodes: list[Any], group: int | None) -> None:
+        append = rows[ReferenceIndex].append
+        head = (param, group)
+        identifier_head = None if identifier is None else (identifier, group)
+        for node in nodes:
+            for key in values.references(fhir_type, node):
+                append(head + key)
+            if identifier_head is not None:
+                for token in values.reference_identifiers(fhir_type, node):
+                    rows[TokenIndex].append(identifier_head + token)
 
     return add
 
 
-def _string_rows(param: int) -> RowBuilder:
-    def add(rows: IndexRows, item: TypedValue, group: int | None) -> None:
-        for key in values.strings(item.type, item.value):
-            rows[StringIndex].append((param, group, key.normalized, key.exact))
+def _value_rows(model: type[SearchIndex], keys: Callable[[str, Any], Sequence[Any]]) -> Callable[[int], RowBuilder]:
+    """A builder of the rows of a parameter whose values `keys` gives the keys of, all in one table."""
 
-    return add
+    def for_param(param: int) -> RowBuilder:
+        def add(rows: IndexRows, fhir_type: str, nodes: list[Any], group: int | None) -> None:
+            append = rows[model].append
+            head = (param, group)
+            for node in nodes:
+                for key in keys(fhir_type, node):
+                    append(head + key)
 
+        return add
 
-def _date_rows(param: int) -> RowBuilder:
-    def add(rows: IndexRows, item: TypedValue, group: int | None) -> None:
-        for low, high in values.dates(item.type, item.value):
-            rows[DateIndex].append((param, group, low, high))
-
-    return add
-
-
-def _number_rows(param: int) -> RowBuilder:
-    def add(rows: IndexRows, item: TypedValue, group: int | None) -> None:
-        for number in values.numbers(item.type, item.value):
-            rows[NumberIndex].append((param, group, number))
-
-    return add
-
-
-def _quantity_rows(param: int) -> RowBuilder:
-    def add(rows: IndexRows, item: TypedValue, group: int | None) -> None:
-        for key in values.quantities(item.type, item.value):
-            rows[QuantityIndex].append((param, group, key.value, key.system_code, key.code, key.unit))
-
-    return add
-
-
-def _uri_rows(param: int) -> RowBuilder:
-    def add(rows: IndexRows, item: TypedValue, group: int | None) -> None:
-        for uri in values.uris(item.type, item.value):
-            rows[UriIndex].append((param, group, uri))
-
-    return add
+    return for_param
 
 
 _VALUE_ROWS: dict[str, Callable[[int], RowBuilder]] = {
-    "string": _string_rows,
-    "date": _date_rows,
-    "number": _number_rows,
-    "quantity": _quantity_rows,
-    "uri": _uri_rows,
+    "string": _value_rows(StringIndex, values.strings),
+    "date": _value_rows(DateIndex, values.dates),
+    "number": _value_rows(NumberIndex, values.numbers),
+    "quantity": _value_rows(QuantityIndex, values.quantities),
+    "uri": _value_rows(UriIndex, values.uris),
 }
 
+
+PlanIndex = Callable[[IndexRows, dict[str, Any]], None]  # a plan's `index` method, bound
 
 # Key sets remembered per type: resources of a type mostly share a few, but input may vary without end.
 KEY_SETS_KEPT = 256
@@ -296,17 +306,18 @@ class _TypePlans:
 
     parameters: dict[str, SearchParameter]
     plans: tuple[ParameterPlan, ...]
-    by_keys: dict[frozenset[str], tuple[ParameterPlan, ...]] = field(default_factory=dict)
+    by_keys: dict[tuple[str, ...], tuple[PlanIndex, ...]] = field(default_factory=dict)
 
-    def reading(self, content: dict[str, Any]) -> tuple[ParameterPlan, ...]:
-        """The plans that can find something in `content`: most of a type's parameters find nothing in a
-        given resource, and skipping them unevaluated (by their `reads`) is cheaper than evaluating."""
-        keys = frozenset(content)
+    def reading(self, content: dict[str, Any]) -> tuple[PlanIndex, ...]:
+        """The plans that can find something in `content`, as their `index` methods: most of a type's
+        parameters find nothing in a given resource, and skipping them unevaluated (by their `reads`) is
+        cheaper than evaluating."""
+        keys = tuple(content)  # in order: quicker to make than a set, and one source writes its keys alike
         found = self.by_keys.get(keys)
         if found is None:
             if len(self.by_keys) >= KEY_SETS_KEPT:
                 self.by_keys.clear()
-            found = tuple(plan for plan in self.plans if plan.reads is None or not plan.reads.isdisjoint(keys))
+            found = tuple(plan.index for plan in self.plans if plan.reads is None or not plan.reads.isdisjoint(keys))
             self.by_keys[keys] = found
         return found
 
@@ -339,7 +350,7 @@ def _build_plans(parameters: dict[str, SearchParameter]) -> tuple[ParameterPlan,
             parameter=parameter,
             param=param,
             add=_row_builder(parameter, param, component=False),
-            extract=compile_expression(parameter.expression, parameter.resource_type),
+            extract=grouped_evaluator(parameter.expression, parameter.resource_type),
             reads=resource_keys(parameter.expression, parameter.resource_type),
             components=_component_plans(parameter) if parameter.type == "composite" else (),
         )
@@ -360,7 +371,7 @@ def _component_plans(parameter: SearchParameter) -> tuple[ParameterPlan, ...]:
                 parameter=definition,
                 param=param,
                 add=_row_builder(definition, param, component=True),
-                relative=compile_relative(component.expression),
+                relative=component.expression,
             )
         )
     return tuple(parts)

@@ -87,8 +87,13 @@ def _registry(*, for_indexing: bool = False) -> dict[str, dict[str, SearchParame
         version = _stored_version()
         if version != _cache.version or _cache.searchable is None:
             stored = list(SearchParameterDefinition.objects.order_by("pk").values_list("definition", "active"))
-            _cache.searchable = _build([*spec_definitions(), *(d for d, active in stored if active)])
-            _cache.indexed = _build([*spec_definitions(), *(d for d, _ in stored)])
+            active = [definition for definition, is_active in stored if is_active]
+            _cache.searchable = _build([*spec_definitions(), *active])
+            # The same definitions (none waiting for a reindex, as most of the time): built once, shared.
+            everything_active = len(active) == len(stored)
+            _cache.indexed = (
+                _cache.searchable if everything_active else _build([*spec_definitions(), *(d for d, _ in stored)])
+            )
             _cache.version = version
         _cache.checked_at = now  # only once the registry is built: a failed read is retried
     registry = _cache.indexed if for_indexing else _cache.searchable

@@ -22,8 +22,9 @@ from typing import Any
 import pytest
 
 from core import fhir_json
-from federation.models import Resource
-from federation.search.indexing import IndexBatch
+from federation.models import QuantityIndex, ReferenceIndex, Resource, StringIndex, TokenIndex
+from federation.search.indexing import COLUMNS, INDEX_MODELS, IndexBatch
+from federation.search.values import QuantityKey, ReferenceKey, StringKey, TokenKey
 from tests.conftest import FIXTURES
 
 SNAPSHOT = Path(__file__).with_name("index_rows_snapshot.json")
@@ -49,8 +50,8 @@ def rows_digest(resource: dict[str, Any]) -> str:
     batch.replace(Resource(pk=1, resource_type=resource["resourceType"], content=resource), is_new=True)
     rows = sorted(
         json.dumps([model.__name__, *(_plain(value) for value in row)], ensure_ascii=False)
-        for model, table in batch.rows.items()
-        for row in table
+        for model in INDEX_MODELS
+        for row in batch.rows_of(model)
     )
     return hashlib.sha256("\n".join(rows).encode()).hexdigest()[:16]
 
@@ -80,3 +81,11 @@ def test_fixture_resources_index_to_the_rows_they_did(settings):
     assert changed == [], f"{len(changed)} resources index differently, e.g. {changed[:5]}"
     assert sorted(digests.keys() - expected.keys()) == []
     assert sorted(expected.keys() - digests.keys()) == []
+
+
+def test_value_keys_are_their_tables_columns_in_order():
+    """The row builders append `(param, group) + key`: a key's fields must be its table's value columns."""
+    assert TokenKey._fields == COLUMNS[TokenIndex]
+    assert StringKey._fields == COLUMNS[StringIndex]
+    assert QuantityKey._fields == COLUMNS[QuantityIndex]
+    assert ReferenceKey._fields == COLUMNS[ReferenceIndex]
