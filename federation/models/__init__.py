@@ -13,6 +13,7 @@ from federation.models.reindex import ReindexJob, ReindexStatus
 from federation.models.resource import PLACEMENT_FIELDS, Resource, ResourceVersion, WriteMethod
 from federation.models.search_definition import SearchParameterDefinition
 from federation.models.search_index import (
+    INDEX_TABLES,
     DateIndex,
     NumberIndex,
     QuantityIndex,
@@ -24,6 +25,7 @@ from federation.models.search_index import (
 )
 
 __all__ = [
+    "INDEX_TABLES",
     "PLACEMENT_FIELDS",
     "BlockingKey",
     "DateIndex",

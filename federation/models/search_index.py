@@ -164,3 +164,15 @@ class UriIndex(SearchIndex):
             models.Index(fields=["param", "uri", "resource"], name="uri_value"),
             models.Index(fields=["resource", "param"], name="uri_resource"),
         ]
+
+
+# The table that holds the values of each type of search parameter.
+INDEX_TABLES: dict[str, type[SearchIndex]] = {
+    "token": TokenIndex,
+    "string": StringIndex,
+    "date": DateIndex,
+    "number": NumberIndex,
+    "quantity": QuantityIndex,
+    "reference": ReferenceIndex,
+    "uri": UriIndex,
+}

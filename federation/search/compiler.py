@@ -18,15 +18,12 @@ from consent.contracts import AccessContext
 from consent.facade import access_filter
 from core.outcome import invalid, not_supported
 from federation.models import (
-    DateIndex,
-    NumberIndex,
-    QuantityIndex,
+    INDEX_TABLES,
     ReferenceIndex,
     Resource,
     SearchIndex,
     StringIndex,
     TokenIndex,
-    UriIndex,
 )
 from federation.search.dates import date_interval
 from federation.search.hashing import hash64
@@ -34,16 +31,6 @@ from federation.search.normalize import normalize_string
 from federation.search.query import Criterion, split_prefix, split_values, unescape
 from federation.search.registry import COLUMN_PARAMETERS, SearchParameter, index_key, parameter_by_url
 from federation.search.values import LOCAL_REFERENCE
-
-TABLES: dict[str, type[SearchIndex]] = {
-    "token": TokenIndex,
-    "string": StringIndex,
-    "date": DateIndex,
-    "number": NumberIndex,
-    "quantity": QuantityIndex,
-    "reference": ReferenceIndex,
-    "uri": UriIndex,
-}
 
 
 def criterion_filter(criterion: Criterion, access: AccessContext) -> Q:
@@ -100,7 +87,7 @@ def _parameter_filter(parameter: SearchParameter, modifier: str | None, values: 
     if parameter.type == "reference" and modifier == "identifier":
         return _rows(TokenIndex, index_key(parameter, ":identifier"), _any(values, _token))
     matcher = _value_matcher(parameter, modifier)
-    return _rows(TABLES[parameter.type], index_key(parameter), _any(values, matcher))
+    return _rows(INDEX_TABLES[parameter.type], index_key(parameter), _any(values, matcher))
 
 
 def _value_matcher(parameter: SearchParameter, modifier: str | None) -> Callable[[str], Q]:
@@ -136,9 +123,9 @@ def _missing(parameter: SearchParameter, values: tuple[str, ...]) -> Q:
         first = parameter_by_url(parameter.components[0].definition, parameter.resource_type)
         if first is None:
             raise not_supported(f"{parameter.code}: a component's definition is not known to this server.")
-        present = _rows(TABLES[first.type], index_key(parameter, "$0"), Q())
+        present = _rows(INDEX_TABLES[first.type], index_key(parameter, "$0"), Q())
     else:
-        present = _rows(TABLES[parameter.type], index_key(parameter), Q())
+        present = _rows(INDEX_TABLES[parameter.type], index_key(parameter), Q())
     return ~present if values == ("true",) else present
 
 
@@ -361,7 +348,7 @@ def _composite(parameter: SearchParameter, value: str) -> Q:
         assert definition is not None
         matcher = _value_matcher(definition, None)
         rows = (
-            TABLES[definition.type]
+            INDEX_TABLES[definition.type]
             ._default_manager.filter(param=index_key(parameter, f"${number}"))
             .filter(matcher(parts[number]))
         )

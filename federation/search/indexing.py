@@ -12,11 +12,12 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db import connection
 
 from federation.models import (
+    INDEX_TABLES,
     DateIndex,
     NumberIndex,
     QuantityIndex,
@@ -179,9 +180,7 @@ class ParameterPlan:
     relative: str | None = None  # a composite component's expression, from the composite's value
     components: tuple[ParameterPlan, ...] = ()
     # A composite's components compiled for each type of node its expression selects, as they are met.
-    _parts: dict[str, tuple[tuple[GroupedEvaluator, RowBuilder], ...]] = field(
-        default_factory=dict, compare=False, repr=False
-    )
+    _parts: dict[str, tuple[_Part, ...]] = field(default_factory=dict, compare=False, repr=False)
 
     def index(self, rows: IndexRows, content: dict[str, Any]) -> None:
         assert self.extract is not None
@@ -197,19 +196,43 @@ class ParameterPlan:
             if parts is None:
                 parts = self._parts[type_name] = self._parts_on(type_name)
             for node in nodes:
-                for evaluate, add_part in parts:
-                    for part_type, part_nodes in evaluate([node], content):
-                        add_part(rows, part_type, part_nodes, group)
+                _composite_rows(rows, parts, node, content, group)
                 group += 1
 
-    def _parts_on(self, type_name: str) -> tuple[tuple[GroupedEvaluator, RowBuilder], ...]:
+    def _parts_on(self, type_name: str) -> tuple[_Part, ...]:
         """Each component's expression compiled for a composite's node of this type, with its row builder."""
         parts = []
         for component in self.components:
             assert component.relative is not None
             assert component.add is not None
-            parts.append((grouped_evaluator(component.relative, type_name), component.add))
+            table = INDEX_TABLES[component.parameter.type]
+            parts.append(_Part(grouped_evaluator(component.relative, type_name), component.add, table))
         return tuple(parts)
+
+
+class _Part(NamedTuple):
+    """A composite's component, compiled for one type of composite node: its rows go to `table`."""
+
+    evaluate: GroupedEvaluator
+    add: RowBuilder
+    table: type[SearchIndex]
+
+
+def _composite_rows(rows: IndexRows, parts: tuple[_Part, ...], node: Any, content: dict[str, Any], group: int) -> None:
+    """Add one composite value's rows, each part's under `group`. A value one of whose
+    parts has nothing to index (an Observation without valueQuantity, for code-value-quantity) can match no
+    search, since every part must match: its other parts' rows would only cost writes, so none are kept."""
+    added: list[tuple[list[Row], int]] = []
+    for evaluate, add_part, table in parts:
+        table_rows = rows[table]
+        before = len(table_rows)
+        added.append((table_rows, before))
+        for part_type, part_nodes in evaluate([node], content):
+            add_part(rows, part_type, part_nodes, group)
+        if len(table_rows) == before:
+            for part_rows, length in added:
+                del part_rows[length:]
+            return
 
 
 def _row_builder(parameter: SearchParameter, param: int, *, component: bool) -> RowBuilder | None:
