@@ -35,7 +35,6 @@ from federation.identity.golden_records import goldens_refresh_all
 from federation.identity.session import (
     copy_rows,
     linker_session,
-    next_values,
     patient_put,
     patients_write,
 )
@@ -53,6 +52,7 @@ from federation.models import (
 )
 from federation.search.registry import index_key, parameters_for
 from federation.storage.batch import BatchConflictError
+from federation.storage.rows import next_values
 
 LINKER = "identity-linker"
 SOURCE_MERGE_REASON = "the source says these records are one patient (Patient.link, e.g. an HL7 ADT^A40 merge)"

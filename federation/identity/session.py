@@ -41,15 +41,6 @@ def server_bound_cursor() -> Iterator[psycopg.Cursor[Any]]:
         yield cursor
 
 
-def next_values(sequence: str, count: int) -> list[int]:
-    """Keys before the rows exist, so rows that refer to each other can be copied in one go."""
-    if not count:
-        return []
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT nextval(%s) FROM generate_series(1, %s)", [sequence, count])
-        return [row[0] for row in cursor.fetchall()]
-
-
 def copy_rows(table: str, columns: tuple[str, ...], rows: Iterable[tuple[Any, ...]]) -> None:
     with connection.cursor() as cursor, cursor.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
         for row in rows:

@@ -46,8 +46,10 @@ from federation.storage.bundles import (
 )
 from federation.storage.claims import Key, identifier_claim_key, identifier_key
 from federation.storage.rows import (
+    RESOURCE_IDS,
     CopiedRow,
     Serialised,
+    next_values,
     require_valid_id,
     resources_copy,
     versions_copy,
@@ -500,7 +502,9 @@ def _write(state: _State, now: datetime) -> None:
     placements = {row.target: placement_of(row.resource_type, row.logical_id, row.index_rows) for row in rows}
     with connection.cursor() as cursor:
         _claim_new_identifiers(cursor, state, new_rows)
-        new_rows = [replace(row, pk=pk) for row, pk in zip(new_rows, _new_keys(cursor, len(new_rows)), strict=True)]
+        new_rows = [
+            replace(row, pk=pk) for row, pk in zip(new_rows, next_values(RESOURCE_IDS, len(new_rows)), strict=True)
+        ]
         pks = {row.target: row.pk for row in (*new_rows, *changed_rows)}
         resources_copy(cursor.cursor, [_copied(row, placements[row.target], now) for row in new_rows])
         _update_changed(cursor, [(row, placements[row.target]) for row in changed_rows], now)
@@ -528,13 +532,6 @@ def _claim_new_identifiers(cursor: Any, state: _State, new_rows: list[_Row]) -> 
     )
     if cursor.fetchone() is not None:
         raise BatchConflictError("a resource was created under an identifier this batch creates")
-
-
-def _new_keys(cursor: Any, count: int) -> list[int]:
-    if not count:
-        return []
-    cursor.execute("SELECT nextval('federation_resource_id_seq') FROM generate_series(1, %s)", [count])
-    return [row[0] for row in cursor.fetchall()]
 
 
 def _copied(row: _Row, placement: Placement, now: datetime) -> CopiedRow:

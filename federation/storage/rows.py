@@ -13,12 +13,25 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.db import connection
+
 from core import fhir_json
 from core.instant import format_instant
 from core.outcome import invalid
 from federation.fhir.spec import is_valid_id
 
 SERVER_META_FIELDS = ("versionId", "lastUpdated")
+RESOURCE_IDS = "federation_resource_id_seq"  # the sequence of resource rows' keys
+
+
+def next_values(sequence: str, count: int) -> list[int]:
+    """Keys before the rows exist, so rows that refer to each other (or are written by different statements in
+    a given order) can be copied in one go."""
+    if not count:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nextval(%s) FROM generate_series(1, %s)", [sequence, count])
+        return [row[0] for row in cursor.fetchall()]
 
 
 def require_valid_id(resource_type: str, logical_id: str) -> None:
@@ -110,11 +123,7 @@ def versions_copy(cursor: Any, versions: Sequence[CopiedRow]) -> None:
     Ids are drawn first, so that both kinds keep the given order."""
     if not versions:
         return
-    cursor.execute(
-        "SELECT nextval('federation_resourceversion_id_seq') FROM generate_series(1, %s)",
-        [len(versions)],
-    )
-    ids = [row[0] for row in cursor.fetchall()]
+    ids = next_values("federation_resourceversion_id_seq", len(versions))
     copied = [(version_id, row) for version_id, row in zip(ids, versions, strict=True) if not row.current]
     if copied:
         with cursor.copy(

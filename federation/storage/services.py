@@ -28,9 +28,11 @@ from federation.search.placement import placement_of
 from federation.search.selectors import resources_matching
 from federation.storage.claims import creation_claim
 from federation.storage.rows import (
+    RESOURCE_IDS,
     CopiedRow,
     Serialised,
     content_hash,
+    next_values,
     require_valid_id,
     resources_copy,
     versions_copy,
@@ -262,9 +264,8 @@ def resources_import(*, access: AccessContext, resources: list[dict[str, Any]]) 
     if not resources:
         return 0
     now = timezone.now()
+    keys = next_values(RESOURCE_IDS, len(resources))
     with connection.cursor() as cursor:
-        cursor.execute("SELECT nextval('federation_resource_id_seq') FROM generate_series(1, %s)", [len(resources)])
-        keys = [row[0] for row in cursor.fetchall()]
         copied: list[CopiedRow] = []
         batch = IndexBatch()
         for key, resource in zip(keys, resources, strict=True):
