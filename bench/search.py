@@ -856,7 +856,8 @@ def draw_observation_code_dates(rng: random.Random, region: Region) -> Draw:
         "subject": key("Observation", "subject"),
         "patient": patient_id,
         "code": key("Observation", "code"),
-        "system_code": hash64(coding["system"], coding["code"]),
+        "coding_system": hash64(coding["system"]),
+        "coding_code": hash64(coding["code"]),
         "date": key("Observation", "date"),
         "start": day_interval(start)[0],
         "end": day_interval(end)[0],
@@ -881,7 +882,8 @@ WHERE r.resource_type = 'Observation' AND NOT r.is_deleted
   AND r.id IN (SELECT f.resource_id FROM federation_referenceindex f
                WHERE f.param = %(subject)s AND f.target_type = 'Patient' AND f.target_id = %(patient)s)
   AND EXISTS (SELECT 1 FROM federation_tokenindex t
-              WHERE t.resource_id = r.id AND t.param = %(code)s AND t.system_code = %(system_code)s)
+              WHERE t.resource_id = r.id AND t.param = %(code)s AND t.system = %(coding_system)s
+                AND t.code = %(coding_code)s)
   AND EXISTS (SELECT 1 FROM federation_dateindex d
               WHERE d.resource_id = r.id AND d.param = %(date)s AND d.high >= %(start)s AND d.low < %(end)s)
 ORDER BY r.id

@@ -67,24 +67,28 @@ class SearchIndex(models.Model):
 
 
 class TokenIndex(SearchIndex):
-    """Codings, identifiers, codes, booleans, contact points: hashed system, code and system|code."""
+    """Codings, identifiers, codes, booleans, contact points: hashed system (None: none) and code.
+
+    Two indexes answer every token search: `code` by (param, code); `system|code`, `|code` (system IS NULL) and
+    `system|` by (param, system, code). A third, of system and code hashed together, was a quarter of the
+    index entries an ingest writes (docs/decisions.md)."""
 
     system = models.BigIntegerField(null=True)
     code = models.BigIntegerField()
-    system_code = models.BigIntegerField(null=True)
 
     class Meta:
         indexes = [
             models.Index(fields=["param", "code", "resource"], name="token_code"),
-            models.Index(fields=["param", "system_code", "resource"], name="token_system_code"),
-            models.Index(fields=["param", "system", "resource"], name="token_system"),
+            models.Index(fields=["param", "system", "code", "resource"], name="token_system"),
             models.Index(fields=["resource", "param"], name="token_resource"),
         ]
 
 
 class StringIndex(SearchIndex):
     """`normalized` (folded, see search.normalize; first 255 characters) for prefix and contains;
-    `exact` is a hash of the whole original string, for :exact."""
+    `exact` is a hash of the whole original string, for :exact. An exact string folds to one normalized value,
+    so :exact probes `string_prefix` for it and checks `exact` on those rows: an index of its own cost an
+    ingest a sixth of its string index entries (docs/decisions.md)."""
 
     normalized = PatternField(max_length=255)
     exact = models.BigIntegerField()
@@ -92,7 +96,6 @@ class StringIndex(SearchIndex):
     class Meta:
         indexes = [
             models.Index("param", OpClass("normalized", name="text_pattern_ops"), "resource", name="string_prefix"),
-            models.Index(fields=["param", "exact", "resource"], name="string_exact"),
             models.Index(fields=["resource", "param"], name="string_resource"),
         ]
 

@@ -30,7 +30,7 @@ from federation.search.hashing import hash64
 from federation.search.normalize import normalize_string
 from federation.search.query import Criterion, split_prefix, split_values, unescape
 from federation.search.registry import COLUMN_PARAMETERS, SearchParameter, index_key, parameter_by_url
-from federation.search.values import LOCAL_REFERENCE
+from federation.search.values import LOCAL_REFERENCE, STRING_INDEX_LENGTH
 
 
 def criterion_filter(criterion: Criterion, access: AccessContext) -> Q:
@@ -141,14 +141,14 @@ def _token(value: str) -> Q:
     system, code = unescape(parts[0]), unescape(parts[1])
     if code == "":
         return Q(system=hash64(system))
-    return Q(system_code=hash64(system, code))
+    return Q(system=hash64(system) if system else None, code=hash64(code))  # `|code`: system IS NULL
 
 
 def _of_type(value: str) -> Q:
     parts = [unescape(part) for part in split_values(value, "|")]
     if len(parts) != 3 or not all(parts[1:]):
         raise invalid(f":of-type takes type-system|type-code|value, not '{value}'.")
-    return Q(system_code=hash64(f"{parts[0]}|{parts[1]}", parts[2]))
+    return Q(system=hash64(f"{parts[0]}|{parts[1]}"), code=hash64(parts[2]))
 
 
 # string
@@ -170,7 +170,9 @@ def _string_contains(value: str) -> Q:
 
 
 def _string_exact(value: str) -> Q:
-    return Q(exact=hash64(unescape(value)))
+    """The one normalized form of the string, which the prefix index finds, and its hash among those rows."""
+    text = unescape(value)
+    return Q(normalized=normalize_string(text)[:STRING_INDEX_LENGTH], exact=hash64(text))
 
 
 # date

@@ -34,7 +34,7 @@ from federation.search.registry import COLUMN_PARAMETERS, SearchParameter, index
 
 # Each table's value columns, in the order the row builders below produce them.
 COLUMNS: dict[type[SearchIndex], tuple[str, ...]] = {
-    TokenIndex: ("system", "code", "system_code"),
+    TokenIndex: ("system", "code"),
     StringIndex: ("normalized", "exact"),
     DateIndex: ("low", "high"),
     NumberIndex: ("value",),
@@ -56,9 +56,10 @@ def index_rows(resource_type: str, content: dict[str, Any]) -> IndexRows:
     return found
 
 
-def token_system_codes(found: IndexRows, param: int) -> set[int | None]:
-    """The hashed system|code of one parameter's token rows (TokenIndex rows: param, group, then COLUMNS)."""
-    return {row[4] for row in found[TokenIndex] if row[0] == param}
+def token_codes_with_system(found: IndexRows, param: int) -> set[tuple[int, int]]:
+    """The hashed (system, code) of one parameter's token rows that have a system (TokenIndex rows: param,
+    group, then COLUMNS)."""
+    return {(row[2], row[3]) for row in found[TokenIndex] if row[0] == param and row[2] is not None}
 
 
 @dataclass

@@ -43,7 +43,6 @@ class TokenKey(NamedTuple):
 
     system: int | None
     code: int
-    system_code: int
 
 
 class StringKey(NamedTuple):
@@ -65,14 +64,14 @@ class ReferenceKey(NamedTuple):
 
 
 def token_key(system: str | None, code: str) -> TokenKey:
-    """`system|code`, `|code` (no system: system_code hashes an empty system) and `code` alone."""
+    """The hashed system (None when there is none) and code."""
     if len(code) + len(system or "") <= CACHED_TEXT_LENGTH:
         return _cached_token_key(system, code)
     return _token_key(system, code)
 
 
 def _token_key(system: str | None, code: str) -> TokenKey:
-    return TokenKey(_system_hash(system) if system else None, hash64(code), hash64(system or "", code))
+    return TokenKey(_system_hash(system) if system else None, hash64(code))
 
 
 def identifier_key(system: str | None, value: str) -> TokenKey:
@@ -113,6 +112,13 @@ _cached_identifier_key = functools.lru_cache(maxsize=IDENTIFIERS_KEPT)(_token_ke
 _cached_string_key = functools.lru_cache(maxsize=KEY_CACHE_SIZE)(_string_key)
 _cached_reference_key = functools.lru_cache(maxsize=KEY_CACHE_SIZE)(_reference_key)
 _system_hash = functools.lru_cache(maxsize=SYSTEMS_KEPT)(hash64)
+
+
+@functools.lru_cache(maxsize=SYSTEMS_KEPT)  # a few units (mg, mL, mmHg...) come back with every result
+def unit_system_code(system: str | None, code: str) -> int:
+    """A quantity's unit as `system|code` hashed together (an empty system for none), as `value|system|code`
+    and `value||code` search it."""
+    return hash64(system or "", code)
 
 
 _NONE: tuple[Any, ...] = ()  # what a value of a type the parameter cannot use gives
@@ -201,12 +207,11 @@ def quantities(fhir_type: str, value: Any) -> Sequence[QuantityKey]:
         return _NONE
     code = value.get("currency") if fhir_type == "Money" else value.get("code")
     system = "urn:iso:std:iso:4217" if fhir_type == "Money" else value.get("system")
-    coded = token_key(system, code) if code else None  # a unit code hashes as a token's code does
     return [
         QuantityKey(
             float(value["value"]),
-            coded.system_code if coded else None,
-            coded.code if coded else None,
+            unit_system_code(system, code) if code else None,
+            token_key(None, code).code if code else None,  # a unit code hashes as a token's code does
             token_key(None, value["unit"]).code if "unit" in value else None,
         )
     ]

@@ -32,7 +32,7 @@ from core.references import ReferencePath, references_located
 from federation.identity.golden import with_kept_golden_link
 from federation.identity.persons import golden_ids_of
 from federation.models import Resource, WriteMethod
-from federation.search.indexing import IndexBatch, IndexRows, index_rows, token_system_codes
+from federation.search.indexing import IndexBatch, IndexRows, index_rows, token_codes_with_system
 from federation.search.placement import Placement, placement_of
 from federation.search.registry import index_key, parameters_for
 from federation.storage.bundles import (
@@ -176,8 +176,12 @@ class _Wanted:
         return key is not None
 
 
-def _identifier_param(resource_type: str) -> int:
-    return index_key(parameters_for(resource_type)["identifier"])
+_Pair = tuple[int, int, int]  # an identifier parameter's key, and an identifier's hashed system and value
+
+
+def _identifier_pair(key: Key) -> _Pair:
+    resource_type, system, code = key
+    return index_key(parameters_for(resource_type)["identifier"]), system, code
 
 
 @dataclass(frozen=True)
@@ -220,21 +224,23 @@ _MISSING = object()
 # people; with `LIMIT 1`, which makes a scan that should stop early look cheap, every few batches). A LATERAL
 # subquery that cannot be pulled up (OFFSET 0, LIMIT) is run per pair, so each pair is one index probe.
 TOKENS_OF_PAIRS = (
-    "SELECT wanted.param, wanted.code, t.resource_id FROM unnest(%s::bigint[], %s::bigint[]) AS wanted(param, code) "
+    "SELECT wanted.param, wanted.system, wanted.code, t.resource_id "
+    "FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[]) AS wanted(param, system, code) "
     "CROSS JOIN LATERAL (SELECT resource_id FROM federation_tokenindex "
-    "WHERE param = wanted.param AND system_code = wanted.code OFFSET 0) AS t"
+    "WHERE param = wanted.param AND system = wanted.system AND code = wanted.code OFFSET 0) AS t"
 )
 ANY_LIVE_OF_PAIRS = (
-    "SELECT 1 FROM unnest(%s::bigint[], %s::bigint[]) AS wanted(param, code) "
+    "SELECT 1 FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[]) AS wanted(param, system, code) "
     "CROSS JOIN LATERAL (SELECT 1 FROM federation_tokenindex t JOIN federation_resource r ON r.id = t.resource_id "
-    "WHERE t.param = wanted.param AND t.system_code = wanted.code AND NOT r.is_deleted LIMIT 1) AS live LIMIT 1"
+    "WHERE t.param = wanted.param AND t.system = wanted.system AND t.code = wanted.code AND NOT r.is_deleted "
+    "LIMIT 1) AS live LIMIT 1"
 )
 
 
-def _pair_arrays(pairs: Iterable[tuple[int, int]]) -> list[list[int]]:
-    """The parameters and the codes of (parameter, code) pairs, as the two arrays TOKENS_OF_PAIRS takes."""
+def _pair_arrays(pairs: Iterable[_Pair]) -> list[list[int]]:
+    """The parameters, systems and values of the pairs, as the three arrays TOKENS_OF_PAIRS takes."""
     listed = list(pairs)
-    return [[param for param, _ in listed], [code for _, code in listed]]
+    return [[pair[0] for pair in listed], [pair[1] for pair in listed], [pair[2] for pair in listed]]
 
 
 class _State:
@@ -256,15 +262,13 @@ class _State:
     @classmethod
     def load(cls, access: AccessContext, wanted: _Wanted) -> _State:
         """Two queries: token index rows of the wanted identifiers, then the rows they and the ids name."""
-        keys_by_pair = {
-            (_identifier_param(resource_type), code): (resource_type, code) for resource_type, code in wanted.keys
-        }
+        keys_by_pair = {_identifier_pair(key): key for key in wanted.keys}
         found: dict[int, set[Key]] = {}
         if keys_by_pair:
             with connection.cursor() as cursor:
                 cursor.execute(TOKENS_OF_PAIRS, _pair_arrays(keys_by_pair))
-                for param, code, resource_id in cursor.fetchall():
-                    found.setdefault(resource_id, set()).add(keys_by_pair[(param, code)])
+                for param, system, code, resource_id in cursor.fetchall():
+                    found.setdefault(resource_id, set()).add(keys_by_pair[(param, system, code)])
         named = Q(pk__in=list(found), is_deleted=False)
         ids_by_type: dict[str, list[str]] = {}
         for resource_type, logical_id in wanted.targets:
@@ -341,8 +345,9 @@ def _identifier_keys(resource_type: str, found: IndexRows) -> frozenset[Key]:
     parameter = parameters_for(resource_type).get("identifier")
     if parameter is None:
         return frozenset()
-    codes = token_system_codes(found, index_key(parameter))
-    return frozenset((resource_type, code) for code in codes if code is not None)
+    return frozenset(
+        (resource_type, system, code) for system, code in token_codes_with_system(found, index_key(parameter))
+    )
 
 
 def _record_apply(state: _State, entries: list[BundleEntry], located: list[Located], now: datetime) -> RecordOutcome:
@@ -527,9 +532,7 @@ def _claim_new_identifiers(cursor: Any, state: _State, new_rows: list[_Row]) -> 
     cursor.execute(
         "SELECT pg_advisory_xact_lock(key) FROM (SELECT unnest(%s::bigint[]) AS key ORDER BY 1) AS claimed", [claimed]
     )
-    cursor.execute(
-        ANY_LIVE_OF_PAIRS, _pair_arrays({(_identifier_param(resource_type), code) for resource_type, code in keys})
-    )
+    cursor.execute(ANY_LIVE_OF_PAIRS, _pair_arrays({_identifier_pair(key) for key in keys}))
     if cursor.fetchone() is not None:
         raise BatchConflictError("a resource was created under an identifier this batch creates")
 

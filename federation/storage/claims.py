@@ -16,7 +16,7 @@ from federation.search.hashing import hash64
 from federation.search.query import query_pairs, split_values, unescape
 from federation.search.registry import parameters_for
 
-Key = tuple[str, int]  # (resource type, hash of an identifier's system|value, as the token index keeps it)
+Key = tuple[str, int, int]  # (resource type, hashes of an identifier's system and value, as the token index keeps them)
 
 
 @functools.lru_cache(maxsize=4096)  # a batch asks for the same criteria once per entry and reference
@@ -35,7 +35,7 @@ def identifier_key(resource_type: str, criteria: str) -> Key | None:
     system, code = _unescaped(parts[0]), _unescaped(parts[1])
     if not system or not code:
         return None
-    return (resource_type, hash64(system, code))
+    return (resource_type, hash64(system), hash64(code))
 
 
 def _pairs(criteria: str) -> list[tuple[str, str]]:
@@ -54,7 +54,7 @@ def _unescaped(value: str) -> str:
 
 
 def identifier_claim_key(key: Key) -> int:
-    return hash64("create-claim", key[0], str(key[1]))
+    return hash64("create-claim", key[0], str(key[1]), str(key[2]))
 
 
 def criteria_claim_key(resource_type: str, criteria: str) -> int:
