@@ -36,7 +36,7 @@ def filled():
 
 
 def indexes_used(model: type[SearchIndex], condition: Q) -> set[str]:
-    plan = model.objects.filter(condition, param=PARAM).values("resource_id").explain(format="json")
+    plan = model._default_manager.filter(condition, param=PARAM).values("resource_id").explain(format="json")
     return {node["Index Name"] for node in plan_nodes(json.loads(plan)[0]["Plan"]) if "Index Name" in node}
 
 
