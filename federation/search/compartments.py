@@ -12,6 +12,7 @@ from typing import Any, cast
 from django.db import connection
 from django.db.models import Exists, OuterRef, Q
 
+from core.pg_arrays import text_array
 from federation.fhir.spec import SPEC_DIR
 from federation.identity.persons import person_patient_ids
 from federation.models import ReferenceIndex, ResourceVersion
@@ -91,7 +92,9 @@ def _rows_named(names: list[tuple[str, str]]) -> list[tuple[str, str, list[str] 
     if not names:
         return []
     with connection.cursor() as cursor:
-        cursor.execute(ROWS_NAMED, [[name for name, _ in names], [logical_id for _, logical_id in names]])
+        cursor.execute(
+            ROWS_NAMED, [text_array(name for name, _ in names), text_array(logical_id for _, logical_id in names)]
+        )
         return list(cursor.fetchall())
 
 

@@ -28,6 +28,7 @@ from django.utils import timezone
 from consent.contracts import AccessContext
 from consent.facade import access_filter
 from core.outcome import FhirError, conflict, invalid
+from core.pg_arrays import bigint_array
 from core.references import ReferencePath, references_located
 from federation.identity.golden import with_kept_golden_link
 from federation.identity.persons import golden_ids_of
@@ -237,10 +238,10 @@ ANY_LIVE_OF_PAIRS = (
 )
 
 
-def _pair_arrays(pairs: Iterable[_Pair]) -> list[list[int]]:
+def _pair_arrays(pairs: Iterable[_Pair]) -> list[str]:
     """The parameters, systems and values of the pairs, as the three arrays TOKENS_OF_PAIRS takes."""
     listed = list(pairs)
-    return [[pair[0] for pair in listed], [pair[1] for pair in listed], [pair[2] for pair in listed]]
+    return [bigint_array(pair[column] for pair in listed) for column in range(3)]
 
 
 class _State:
@@ -530,7 +531,8 @@ def _claim_new_identifiers(cursor: Any, state: _State, new_rows: list[_Row]) -> 
         return
     claimed = sorted({identifier_claim_key(key) for key in keys})
     cursor.execute(
-        "SELECT pg_advisory_xact_lock(key) FROM (SELECT unnest(%s::bigint[]) AS key ORDER BY 1) AS claimed", [claimed]
+        "SELECT pg_advisory_xact_lock(key) FROM (SELECT unnest(%s::bigint[]) AS key ORDER BY 1) AS claimed",
+        [bigint_array(claimed)],
     )
     cursor.execute(ANY_LIVE_OF_PAIRS, _pair_arrays({_identifier_pair(key) for key in keys}))
     if cursor.fetchone() is not None:

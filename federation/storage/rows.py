@@ -18,6 +18,7 @@ from django.db import connection
 from core import fhir_json
 from core.instant import format_instant
 from core.outcome import invalid
+from core.pg_arrays import bigint_array, text_array
 from federation.fhir.spec import is_valid_id
 
 SERVER_META_FIELDS = ("versionId", "lastUpdated")
@@ -108,7 +109,7 @@ def resources_copy(cursor: Any, rows: Iterable[CopiedRow]) -> None:
                     row.text is None,
                     row.text,
                     row.content_hash,
-                    row.owners,
+                    None if row.owners is None else text_array(row.owners),
                     row.data_period,
                 )
             )
@@ -148,9 +149,9 @@ def versions_copy(cursor: Any, versions: Sequence[CopiedRow]) -> None:
         cursor.execute(
             VERSIONS_OF_CURRENT_ROWS,
             [
-                [version_id for version_id, _ in current],
-                [row.pk for _, row in current],
-                [row.method for _, row in current],
+                bigint_array(version_id for version_id, _ in current),
+                bigint_array(row.pk for _, row in current),
+                text_array(row.method for _, row in current),
             ],
         )
 
