@@ -224,7 +224,12 @@ def _batch_audit(
     """One audit entry per stored batch: the raw messages it came from and the persons whose records it wrote
     (the batch's Provenance names each version)."""
     stored = [outcome for outcome in outcomes if not isinstance(outcome, FhirError)]
-    targets = [target.split("/_history/")[0] for counts in stored for target in counts.targets]
+    unplaced = [
+        target.split("/_history/")[0] for counts in stored if counts.patients is None for target in counts.targets
+    ]
+    patients = compartment_patients(unplaced) if unplaced else set()
+    for counts in stored:
+        patients |= counts.patients or set()
     audit_record(
         entry=AuditEntry(
             category=AuditCategory.IMPORT,
@@ -234,7 +239,7 @@ def _batch_audit(
             access=access,
             outcome_text=f"{len(stored)} of {len(batch)} records stored",
             entities=tuple(dict.fromkeys(f"urn:sha256:{message.sha256}" for message, _, _ in batch)),
-            patients=tuple(sorted(compartment_patients(targets))),
+            patients=tuple(sorted(patients)),
         )
     )
 

@@ -54,13 +54,16 @@ class HistoryPage:
 
 @dataclass
 class IngestCounts:
-    """What storing records did; `targets` are the versions written, for their Provenance."""
+    """What storing records did; `targets` are the versions written, for their Provenance, and `patients` the
+    Patients whose compartments they are in, for the audit trail (None: not told, as by the one-by-one writer
+    or a sum of counts; read them from the targets)."""
 
     created: int = 0
     updated: int = 0
     unchanged: int = 0
     deleted: int = 0
     targets: list[str] = field(default_factory=list)
+    patients: set[str] | None = field(default_factory=set)
 
     def add(self, other: IngestCounts) -> None:
         self.created += other.created
@@ -68,6 +71,7 @@ class IngestCounts:
         self.unchanged += other.unchanged
         self.deleted += other.deleted
         self.targets.extend(other.targets)
+        self.patients = None  # a sum's are read from its targets: a big file's tally must not grow with its persons
 
 
 @dataclass

@@ -34,9 +34,10 @@ def records_ingest(
     """
     stamped = [[_stamped(entry, source_uri) for entry in entries] for entries in records]
     outcomes = _batch_apply(access, stamped)
-    if outcomes is None:
-        outcomes = [_record_apply_alone(access, entries) for entries in stamped]
-    return [outcome if isinstance(outcome, FhirError) else _counts(outcome) for outcome in outcomes]
+    if outcomes is not None:
+        return [outcome if isinstance(outcome, FhirError) else _counts(outcome) for outcome in outcomes]
+    alone = [_record_apply_alone(access, entries) for entries in stamped]
+    return [outcome if isinstance(outcome, FhirError) else _counts(outcome, placed=False) for outcome in alone]
 
 
 def _batch_apply(access: AccessContext, records: list[list[dict[str, Any]]]) -> list[RecordOutcome] | None:
@@ -69,8 +70,10 @@ def _record_apply_alone(access: AccessContext, entries: list[dict[str, Any]]) ->
     ]
 
 
-def _counts(outcomes: list[EntryOutcome]) -> IngestCounts:
-    counts = IngestCounts()
+def _counts(outcomes: list[EntryOutcome], *, placed: bool = True) -> IngestCounts:
+    """The counts of a record's entries; with their Patients when the writer `placed` the versions (the batch
+    writer does, the one-by-one path does not)."""
+    counts = IngestCounts(patients=set() if placed else None)
     for outcome in outcomes:
         if outcome.version_url is None:
             continue
@@ -84,6 +87,8 @@ def _counts(outcomes: list[EntryOutcome]) -> IngestCounts:
             counts.unchanged += 1
         if outcome.changed and outcome.method != "DELETE":
             counts.targets.append(outcome.version_url)
+            if counts.patients is not None and outcome.patients:
+                counts.patients.update(outcome.patients)
     return counts
 
 

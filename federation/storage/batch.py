@@ -28,7 +28,7 @@ from django.utils import timezone
 from consent.contracts import AccessContext
 from consent.facade import access_filter
 from core.outcome import FhirError, conflict, invalid
-from core.pg_arrays import bigint_array
+from core.pg_arrays import bigint_array, text_array
 from core.references import ReferencePath, references_located
 from federation.identity.golden import with_kept_golden_link
 from federation.identity.persons import golden_ids_of
@@ -74,6 +74,7 @@ class EntryOutcome:
     version_url: str | None
     created: bool = False
     changed: bool = False
+    patients: list[str] | None = None  # the Patients whose compartments the version is in (None: outside them)
 
 
 RecordOutcome = list[EntryOutcome] | FhirError
@@ -198,6 +199,10 @@ class _Row:
     stored_version: int | None
     text: str | None = None  # the latest content this batch wrote, as stored
     index_rows: IndexRows | None = None  # its search index rows: extracted once, for identifier matches and writing
+    # Where consent finds it (written on the row). Placed as it is planned, before any COPY starts: placing reads
+    # the search registry, which may look at the database, and a query sent while a COPY of the same connection
+    # is open waits for that COPY forever.
+    placement: Placement | None = None
 
     @property
     def target(self) -> Target:
@@ -461,8 +466,11 @@ def _execute(
     resource_validate(resource, expected_type=entry.resource_type)
     require_valid_id(entry.resource_type, plan.logical_id)
     found = index_rows(entry.resource_type, content)
+    placement = placement_of(entry.resource_type, plan.logical_id, found)
     if row is None:
-        row = _Row(None, entry.resource_type, plan.logical_id, 1, new_hash, False, None, serialised.text, found)
+        row = _Row(
+            None, entry.resource_type, plan.logical_id, 1, new_hash, False, None, serialised.text, found, placement
+        )
         method = WriteMethod.POST if entry.method == "POST" else WriteMethod.PUT
         return _stored(state.store(row, method), entry, created=True)
     row = replace(
@@ -472,12 +480,14 @@ def _execute(
         is_deleted=False,
         text=serialised.text,
         index_rows=found,
+        placement=placement,
     )
     return _stored(state.store(row, WriteMethod.PUT), entry, created=False)
 
 
 def _stored(row: _Row, entry: BundleEntry, *, created: bool) -> EntryOutcome:
-    return EntryOutcome(entry.method, row.version_url, created=created, changed=True)
+    assert row.placement is not None
+    return EntryOutcome(entry.method, row.version_url, created=created, changed=True, patients=row.placement.owners)
 
 
 def _delete(state: _State, entry: BundleEntry, now: datetime) -> EntryOutcome:
@@ -492,7 +502,15 @@ def _delete(state: _State, entry: BundleEntry, now: datetime) -> EntryOutcome:
         return EntryOutcome(entry.method, None)
     if row.is_deleted:
         return EntryOutcome(entry.method, row.version_url)
-    row = replace(row, version_id=row.version_id + 1, content_hash="", is_deleted=True, text=None, index_rows=None)
+    row = replace(
+        row,
+        version_id=row.version_id + 1,
+        content_hash="",
+        is_deleted=True,
+        text=None,
+        index_rows=None,
+        placement=placement_of(row.resource_type, row.logical_id, None),
+    )
     return EntryOutcome(entry.method, state.store(row, WriteMethod.DELETE).version_url, changed=True)
 
 
@@ -503,17 +521,14 @@ def _write(state: _State, now: datetime) -> None:
     rows = [state.rows[target] for target in dict.fromkeys(version.target for version in state.versions)]
     new_rows = [row for row in rows if row.pk is None]
     changed_rows = [row for row in rows if row.pk is not None]
-    # Placed before any COPY starts: placing reads the search registry, which may look at the database, and a
-    # query sent while a COPY of the same connection is open waits for that COPY forever.
-    placements = {row.target: placement_of(row.resource_type, row.logical_id, row.index_rows) for row in rows}
     with connection.cursor() as cursor:
         _claim_new_identifiers(cursor, state, new_rows)
         new_rows = [
             replace(row, pk=pk) for row, pk in zip(new_rows, next_values(RESOURCE_IDS, len(new_rows)), strict=True)
         ]
         pks = {row.target: row.pk for row in (*new_rows, *changed_rows)}
-        resources_copy(cursor.cursor, [_copied(row, placements[row.target], now) for row in new_rows])
-        _update_changed(cursor, [(row, placements[row.target]) for row in changed_rows], now)
+        resources_copy(cursor.cursor, [_copied(row, now) for row in new_rows])
+        _update_changed(cursor, changed_rows, now)
         versions_copy(cursor.cursor, _version_rows(state, pks, now))
     index = IndexBatch()
     for row in (*new_rows, *changed_rows):
@@ -539,8 +554,14 @@ def _claim_new_identifiers(cursor: Any, state: _State, new_rows: list[_Row]) -> 
         raise BatchConflictError("a resource was created under an identifier this batch creates")
 
 
-def _copied(row: _Row, placement: Placement, now: datetime) -> CopiedRow:
+def _placed(row: _Row) -> Placement:
+    assert row.placement is not None, "a row this batch writes was placed as it was planned"
+    return row.placement
+
+
+def _copied(row: _Row, now: datetime) -> CopiedRow:
     assert row.pk is not None
+    placement = _placed(row)
     return CopiedRow(
         row.pk,
         row.resource_type,
@@ -568,7 +589,7 @@ UPDATE_CHANGED_ROWS = (
 )
 
 
-def _update_changed(cursor: Any, rows: list[tuple[_Row, Placement]], now: datetime) -> None:
+def _update_changed(cursor: Any, rows: list[_Row], now: datetime) -> None:
     """One UPDATE for every changed row (with its placement), each only if its version is still the one read."""
     if not rows:
         return
@@ -578,7 +599,8 @@ def _update_changed(cursor: Any, rows: list[tuple[_Row, Placement]], now: dateti
         "COPY batch_changed_rows (id, read_version, version_id, is_deleted, content, content_hash, owners, "
         "data_period) FROM STDIN"
     ) as copy:
-        for row, placement in rows:
+        for row in rows:
+            placement = _placed(row)
             copy.write_row(
                 (
                     row.pk,
@@ -587,7 +609,7 @@ def _update_changed(cursor: Any, rows: list[tuple[_Row, Placement]], now: dateti
                     row.is_deleted,
                     row.text,
                     row.content_hash,
-                    placement.owners,
+                    None if placement.owners is None else text_array(placement.owners),
                     placement.data_period,
                 )
             )
