@@ -29,7 +29,7 @@ from federation.search.dates import date_interval
 from federation.search.hashing import hash64
 from federation.search.normalize import normalize_string
 from federation.search.query import Criterion, split_prefix, split_values, unescape
-from federation.search.registry import COLUMN_PARAMETERS, SearchParameter, index_key, parameter_by_url
+from federation.search.registry import COLUMN_PARAMETERS, SearchParameter, index_key, index_keys, parameter_by_url
 from federation.search.values import LOCAL_REFERENCE, STRING_INDEX_LENGTH
 
 
@@ -79,15 +79,15 @@ def _parameter_filter(parameter: SearchParameter, modifier: str | None, values: 
     if parameter.type == "composite":
         return _any(values, lambda value: _composite(parameter, value))
     if parameter.type == "token" and modifier == "not":
-        return ~_rows(TokenIndex, index_key(parameter), _any(values, _token))
+        return ~_rows(TokenIndex, index_keys(parameter), _any(values, _token))
     if parameter.type == "token" and modifier == "text":
-        return _rows(StringIndex, index_key(parameter, ":text"), _any(values, _string_prefix))
+        return _rows(StringIndex, index_keys(parameter, ":text"), _any(values, _string_prefix))
     if parameter.type == "token" and modifier == "of-type":
-        return _rows(TokenIndex, index_key(parameter, ":of-type"), _any(values, _of_type))
+        return _rows(TokenIndex, index_keys(parameter, ":of-type"), _any(values, _of_type))
     if parameter.type == "reference" and modifier == "identifier":
-        return _rows(TokenIndex, index_key(parameter, ":identifier"), _any(values, _token))
+        return _rows(TokenIndex, index_keys(parameter, ":identifier"), _any(values, _token))
     matcher = _value_matcher(parameter, modifier)
-    return _rows(INDEX_TABLES[parameter.type], index_key(parameter), _any(values, matcher))
+    return _rows(INDEX_TABLES[parameter.type], index_keys(parameter), _any(values, matcher))
 
 
 def _value_matcher(parameter: SearchParameter, modifier: str | None) -> Callable[[str], Q]:
@@ -101,9 +101,11 @@ def _value_matcher(parameter: SearchParameter, modifier: str | None) -> Callable
     return {"token": _token, "date": _date, "number": _number, "quantity": _quantity}[kind]
 
 
-def _rows(model: type[SearchIndex], param: int, condition: Q) -> Q:
-    """EXISTS a row of this parameter for the outer resource that meets `condition`."""
-    rows = model._default_manager.filter(resource=OuterRef("pk"), param=param).filter(condition)
+def _rows(model: type[SearchIndex], params: tuple[int, ...], condition: Q) -> Q:
+    """EXISTS a row of this parameter (of one of its members, for a union) for the outer resource that meets
+    `condition`."""
+    of_param = Q(param=params[0]) if len(params) == 1 else Q(param__in=params)
+    rows = model._default_manager.filter(of_param, resource=OuterRef("pk")).filter(condition)
     return Q(Exists(rows))
 
 
@@ -123,9 +125,9 @@ def _missing(parameter: SearchParameter, values: tuple[str, ...]) -> Q:
         first = parameter_by_url(parameter.components[0].definition, parameter.resource_type)
         if first is None:
             raise not_supported(f"{parameter.code}: a component's definition is not known to this server.")
-        present = _rows(INDEX_TABLES[first.type], index_key(parameter, "$0"), Q())
+        present = _rows(INDEX_TABLES[first.type], (index_key(parameter, "$0"),), Q())
     else:
-        present = _rows(INDEX_TABLES[parameter.type], index_key(parameter), Q())
+        present = _rows(INDEX_TABLES[parameter.type], index_keys(parameter), Q())
     return ~present if values == ("true",) else present
 
 

@@ -367,7 +367,7 @@ def _type_plans(resource_type: str) -> _TypePlans:
 def _build_plans(parameters: dict[str, SearchParameter]) -> tuple[ParameterPlan, ...]:
     plans = []
     for parameter in parameters.values():
-        if parameter.code in COLUMN_PARAMETERS:
+        if parameter.code in COLUMN_PARAMETERS or parameter.union_of:  # a union is searched on its members' rows
             continue
         param = index_key(parameter)
         plan = ParameterPlan(

@@ -28,7 +28,7 @@ from federation.models import (
     UriIndex,
 )
 from federation.search.query import SortKey
-from federation.search.registry import index_key
+from federation.search.registry import index_keys
 
 # Which column of which table orders a parameter of each type.
 SORT_COLUMNS: dict[str, tuple[type[SearchIndex], str, str]] = {
@@ -74,7 +74,7 @@ def _sort_expression(sort_key: SortKey) -> Any:
     column = descending_column if sort_key.descending else ascending_column
     aggregate = Max(column) if sort_key.descending else Min(column)
     values = (
-        table._default_manager.filter(resource=OuterRef("pk"), param=index_key(parameter))
+        table._default_manager.filter(resource=OuterRef("pk"), param__in=index_keys(parameter))
         .values("resource")
         .annotate(key=aggregate)
         .values("key")

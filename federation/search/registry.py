@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache, lru_cache
 from typing import Any
 
@@ -52,6 +52,9 @@ class SearchParameter:
     targets: tuple[str, ...]
     components: tuple[Component, ...]
     description: str
+    # The parameters whose rows are this one's too, when its expression is the union of theirs on this type
+    # (Observation's combo-code is code | component-code): it has no rows of its own (see _with_unions).
+    union_of: tuple[str, ...] = ()
 
 
 @cache
@@ -115,7 +118,69 @@ def _build(all_definitions: list[dict[str, Any]]) -> dict[str, dict[str, SearchP
             bases = served_resource_types() | {COMMON} if base in ABSTRACT_BASES else {base} & served_resource_types()
             for resource_type in bases:
                 by_type[resource_type][definition["code"]] = _parameter(definition, resource_type)
-    return by_type
+    return {resource_type: _with_unions(parameters, resource_type) for resource_type, parameters in by_type.items()}
+
+
+def _with_unions(parameters: dict[str, SearchParameter], resource_type: str) -> dict[str, SearchParameter]:
+    """The parameters, those whose expression on this type is exactly the union of others' marked as such.
+
+    Observation's combo-code (`Observation.code | Observation.component.code`) finds what code and
+    component-code find, so it is searched on their rows: storing its own duplicated a tenth of an
+    Observation's index rows. Only simple parameters of one search type, specific to the type, qualify;
+    parameters are taken smallest first, so a member is never itself a union."""
+    pieces = {code: _pieces(parameter) for code, parameter in parameters.items() if _may_share_rows(parameter)}
+    members_of: dict[str, tuple[str, ...]] = {}
+    for code in sorted(pieces, key=lambda code: len(pieces[code])):
+        own = pieces[code]
+        members = tuple(
+            sorted(
+                other
+                for other, theirs in pieces.items()
+                if theirs < own and other not in members_of and parameters[other].type == parameters[code].type
+            )
+        )
+        if len(own) > 1 and members and frozenset().union(*(pieces[member] for member in members)) == own:
+            members_of[code] = members
+    return {
+        code: replace(parameter, union_of=members_of[code]) if code in members_of else parameter
+        for code, parameter in parameters.items()
+    }
+
+
+def _may_share_rows(parameter: SearchParameter) -> bool:
+    return (
+        parameter.type in ("token", "string", "date", "number", "quantity", "uri")
+        and parameter.key_type == parameter.resource_type
+        and parameter.code not in COLUMN_PARAMETERS
+        and bool(_pieces(parameter))
+    )
+
+
+def _pieces(parameter: SearchParameter) -> frozenset[str]:
+    """The members of a parameter's expression (`A | B | ...` at its top level) that apply to its type; none when
+    a member starts from no resource type (a constant, `%resource`)."""
+    found, depth, quoted, start = [], 0, False, 0
+    expression = parameter.expression
+    for position, char in enumerate(expression):
+        if char == "'" and (position == 0 or expression[position - 1] != "\\"):
+            quoted = not quoted
+        elif not quoted and char in "([":
+            depth += 1
+        elif not quoted and char in ")]":
+            depth -= 1
+        elif not quoted and depth == 0 and char == "|":
+            found.append(expression[start:position].strip())
+            start = position + 1
+    found.append(expression[start:].strip())
+    if any(_root(piece) is None for piece in found):
+        return frozenset()
+    return frozenset(piece for piece in found if _root(piece) == parameter.resource_type)
+
+
+def _root(piece: str) -> str | None:
+    """The resource type a member of a union starts from (`(Observation.value as Quantity)`: Observation)."""
+    name = piece.lstrip("(").split(".", 1)[0]
+    return name if name[:1].isupper() and name.isalpha() and "." in piece else None
 
 
 def _parameter(definition: dict[str, Any], resource_type: str) -> SearchParameter:
@@ -155,6 +220,13 @@ def parameter_by_url(url: str, resource_type: str) -> SearchParameter | None:
 def index_key(parameter: SearchParameter, suffix: str = "") -> int:
     """The 64-bit key of a parameter's rows (`suffix` for derived rows: `:text`, `$0`...)."""
     return _parameter_key(parameter.key_type, parameter.code, suffix)
+
+
+def index_keys(parameter: SearchParameter, suffix: str = "") -> tuple[int, ...]:
+    """The keys of the rows a search of the parameter reads: its own, or its members' for a union."""
+    if not parameter.union_of:
+        return (index_key(parameter, suffix),)
+    return tuple(_parameter_key(parameter.key_type, code, suffix) for code in parameter.union_of)
 
 
 @lru_cache(maxsize=4096)  # asked for several times for every resource written; a few hundred in use

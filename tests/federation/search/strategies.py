@@ -335,7 +335,7 @@ def observation(draw: st.DrawFn, rid: str, patients: list[str]) -> Resource:
     value_kind = draw(st.sampled_from(("quantity", "quantity", "string", "none")))
     if value_kind == "quantity":
         value = draw(st.sampled_from(test.values))
-        resource["valueQuantity"] = {"value": value, "unit": test.unit, "system": UCUM, "code": test.unit}
+        resource["valueQuantity"] = _lab_quantity(value, test.unit)
     elif value_kind == "string":
         resource["valueString"] = draw(st.sampled_from(OBSERVATION_STRINGS))
     effective = draw(st.sampled_from(("dateTime", "period", "none")))
@@ -343,7 +343,16 @@ def observation(draw: st.DrawFn, rid: str, patients: list[str]) -> Resource:
         resource["effectiveDateTime"] = draw(_date_time())
     elif effective == "period":
         resource["effectivePeriod"] = draw(_period())
+    if draw(st.integers(0, 3)) == 0:  # a panel: its parts as components, for the combo- parameters
+        part = draw(st.sampled_from(LAB_TESTS))
+        component: dict[str, Any] = {"code": {"coding": [_coding(LOINC, part.loinc, part.display)]}}
+        _maybe(draw, _lab_quantity(draw(st.sampled_from(part.values)), part.unit), "valueQuantity", component)
+        resource["component"] = [component]
     return resource
+
+
+def _lab_quantity(value: Any, unit: str) -> dict[str, Any]:
+    return {"value": value, "unit": unit, "system": UCUM, "code": unit}
 
 
 @st.composite
@@ -611,6 +620,8 @@ def _observation_terms() -> list[st.SearchStrategy[Term]]:
         _string_term("value-string", OBSERVATION_STRINGS),
         _date_term("date"),
         st.tuples(st.just("code-value-quantity"), _or(_code_value_quantity())),
+        _token_term("combo-code", lab, tuple(t.display for t in LAB_TESTS)),  # searched on code and component-code
+        st.one_of(st.tuples(st.just("combo-value-quantity"), _or(_quantity_value())), _missing("combo-value-quantity")),
         st.tuples(st.just("patient"), _or(_reference_values("Patient", PATIENT_IDS[:4]))),
         st.tuples(st.just("patient.name"), _or(_string_value(_name_parts(("family", "kana"))))),
         *_subject_terms("subject"),
