@@ -35,12 +35,17 @@ LOCAL_CODE_SYSTEM = f"{PROJECT_SYSTEMS}CodeSystem/local/"
 
 # Fixed namespace of the connectors' fullUrls: the same record gives the same urn:uuid on every run.
 FULL_URL_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://tsunagi.example.jp/connectors")
+_FULL_URL_NAMESPACE_BYTES = FULL_URL_NAMESPACE.bytes  # UUID.bytes converts its int on every call
 
 # Characters with a meaning in a FHIR search value, escaped with a backslash (FHIR search §3.1.1.4.8).
 _SEARCH_ESCAPES = str.maketrans({"\\": "\\\\", "|": "\\|", ",": "\\,", "$": "\\$"})
 # What may stay unencoded in a conditional URL's query: URL characters of identifier systems, and the
 # backslash escapes; anything else (&, +, #, %, spaces, kana) is percent-encoded.
 _QUERY_SAFE = ":/|\\,$-._~"
+# Text that the escaping and encoding above leave as it is: a value without a character to escape, a system
+# without one to percent-encode (what quote never encodes, and _QUERY_SAFE). Most are such: they skip both.
+_PLAIN_VALUE = re.compile(r"[A-Za-z0-9_.~:/-]*")
+_PLAIN_SYSTEM = re.compile(r"[A-Za-z0-9_.~:/|\\,$-]*")
 _SPACES = re.compile(r"[ \u3000]+")
 
 
@@ -80,7 +85,7 @@ def full_url(source_code: str, record_key: str, resource_type: str) -> str:
     The digits of `uuid.uuid5`, formatted from its SHA-1 without building a UUID object (which took more than
     half the time; one is made for every record of every connector)."""
     name = f"{source_code}/{record_key}/{resource_type}".encode()
-    digest = bytearray(hashlib.sha1(FULL_URL_NAMESPACE.bytes + name).digest()[:16])  # noqa: S324 (UUID v5)
+    digest = bytearray(hashlib.sha1(_FULL_URL_NAMESPACE_BYTES + name).digest()[:16])  # noqa: S324 (UUID v5)
     digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
     digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
     hex_digits = digest.hex()
@@ -89,6 +94,8 @@ def full_url(source_code: str, record_key: str, resource_type: str) -> str:
 
 def identifier_query(system: str, value: str) -> str:
     """`identifier=<system>|<value>` for a conditional URL, escaped so that any value matches only itself."""
+    if _PLAIN_VALUE.fullmatch(value) and _PLAIN_SYSTEM.fullmatch(system):
+        return f"identifier={system}|{value}"
     return "identifier=" + quote(f"{system}|{value.translate(_SEARCH_ESCAPES)}", safe=_QUERY_SAFE)
 
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
+from urllib.parse import quote
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from connectors.base import SourceInfo
 from connectors.jp import (
@@ -16,6 +19,7 @@ from connectors.jp import (
     create_entry,
     full_url,
     human_names,
+    identifier_query,
     insurance_member_id,
     iso_date,
     parse_era_date,
@@ -96,6 +100,23 @@ def test_a_record_entry_carries_its_record_identifier_first():
 def test_identifier_values_are_escaped_in_conditional_urls():
     assert conditional_reference("Basic", "urn:x", "a|b,c$d\\e") == "Basic?identifier=urn:x|a\\|b\\,c\\$d\\\\e"
     assert conditional_reference("Basic", "urn:x", "つ26 +") == "Basic?identifier=urn:x|%E3%81%A426%20%2B"
+
+
+def escaped_and_encoded(system: str, value: str) -> str:
+    """What identifier_query writes, by the rule alone: backslash escapes in the value, then percent-encoding."""
+    escaped = "".join("\\" + char if char in "\\|,$" else char for char in value)
+    return "identifier=" + quote(f"{system}|{escaped}", safe=":/|\\,$-._~")
+
+
+# Text of the characters that decide between writing it as it is and escaping or encoding it (lone surrogates
+# fail either way).
+AWKWARD_TEXT = st.text(st.sampled_from("aZ09_.~:/-|\\,$ %&+#?=\n\x00\x7féつ\U0001f600"), max_size=8)
+
+
+@settings(max_examples=500)
+@given(system=AWKWARD_TEXT, value=AWKWARD_TEXT)
+def test_identifier_queries_are_escaped_and_encoded_as_the_rule_says(system, value):
+    assert identifier_query(system, value) == escaped_and_encoded(system, value)
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,9 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from core import fhir_json
 from core.references import references_located, references_replaced, references_rewritten
+from tests.conftest import FIXTURES
 
 
 def resource() -> dict[str, Any]:
@@ -64,3 +66,70 @@ def test_references_at_the_same_place_twice_are_both_replaced():
 
     assert replaced["entry"] == [{"item": {"reference": "Patient/9"}}, {"item": {"reference": "Patient/9"}}]
     assert shared == {"reference": "Patient/1"}
+
+
+def every_reference(node: Any, path: tuple[str | int, ...] = ()) -> list[tuple[tuple[str | int, ...], str]]:
+    """Every Reference.reference with its path, visiting every member: what the walks must find."""
+    if isinstance(node, dict):
+        pairs: Any = node.items()
+    elif isinstance(node, list):
+        pairs = enumerate(node)
+    else:
+        return []
+    found = []
+    for key, value in pairs:
+        if key == "reference" and isinstance(node, dict) and isinstance(value, str):
+            found.append(((*path, key), value))
+        else:
+            found.extend(every_reference(value, (*path, key)))
+    return found
+
+
+def test_an_object_that_got_an_object_or_array_after_it_was_made_is_walked_into():
+    grown: dict[str, Any] = {"reference": "Patient/1"}  # holds only text: the collector does not track it yet
+    grown["extension"] = [{"url": "urn:x", "valueReference": {"reference": "Patient/2"}}]
+    later: dict[str, Any] = {"display": "x"}
+    later.update({"item": {"reference": "Patient/3"}})
+    sent = {"resourceType": "List", "subject": grown, "entry": [later]}
+
+    assert references_located(sent) == every_reference(sent)
+    assert references_rewritten(sent, str.lower) == {
+        "resourceType": "List",
+        "subject": {
+            "reference": "patient/1",
+            "extension": [{"url": "urn:x", "valueReference": {"reference": "patient/2"}}],
+        },
+        "entry": [{"display": "x", "item": {"reference": "patient/3"}}],
+    }
+
+
+def test_a_leaf_object_is_shared_unless_its_reference_changes():
+    sent = {"resourceType": "Observation", "subject": {"reference": "Patient/1"}, "code": {"text": "x"}}
+
+    rewritten = references_rewritten(sent, lambda reference: reference.replace("1", "2"))
+
+    assert rewritten["subject"] == {"reference": "Patient/2"}
+    assert rewritten["code"] is sent["code"]
+    assert references_rewritten(sent, str) is sent  # str gives back the same object: nothing is copied
+
+
+def test_the_walks_find_every_reference_of_every_fixture():
+    checked = 0
+    for path in sorted(FIXTURES.rglob("*.json")):
+        try:
+            value = {"fixture": fhir_json.loads(path.read_bytes())}
+        except ValueError:
+            continue  # deliberately broken input
+        expected = every_reference(value)
+        met: list[str] = []
+
+        def meet(reference: str, met: list[str] = met) -> str:
+            met.append(reference)
+            return reference
+
+        references_rewritten(value, meet)
+
+        assert references_located(value) == expected, path
+        assert met == [reference for _, reference in expected], path
+        checked += bool(expected)
+    assert checked > 100
