@@ -176,16 +176,25 @@ class _Writer:
         return cls(source, AccessContext.system(reason=f"ingest:{source.code}"), f"{SOURCE_URI}{source.code}")
 
     def organization(self) -> str:
-        """The relative URL of the source's Organization, created the first time it is needed."""
+        """The relative URL of the source's Organization, created the first time it is needed (in a run of
+        path_ingest, the first time in this process: its workers store a big file in a hundred parts)."""
         if self._organization is None:
             source = self.source
-            self._organization = organization_ensure(
+            ensured = _run_organizations.get(source.pk) if _run_organizations is not None else None
+            self._organization = ensured or organization_ensure(
                 access=self.access,
                 name=source.organization_name,
                 system=source.organization_system or f"{PROJECT_IDS}/source",
                 value=source.organization_value or source.code,
             )
+            if _run_organizations is not None:
+                _run_organizations[source.pk] = self._organization
         return self._organization
+
+
+# The Organizations ensured during the current path_ingest run, by source, in this process (its forked workers
+# start with the parent's, empty); None outside a run, where every writer ensures its own.
+_run_organizations: dict[int, str] | None = None
 
 
 def _records_store(
@@ -408,6 +417,15 @@ def path_ingest(
     """Ingest a file, or every file the connector takes from a folder; with `workers` > 1, lanes of files that
     do not depend on each other run on that many processes (see connectors.lanes), and so do the parts of a
     big file whose lines are its records (see connectors.parts)."""
+    global _run_organizations
+    _run_organizations = {}
+    try:
+        return _path_ingest(source, path, on_file, workers)
+    finally:
+        _run_organizations = None
+
+
+def _path_ingest(source: SourceSystem, path: Path, on_file: ProgressHook | None, workers: int) -> IngestSummary:
     summary = IngestSummary()
     with task_runner(workers) as run_tasks:
         files = [path] if path.is_file() else list(connector_for(source.connector).paths(path))

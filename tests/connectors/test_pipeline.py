@@ -280,3 +280,25 @@ def test_usage_errors_exit_2_with_one_line(source, args, message):
     assert error.value.returncode == 2
     assert message in str(error.value)
     assert "\n" not in str(error.value)
+
+
+def test_a_run_ensures_its_sources_organization_once_however_many_writers_it_has(source, tmp_path, monkeypatch):
+    """Each group of messages (and each part of a big file) has a writer of its own; the run ensures the
+    source's Organization once per process, and code outside a run (a push, a replay) ensures its own."""
+    ensured = []
+    original = pipeline.organization_ensure
+    monkeypatch.setattr(pipeline, "organization_ensure", lambda **kw: ensured.append(kw) or original(**kw))
+    monkeypatch.setattr(pipeline, "MESSAGES_PER_GROUP", 1)
+    for number in ("1", "2", "3"):
+        ndjson(tmp_path / f"patients-{number}.ndjson", patient(number))
+
+    code, summary = ingest("--connector", "fhir", "--source", source, str(tmp_path))
+
+    assert (code, summary["created"], len(ensured)) == (0, 3, 1)
+    assert pipeline._run_organizations is None
+    organizations = Resource.objects.filter(resource_type="Organization", is_deleted=False)
+    assert organizations.count() == 1
+    provenances = Resource.objects.filter(resource_type="Provenance")
+    assert {p.content["agent"][0]["who"]["reference"] for p in provenances} == {
+        f"Organization/{organizations.get().logical_id}"
+    }
