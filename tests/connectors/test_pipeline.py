@@ -15,6 +15,7 @@ from connectors import pipeline
 from connectors.models import InboundMessage, MessageStatus, QuarantinedRecord, SourceSystem
 from connectors.pipeline import message_receive
 from connectors.raw_store import raw_store_open
+from federation.facade import organization_ensure
 from federation.models import Resource
 
 pytestmark = pytest.mark.django_db
@@ -285,9 +286,13 @@ def test_usage_errors_exit_2_with_one_line(source, args, message):
 def test_a_run_ensures_its_sources_organization_once_however_many_writers_it_has(source, tmp_path, monkeypatch):
     """Each group of messages (and each part of a big file) has a writer of its own; the run ensures the
     source's Organization once per process, and code outside a run (a push, a replay) ensures its own."""
-    ensured = []
-    original = pipeline.organization_ensure
-    monkeypatch.setattr(pipeline, "organization_ensure", lambda **kw: ensured.append(kw) or original(**kw))
+    ensured: list[str] = []
+
+    def counted(**arguments: Any) -> str:
+        ensured.append(arguments["name"])
+        return organization_ensure(**arguments)
+
+    monkeypatch.setattr(pipeline, "organization_ensure", counted)
     monkeypatch.setattr(pipeline, "MESSAGES_PER_GROUP", 1)
     for number in ("1", "2", "3"):
         ndjson(tmp_path / f"patients-{number}.ndjson", patient(number))
