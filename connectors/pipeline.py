@@ -236,7 +236,7 @@ def _batch_audit(
     unplaced = [
         target.split("/_history/")[0] for counts in stored if counts.patients is None for target in counts.targets
     ]
-    patients = compartment_patients(unplaced) if unplaced else set()
+    patients = compartment_patients(unplaced)
     for counts in stored:
         patients |= counts.patients or set()
     audit_record(

@@ -30,7 +30,7 @@ from federation.search.hashing import hash64
 from federation.search.normalize import normalize_string
 from federation.search.query import Criterion, split_prefix, split_values, unescape
 from federation.search.registry import COLUMN_PARAMETERS, SearchParameter, index_key, index_keys, parameter_by_url
-from federation.search.values import LOCAL_REFERENCE, STRING_INDEX_LENGTH
+from federation.search.values import LOCAL_REFERENCE, STRING_INDEX_LENGTH, token_key, unit_system_code
 
 
 def criterion_filter(criterion: Criterion, access: AccessContext) -> Q:
@@ -143,14 +143,16 @@ def _token(value: str) -> Q:
     system, code = unescape(parts[0]), unescape(parts[1])
     if code == "":
         return Q(system=hash64(system))
-    return Q(system=hash64(system) if system else None, code=hash64(code))  # `|code`: system IS NULL
+    key = token_key(system or None, code)  # `|code`: system IS NULL
+    return Q(system=key.system, code=key.code)
 
 
 def _of_type(value: str) -> Q:
     parts = [unescape(part) for part in split_values(value, "|")]
     if len(parts) != 3 or not all(parts[1:]):
         raise invalid(f":of-type takes type-system|type-code|value, not '{value}'.")
-    return Q(system=hash64(f"{parts[0]}|{parts[1]}"), code=hash64(parts[2]))
+    key = token_key(f"{parts[0]}|{parts[1]}", parts[2])  # as values.identifier_types keys it
+    return Q(system=key.system, code=key.code)
 
 
 # string
@@ -292,7 +294,7 @@ def _quantity(value: str) -> Q:
     if len(parts) == 3:
         system, code = parts[1], parts[2]
         if system and code:
-            condition &= Q(system_code=hash64(system, code))
+            condition &= Q(system_code=unit_system_code(system, code))
         elif code:
             condition &= Q(code=hash64(code)) | Q(unit=hash64(code))
     return condition

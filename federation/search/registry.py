@@ -128,7 +128,11 @@ def _with_unions(parameters: dict[str, SearchParameter], resource_type: str) -> 
     component-code find, so it is searched on their rows: storing its own duplicated a tenth of an
     Observation's index rows. Only simple parameters of one search type, specific to the type, qualify;
     parameters are taken smallest first, so a member is never itself a union."""
-    pieces = {code: _pieces(parameter) for code, parameter in parameters.items() if _may_share_rows(parameter)}
+    pieces = {
+        code: found
+        for code, parameter in parameters.items()
+        if _may_share_rows(parameter) and (found := _pieces(parameter))
+    }
     members_of: dict[str, tuple[str, ...]] = {}
     for code in sorted(pieces, key=lambda code: len(pieces[code])):
         own = pieces[code]
@@ -152,7 +156,6 @@ def _may_share_rows(parameter: SearchParameter) -> bool:
         parameter.type in ("token", "string", "date", "number", "quantity", "uri")
         and parameter.key_type == parameter.resource_type
         and parameter.code not in COLUMN_PARAMETERS
-        and bool(_pieces(parameter))
     )
 
 

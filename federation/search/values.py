@@ -117,7 +117,7 @@ _system_hash = functools.lru_cache(maxsize=SYSTEMS_KEPT)(hash64)
 @functools.lru_cache(maxsize=SYSTEMS_KEPT)  # a few units (mg, mL, mmHg...) come back with every result
 def unit_system_code(system: str | None, code: str) -> int:
     """A quantity's unit as `system|code` hashed together (an empty system for none), as `value|system|code`
-    and `value||code` search it."""
+    searches it."""
     return hash64(system or "", code)
 
 

@@ -28,7 +28,7 @@ from django.utils import timezone
 from consent.contracts import AccessContext
 from consent.facade import access_filter
 from core.outcome import FhirError, conflict, invalid
-from core.pg_arrays import bigint_array, text_array
+from core.pg_arrays import bigint_array
 from core.references import ReferencePath, references_located
 from federation.identity.golden import with_kept_golden_link
 from federation.identity.persons import golden_ids_of
@@ -51,6 +51,7 @@ from federation.storage.rows import (
     CopiedRow,
     Serialised,
     next_values,
+    owners_array,
     require_valid_id,
     resources_copy,
     versions_copy,
@@ -609,7 +610,7 @@ def _update_changed(cursor: Any, rows: list[_Row], now: datetime) -> None:
                     row.is_deleted,
                     row.text,
                     row.content_hash,
-                    None if placement.owners is None else text_array(placement.owners),
+                    owners_array(placement.owners),
                     placement.data_period,
                 )
             )

@@ -12,6 +12,7 @@ import functools
 
 from django.db import connection
 
+from federation.search import values
 from federation.search.hashing import hash64
 from federation.search.query import query_pairs, split_values, unescape
 from federation.search.registry import parameters_for
@@ -35,7 +36,9 @@ def identifier_key(resource_type: str, criteria: str) -> Key | None:
     system, code = _unescaped(parts[0]), _unescaped(parts[1])
     if not system or not code:
         return None
-    return (resource_type, hash64(system), hash64(code))
+    token = values.identifier_key(system, code)  # what the token index keeps for the identifier
+    assert token.system is not None
+    return (resource_type, token.system, token.code)
 
 
 def _pairs(criteria: str) -> list[tuple[str, str]]:

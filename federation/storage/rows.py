@@ -92,6 +92,11 @@ class CopiedRow:
     current: bool = False  # a version its resource's row holds as its current state (see versions_copy)
 
 
+def owners_array(owners: list[str] | None) -> str | None:
+    """A placement's owners as the `owners text[]` column takes them (NULL outside the Patient compartment)."""
+    return None if owners is None else text_array(owners)
+
+
 def resources_copy(cursor: Any, rows: Iterable[CopiedRow]) -> None:
     """New current rows, as one COPY stream (the raw psycopg cursor)."""
     with cursor.copy(
@@ -109,7 +114,7 @@ def resources_copy(cursor: Any, rows: Iterable[CopiedRow]) -> None:
                     row.text is None,
                     row.text,
                     row.content_hash,
-                    None if row.owners is None else text_array(row.owners),
+                    owners_array(row.owners),
                     row.data_period,
                 )
             )
