@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import datetime
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -98,7 +98,7 @@ def map_only(item: tuple[File, Any]) -> Any:
     (source, origin, _), message = item
     if message is None:
         return None
-    stored = stored_file(PurePosixPath(origin))
+    stored = stored_file(origin)
     context = mapping.MessageContext(source, stored.key, stored.patient_id, deleted=stored.flag == "0")
     try:
         return mapping.entries(message, context)

@@ -177,6 +177,21 @@ def test_a_file_name_outside_the_pattern_is_yielded_and_reported(tmp_path):
     ]
 
 
+def test_the_crawl_skips_hidden_entries_and_does_not_follow_links_to_folders(tmp_path):
+    root = _tree(tmp_path, {})
+    patient = root / "113" / "281" / "1132816567"
+    before = list(CONNECTOR.paths(root))
+    visit = next(path for path in before if path.parent.name == "OMP-01")
+    (patient / ".cache").mkdir()
+    shutil.copyfile(visit, patient / ".cache" / visit.name)
+    shutil.copyfile(visit, visit.with_name("." + visit.name))
+    (patient / "elsewhere").symlink_to(visit.parent, target_is_directory=True)
+    (root / "114").mkdir()
+    (root / "114" / "README").write_bytes(b"not a message")
+    after = list(CONNECTOR.paths(root))
+    assert after == [*before, root / "114" / "README"]
+
+
 @pytest.mark.parametrize(
     ("path", "key"),
     [
@@ -192,7 +207,7 @@ def test_a_file_name_outside_the_pattern_is_yielded_and_reported(tmp_path):
     ],
 )
 def test_record_keys_follow_the_logical_id_convention(path, key):
-    assert stored_file(PurePosixPath(path)).key == key
+    assert stored_file(path).key == key
 
 
 @pytest.mark.parametrize(
@@ -223,7 +238,7 @@ def test_record_keys_follow_the_logical_id_convention(path, key):
 )
 def test_file_names_that_do_not_fit_their_place_are_refused(path, reason):
     with pytest.raises(StorageNameError) as refused:
-        stored_file(PurePosixPath(path))
+        stored_file(path)
     assert str(refused.value) == reason
 
 
