@@ -110,7 +110,7 @@ class SsMix2Connector:
         """The file's message as one record, keyed by the file name; flag 0 turns its entries into DELETEs.
         A file larger than a message may be (MAX_MESSAGE) is refused unread."""
         try:
-            stored = stored_file(Path(origin).as_posix())
+            stored = stored_file(origin.replace(os.sep, "/"))
         except StorageNameError as error:
             yield ParsedRecord(origin, problem=RecordProblem(origin, "file name", str(error)))
             return

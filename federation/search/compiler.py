@@ -125,7 +125,7 @@ def _missing(parameter: SearchParameter, values: tuple[str, ...]) -> Q:
         first = parameter_by_url(parameter.components[0].definition, parameter.resource_type)
         if first is None:
             raise not_supported(f"{parameter.code}: a component's definition is not known to this server.")
-        present = _rows(INDEX_TABLES[first.type], (index_key(parameter, "$0"),), Q())
+        present = _rows(INDEX_TABLES[first.type], index_keys(parameter, "$0"), Q())
     else:
         present = _rows(INDEX_TABLES[parameter.type], index_keys(parameter), Q())
     return ~present if values == ("true",) else present
@@ -339,7 +339,8 @@ def _uri_above(value: str) -> Q:
 
 
 def _composite(parameter: SearchParameter, value: str) -> Q:
-    """`code$value`: every part must match within the same composite value (same group)."""
+    """`code$value`: every part must match within the same composite value (same group); a union of composites
+    (combo-code-value-quantity) matches where one of its members does, each member's groups its own."""
     parts = split_values(value, "$")
     if len(parts) != len(parameter.components):
         raise invalid(f"{parameter.code} takes {len(parameter.components)} parts joined by '$', not '{value}'.")
@@ -348,16 +349,23 @@ def _composite(parameter: SearchParameter, value: str) -> Q:
     ]
     if any(definition is None for definition in definitions):
         raise not_supported(f"{parameter.code}: a component's definition is not known to this server.")
-    condition: Q | None = None
-    for number in reversed(range(len(parts))):
-        definition = definitions[number]
+    matches: list[tuple[type[SearchIndex], Q]] = []
+    for definition, part in zip(definitions, parts, strict=True):
         assert definition is not None
-        matcher = _value_matcher(definition, None)
-        rows = (
-            INDEX_TABLES[definition.type]
-            ._default_manager.filter(param=index_key(parameter, f"${number}"))
-            .filter(matcher(parts[number]))
-        )
+        matches.append((INDEX_TABLES[definition.type], _value_matcher(definition, None)(part)))
+    combined = Q()
+    for keys in zip(*(index_keys(parameter, f"${number}") for number in range(len(parts))), strict=True):
+        combined |= _composite_rows(matches, keys)
+    return combined
+
+
+def _composite_rows(matches: list[tuple[type[SearchIndex], Q]], keys: tuple[int, ...]) -> Q:
+    """EXISTS a first part's row for the outer resource that meets its match, with rows of the other parts in its
+    group that meet theirs (`keys`: each part's parameter key)."""
+    condition: Q | None = None
+    for number in reversed(range(len(matches))):
+        model, match = matches[number]
+        rows = model._default_manager.filter(param=keys[number]).filter(match)
         if number == 0:
             rows = rows.filter(resource=OuterRef("pk"))
         else:

@@ -126,12 +126,15 @@ def _with_unions(parameters: dict[str, SearchParameter], resource_type: str) -> 
 
     Observation's combo-code (`Observation.code | Observation.component.code`) finds what code and
     component-code find, so it is searched on their rows: storing its own duplicated a tenth of an
-    Observation's index rows. Only simple parameters of one search type, specific to the type, qualify;
-    parameters are taken smallest first, so a member is never itself a union."""
+    Observation's index rows. combo-code-value-quantity (`Observation | Observation.component`, parts code
+    and value) is likewise code-value-quantity or component-code-value-quantity. Only parameters of one search
+    type (composites: with the same parts), specific to the type, qualify; parameters are taken smallest first,
+    so a member is never itself a union."""
+    kinds = {code: kind for code, parameter in parameters.items() if (kind := _kind(parameters, parameter))}
     pieces = {
         code: found
         for code, parameter in parameters.items()
-        if _may_share_rows(parameter) and (found := _pieces(parameter))
+        if code in kinds and _may_share_rows(parameter) and (found := _pieces(parameter))
     }
     members_of: dict[str, tuple[str, ...]] = {}
     for code in sorted(pieces, key=lambda code: len(pieces[code])):
@@ -140,7 +143,7 @@ def _with_unions(parameters: dict[str, SearchParameter], resource_type: str) -> 
             sorted(
                 other
                 for other, theirs in pieces.items()
-                if theirs < own and other not in members_of and parameters[other].type == parameters[code].type
+                if theirs < own and other not in members_of and kinds[other] == kinds[code]
             )
         )
         if len(own) > 1 and members and frozenset().union(*(pieces[member] for member in members)) == own:
@@ -153,10 +156,22 @@ def _with_unions(parameters: dict[str, SearchParameter], resource_type: str) -> 
 
 def _may_share_rows(parameter: SearchParameter) -> bool:
     return (
-        parameter.type in ("token", "string", "date", "number", "quantity", "uri")
+        parameter.type in ("token", "string", "date", "number", "quantity", "uri", "composite")
         and parameter.key_type == parameter.resource_type
         and parameter.code not in COLUMN_PARAMETERS
     )
+
+
+def _kind(parameters: dict[str, SearchParameter], parameter: SearchParameter) -> tuple[str, ...]:
+    """What rows a parameter has: its search type, and a composite's parts (expression and search type each);
+    empty for a composite with a part whose definition is not among `parameters`."""
+    if parameter.type != "composite":
+        return (parameter.type,)
+    types = {other.url: other.type for other in parameters.values()}
+    if any(component.definition not in types for component in parameter.components):
+        return ()
+    parts = (f"{component.expression} as {types[component.definition]}" for component in parameter.components)
+    return (parameter.type, *parts)
 
 
 def _pieces(parameter: SearchParameter) -> frozenset[str]:
@@ -181,9 +196,10 @@ def _pieces(parameter: SearchParameter) -> frozenset[str]:
 
 
 def _root(piece: str) -> str | None:
-    """The resource type a member of a union starts from (`(Observation.value as Quantity)`: Observation)."""
+    """The resource type a member of a union starts from (`(Observation.value as Quantity)`, or a composite's
+    `Observation`: Observation)."""
     name = piece.lstrip("(").split(".", 1)[0]
-    return name if name[:1].isupper() and name.isalpha() and "." in piece else None
+    return name if name[:1].isupper() and name.isalpha() else None
 
 
 def _parameter(definition: dict[str, Any], resource_type: str) -> SearchParameter:

@@ -228,6 +228,37 @@ def test_composite_code_and_value(region):
     assert ids(region, f"Observation?code-value-quantity={HBA1C}$gt100") == []
 
 
+def test_combo_composites_match_the_observation_or_one_component_never_a_mix(region):
+    """combo-code-value-quantity is searched as code-value-quantity or component-code-value-quantity: the
+    Observation's own code never pairs with a component's value, nor one component's code with another's."""
+    panel = {
+        "resourceType": "Observation",
+        "id": "bp",
+        "status": "final",
+        "code": {"coding": [{"system": LOINC, "code": "85354-9"}]},
+        "valueQuantity": {"value": 1, "system": "http://unitsofmeasure.org", "code": "1"},
+        "component": [
+            {"code": {"coding": [{"system": LOINC, "code": code}]}, "valueQuantity": {"value": value}}
+            for code, value in (("8480-6", 120), ("8462-4", 80))
+        ],
+    }
+    assert region.put("/fhir/Observation/bp", panel).status_code == 201
+    found = {
+        query: ids(region, f"Observation?combo-code-value-quantity={query}")
+        for query in ("85354-9$1", "8480-6$120", "8462-4$80", "85354-9$120", "8480-6$1", "8480-6$80", "8462-4$120")
+    }
+    assert found == {
+        "85354-9$1": ["bp"],
+        "8480-6$120": ["bp"],
+        "8462-4$80": ["bp"],
+        "85354-9$120": [],
+        "8480-6$1": [],
+        "8480-6$80": [],
+        "8462-4$120": [],
+    }
+    assert "bp" in ids(region, "Observation?combo-code-value-quantity:missing=false")
+
+
 # reference
 
 

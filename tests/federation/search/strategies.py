@@ -620,6 +620,11 @@ def _observation_terms() -> list[st.SearchStrategy[Term]]:
         _string_term("value-string", OBSERVATION_STRINGS),
         _date_term("date"),
         st.tuples(st.just("code-value-quantity"), _or(_code_value_quantity())),
+        st.tuples(st.just("component-code-value-quantity"), _or(_code_value_quantity())),
+        st.one_of(  # searched as code-value-quantity or component-code-value-quantity
+            st.tuples(st.just("combo-code-value-quantity"), _or(_code_value_quantity())),
+            _missing("combo-code-value-quantity"),
+        ),
         _token_term("combo-code", lab, tuple(t.display for t in LAB_TESTS)),  # searched on code and component-code
         st.one_of(st.tuples(st.just("combo-value-quantity"), _or(_quantity_value())), _missing("combo-value-quantity")),
         st.tuples(st.just("patient"), _or(_reference_values("Patient", PATIENT_IDS[:4]))),
