@@ -69,17 +69,17 @@ class SearchIndex(models.Model):
 class TokenIndex(SearchIndex):
     """Codings, identifiers, codes, booleans, contact points: hashed system (None: none) and code.
 
-    Two indexes answer every token search: `code` by (param, code); `system|code`, `|code` (system IS NULL) and
-    `system|` by (param, system, code). A third, of system and code hashed together, was a quarter of the
-    index entries an ingest writes (docs/decisions.md)."""
+    One index, by (param, code, system), answers `code`, `system|code` and `|code` (system IS NULL) with
+    equalities; `system|` (any code of a system) reads the parameter's entries for that system. A second index,
+    by (param, system, code), was a random B-tree entry more for every token row an ingest writes, for that rare
+    form alone (docs/decisions.md)."""
 
     system = models.BigIntegerField(null=True)
     code = models.BigIntegerField()
 
     class Meta:
         indexes = [
-            models.Index(fields=["param", "code", "resource"], name="token_code"),
-            models.Index(fields=["param", "system", "code", "resource"], name="token_system"),
+            models.Index(fields=["param", "code", "system", "resource"], name="token_value"),
             models.Index(fields=["resource", "param"], name="token_resource"),
         ]
 

@@ -311,7 +311,7 @@ def test_the_identifier_queries_probe_the_token_index_once_per_pair_whatever_the
     nodes = plan_nodes(plan[0]["Plan"])
     token_scans = [node for node in nodes if node.get("Relation Name") == "federation_tokenindex"]
     assert not [node for node in token_scans if "Seq Scan" in node["Node Type"]]
-    assert [node for node in nodes if node.get("Index Name") == "token_system"]  # by (param, system, code)
+    assert [node for node in nodes if node.get("Index Name") == "token_value"]  # by (param, code, system)
 
 
 def test_a_search_registry_check_due_while_a_batch_writes_does_not_stall_it(monkeypatch):

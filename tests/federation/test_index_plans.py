@@ -43,18 +43,18 @@ def indexes_used(model: type[SearchIndex], condition: Q) -> set[str]:
 @pytest.mark.parametrize(
     ("token", "index"),
     [
-        ("1234", "token_code"),
-        ("urn:x|1234", "token_system"),
-        ("|1234", "token_system"),  # system IS NULL
-        ("urn:x|", "token_system"),
+        ("1234", "token_value"),
+        ("urn:x|1234", "token_value"),
+        ("|1234", "token_value"),  # system IS NULL
+        ("urn:x|", "token_value"),  # the parameter's entries, filtered by system in the index
     ],
 )
 def test_each_token_form_probes_an_index(filled, token, index):
     assert indexes_used(TokenIndex, compiler._token(token)) == {index}
 
 
-def test_of_type_probes_the_system_index(filled):
-    assert indexes_used(TokenIndex, compiler._of_type("urn:v2-0203|MR|1234")) == {"token_system"}
+def test_of_type_probes_the_value_index(filled):
+    assert indexes_used(TokenIndex, compiler._of_type("urn:v2-0203|MR|1234")) == {"token_value"}
 
 
 @pytest.mark.parametrize("matcher", [compiler._string_exact, compiler._string_prefix])
