@@ -130,7 +130,8 @@ def _with_unions(parameters: dict[str, SearchParameter], resource_type: str) -> 
     and value) is likewise code-value-quantity or component-code-value-quantity. Only parameters of one search
     type (composites: with the same parts), specific to the type, qualify; parameters are taken smallest first,
     so a member is never itself a union."""
-    kinds = {code: kind for code, parameter in parameters.items() if (kind := _kind(parameters, parameter))}
+    types = {parameter.url: parameter.type for parameter in parameters.values()}
+    kinds = {code: kind for code, parameter in parameters.items() if (kind := _kind(types, parameter))}
     pieces = {
         code: found
         for code, parameter in parameters.items()
@@ -162,12 +163,11 @@ def _may_share_rows(parameter: SearchParameter) -> bool:
     )
 
 
-def _kind(parameters: dict[str, SearchParameter], parameter: SearchParameter) -> tuple[str, ...]:
+def _kind(types: dict[str, str], parameter: SearchParameter) -> tuple[str, ...]:
     """What rows a parameter has: its search type, and a composite's parts (expression and search type each);
-    empty for a composite with a part whose definition is not among `parameters`."""
+    empty for a composite with a part whose definition is not in `types` (the type's parameters', by URL)."""
     if parameter.type != "composite":
         return (parameter.type,)
-    types = {other.url: other.type for other in parameters.values()}
     if any(component.definition not in types for component in parameter.components):
         return ()
     parts = (f"{component.expression} as {types[component.definition]}" for component in parameter.components)
