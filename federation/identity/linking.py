@@ -14,7 +14,6 @@ the batch writer; the golden records of the persons touched are written when the
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -52,7 +51,7 @@ from federation.models import (
 )
 from federation.search.registry import index_key, parameters_for
 from federation.storage.batch import BatchConflictError
-from federation.storage.rows import next_values
+from federation.storage.rows import new_logical_id, next_values
 
 LINKER = "identity-linker"
 SOURCE_MERGE_REASON = "the source says these records are one patient (Patient.link, e.g. an HL7 ADT^A40 merge)"
@@ -285,7 +284,7 @@ class _Batch:
         batch touched are marked stale."""
         new_keys = sorted(key for key in self.touched if key < 0)
         person_of = _PersonNumbers(zip(new_keys, next_values("federation_person_id_seq", len(new_keys)), strict=True))
-        golden_ids = {key: str(uuid.uuid4()) for key in new_keys}
+        golden_ids = {key: new_logical_id() for key in new_keys}
         stored = [key for key in self.touched if key > 0]
         golden_ids.update(Person.objects.filter(pk__in=stored).values_list("pk", "golden"))
         Person.objects.bulk_create(Person(pk=person_of[key], golden=golden_ids[key]) for key in new_keys)

@@ -15,7 +15,6 @@ the records one at a time, which sees the other writer's work.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -39,9 +38,9 @@ from federation.search.registry import index_key, parameters_for
 from federation.storage.bundles import (
     PROCESSING_ORDER,
     BundleEntry,
+    ErrorsNamingEntry,
     ReferenceResolver,
     conditional_reference_parts,
-    named_errors,
     parse_entry,
     refuse_duplicate_targets,
 )
@@ -50,6 +49,7 @@ from federation.storage.rows import (
     RESOURCE_IDS,
     CopiedRow,
     Serialised,
+    new_logical_id,
     next_values,
     owners_array,
     require_valid_id,
@@ -376,12 +376,12 @@ def _record_entries(
     outcomes: dict[int, EntryOutcome] = {}
     for entry in ordered:
         if entry.method == "DELETE":
-            with named_errors(entry):
+            with ErrorsNamingEntry(entry):
                 outcomes[entry.index] = _delete(state, entry, now)
     plans: dict[int, _Plan] = {}
     for entry in ordered:
         if entry.method in ("POST", "PUT"):
-            with named_errors(entry):
+            with ErrorsNamingEntry(entry):
                 plans[entry.index] = _plan(state, entry)
     targets = {
         entry.full_url: plans[entry.index].relative for entry in entries if entry.full_url and entry.index in plans
@@ -389,7 +389,7 @@ def _record_entries(
     resolver = ReferenceResolver(targets, state.find)
     for entry in ordered:
         if entry.index in plans:
-            with named_errors(entry):
+            with ErrorsNamingEntry(entry):
                 outcomes[entry.index] = _execute(state, entry, plans[entry.index], resolver, located[entry.index], now)
     return [outcomes[entry.index] for entry in entries]
 
@@ -412,22 +412,12 @@ def _one_match(state: _State, entry: BundleEntry, criteria: str, what: str) -> _
     return matches[0] if matches else None
 
 
-def _random_id() -> str:
-    """What `str(uuid.uuid4())` gives, formatted from its random bytes without a UUID object (most of its cost):
-    every new resource gets one."""
-    digits = bytearray(os.urandom(16))
-    digits[6] = (digits[6] & 0x0F) | 0x40  # version 4
-    digits[8] = (digits[8] & 0x3F) | 0x80  # RFC 4122 variant
-    hex_digits = digits.hex()
-    return f"{hex_digits[:8]}-{hex_digits[8:12]}-{hex_digits[12:16]}-{hex_digits[16:20]}-{hex_digits[20:]}"
-
-
 def _plan(state: _State, entry: BundleEntry) -> _Plan:
     if entry.method == "POST":
         match = _one_match(state, entry, entry.if_none_exist, "ifNoneExist") if entry.if_none_exist else None
         if match is not None:
             return _Plan(entry.resource_type, match.logical_id, match)
-        return _Plan(entry.resource_type, _random_id(), None)
+        return _Plan(entry.resource_type, new_logical_id(), None)
     if entry.logical_id is not None:
         return _Plan(entry.resource_type, entry.logical_id, None)
     if entry.query is None:
@@ -440,7 +430,7 @@ def _plan(state: _State, entry: BundleEntry) -> _Plan:
                 f"The body's id '{body_id}' differs from the matched {entry.resource_type}/{match.logical_id}."
             )
         return _Plan(entry.resource_type, match.logical_id, None)
-    return _Plan(entry.resource_type, body_id if isinstance(body_id, str) else _random_id(), None)
+    return _Plan(entry.resource_type, body_id if isinstance(body_id, str) else new_logical_id(), None)
 
 
 def _execute(

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import re
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from http import HTTPStatus
@@ -29,6 +28,7 @@ from federation.search.searching import resource_search
 from federation.search.searchset import searchset_bundle
 from federation.search.selectors import resource_read, resource_vread, resources_matching
 from federation.storage import services
+from federation.storage.rows import new_logical_id
 
 # The spec's processing order for transactions: deletes, creates, updates, then reads.
 PROCESSING_ORDER = {"DELETE": 0, "POST": 1, "PUT": 2, "GET": 3}
@@ -81,7 +81,7 @@ def bundle_process(*, access: AccessContext, bundle: Any, include_resources: boo
         results |= _run_batch(access, entries, include_resources, base_url)
     return {
         "resourceType": "Bundle",
-        "id": str(uuid.uuid4()),
+        "id": new_logical_id(),
         "type": f"{bundle_type}-response",
         "entry": [results[index] for index in range(len(raw_entries))],
     }
@@ -161,7 +161,7 @@ def _run_transaction(
     # entry sees what this transaction wrote.
     for entry in entries:
         if entry.method == "GET":
-            with named_errors(entry):
+            with ErrorsNamingEntry(entry):
                 results[entry.index] = _read(access, entry, base_url)
     return results
 
@@ -190,12 +190,12 @@ def _transaction_writes(access: AccessContext, entries: list[BundleEntry]) -> di
     results: dict[int, WriteResult | None] = {}
     for entry in ordered:
         if entry.method == "DELETE":
-            with named_errors(entry):
+            with ErrorsNamingEntry(entry):
                 results[entry.index] = _delete(access, entry)
     plans: dict[int, _WritePlan] = {}
     for entry in ordered:
         if entry.method in ("POST", "PUT"):
-            with named_errors(entry):
+            with ErrorsNamingEntry(entry):
                 plans[entry.index] = _plan_write(access, entry)
     targets = {
         entry.full_url: plans[entry.index].relative_target
@@ -205,7 +205,7 @@ def _transaction_writes(access: AccessContext, entries: list[BundleEntry]) -> di
     resolver = ReferenceResolver(targets, stored_matches(access))
     for entry in ordered:
         if entry.index in plans:
-            with named_errors(entry):
+            with ErrorsNamingEntry(entry):
                 results[entry.index] = _execute_write(access, entry, plans[entry.index], resolver)
     return results
 
@@ -256,7 +256,7 @@ def _plan_write(access: AccessContext, entry: BundleEntry) -> _WritePlan:
                 raise conflict(412, f"ifNoneExist '{entry.if_none_exist}' matches more than one {entry.resource_type}.")
             if matches:
                 return _WritePlan(matches[0].logical_id, matches[0], entry.resource_type)
-        return _WritePlan(str(uuid.uuid4()), None, entry.resource_type)
+        return _WritePlan(new_logical_id(), None, entry.resource_type)
     if entry.logical_id is not None:
         return _WritePlan(entry.logical_id, None, entry.resource_type)
     if entry.query is None:
@@ -269,7 +269,7 @@ def _plan_write(access: AccessContext, entry: BundleEntry) -> _WritePlan:
         if body_id is not None and body_id != matches[0].logical_id:
             raise invalid(f"The body's id '{body_id}' differs from the matched {matches[0].relative_url}.")
         return _WritePlan(matches[0].logical_id, None, entry.resource_type)
-    return _WritePlan(body_id if isinstance(body_id, str) else str(uuid.uuid4()), None, entry.resource_type)
+    return _WritePlan(body_id if isinstance(body_id, str) else new_logical_id(), None, entry.resource_type)
 
 
 def _execute_write(
@@ -363,14 +363,10 @@ def refuse_duplicate_targets(entries: list[BundleEntry]) -> None:
         seen[target] = entry.index
 
 
-def named_errors(entry: BundleEntry) -> _NamedErrors:
-    """An error inside one entry names that entry, so the sender can find it: `with named_errors(entry):`."""
-    return _NamedErrors(entry)
-
-
-class _NamedErrors:
-    """A class, not a generator-based context manager: the batch writer enters one twice for every entry, and
-    a generator cost a microsecond each time."""
+class ErrorsNamingEntry:
+    """An error inside one entry names that entry, so the sender can find it: `with ErrorsNamingEntry(entry):`.
+    A class, not a generator-based context manager: the batch writer enters one twice for every entry, and a
+    generator cost a microsecond each time."""
 
     __slots__ = ("entry",)
 

@@ -7,7 +7,6 @@ and answers with a WriteResult.
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import psycopg
@@ -32,6 +31,7 @@ from federation.storage.rows import (
     CopiedRow,
     Serialised,
     content_hash,
+    new_logical_id,
     next_values,
     require_valid_id,
     resources_copy,
@@ -73,7 +73,7 @@ def resource_create(
 ) -> WriteResult:
     """Store a new resource under a server id (or `logical_id`: a fresh id a transaction chose)."""
     resource_validate(resource, expected_type=expected_type)
-    return _insert(resource, logical_id or str(uuid.uuid4()), WriteMethod.POST)
+    return _insert(resource, logical_id or new_logical_id(), WriteMethod.POST)
 
 
 @transaction.atomic
@@ -87,7 +87,7 @@ def resource_create_conditional(
         raise conflict(412, f"If-None-Exist '{criteria}' matches more than one {resource['resourceType']}.")
     if matches:
         return WriteResult(version=matches[0], created=False, changed=False)
-    return _insert(resource, str(uuid.uuid4()), WriteMethod.POST)
+    return _insert(resource, new_logical_id(), WriteMethod.POST)
 
 
 @transaction.atomic
@@ -137,7 +137,7 @@ def resource_update_conditional(
             raise invalid(f"The body's id '{body_id}' differs from the matched {matches[0].relative_url}.")
         logical_id = matches[0].logical_id
     else:
-        logical_id = body_id if body_id is not None else str(uuid.uuid4())
+        logical_id = body_id if body_id is not None else new_logical_id()
     return resource_update(
         access=access,
         resource_type=resource_type,

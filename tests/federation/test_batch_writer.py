@@ -20,12 +20,12 @@ from federation.storage.batch import (
     TOKENS_OF_PAIRS,
     BatchConflictError,
     EntryOutcome,
-    _random_id,
     batch_plan,
     batch_write,
     records_apply,
 )
 from federation.storage.bundles import transaction_entries_apply
+from federation.storage.rows import new_logical_id
 
 pytestmark = pytest.mark.django_db
 SYSTEM = "urn:oid:1.2.392.100495.20.3.51.11234567890"
@@ -225,7 +225,7 @@ def test_references_resolve_as_one_at_a_time_and_the_first_that_does_not_is_the_
 
 @pytest.mark.parametrize("_", range(20))
 def test_new_ids_are_random_uuids_as_uuid4_writes_them(_):
-    text = _random_id()
+    text = new_logical_id()
     assert str(uuid.UUID(text)) == text
     assert uuid.UUID(text).version == 4
     assert uuid.UUID(text).variant == uuid.RFC_4122
