@@ -262,20 +262,28 @@ def _token_rows(param: int, derived: tuple[int, int] | None) -> RowBuilder:
     def add(rows: IndexRows, fhir_type: str, nodes: list[Any], group: int | None) -> None:
         append = rows[TokenIndex].append
         head = (param, group)
-        derived_heads = None
-        if derived is not None and fhir_type in values.DERIVED_TOKEN_TYPES:
-            derived_heads = (derived[0], group), (derived[1], group)
         for node in nodes:
             for key in values.tokens(fhir_type, node):
                 append(head + key)
-            if derived_heads is not None:
-                of_type_head, text_head = derived_heads
-                for key in values.identifier_types(fhir_type, node):
-                    append(of_type_head + key)
-                for text in values.token_texts(fhir_type, node):
-                    rows[StringIndex].append(text_head + values.string_key(text))
+        if derived is not None and fhir_type in values.DERIVED_TOKEN_TYPES:
+            _derived_token_rows(rows, fhir_type, nodes, (derived[0], group), (derived[1], group))
 
     return add
+
+
+def _derived_token_rows(rows: IndexRows, fhir_type: str, nodes: list[Any], of_type_head: Row, text_head: Row) -> None:
+    """The `:of-type` and `:text` rows of a token parameter's values. A text gets one row however many of the
+    values carry it: a concept's text is mostly its coding's display too (a third of the text rows were such
+    repeats), and one row is all `:text` matches on."""
+    append = rows[TokenIndex].append
+    texts: list[str] = []
+    for node in nodes:
+        for key in values.identifier_types(fhir_type, node):
+            append(of_type_head + key)
+        texts += values.token_texts(fhir_type, node)
+    append_text = rows[StringIndex].append
+    for text in dict.fromkeys(texts):
+        append_text(text_head + values.string_key(text))
 
 
 def _reference_rows(param: int, identifier: int | None) -> RowBuilder:
