@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from federation.models import StringIndex
@@ -12,7 +14,7 @@ from federation.search.registry import index_key, parameters_for
 pytestmark = pytest.mark.django_db
 
 
-def texts_of(resource: dict[str, object], code: str) -> list[str]:
+def texts_of(resource: dict[str, Any], code: str) -> list[str]:
     key = index_key(parameters_for(str(resource["resourceType"]))[code], ":text")
     return [row[2] for row in index_rows(str(resource["resourceType"]), resource)[StringIndex] if row[0] == key]
 
