@@ -3,7 +3,7 @@ _with_unions): the rows written for them before are read by nothing, and go."""
 
 from django.db import migrations
 
-from federation.migrations._union_rows import rows_dropper
+from federation.migrations._dropped_rows import rows_dropper
 
 UNIONS = ("combo-code", "combo-data-absent-reason", "combo-value-concept", "combo-value-quantity")
 TABLES = ("federation_tokenindex", "federation_stringindex", "federation_quantityindex")

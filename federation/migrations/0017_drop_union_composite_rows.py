@@ -4,7 +4,7 @@ written for them before are read by nothing, and go."""
 
 from django.db import migrations
 
-from federation.migrations._union_rows import rows_dropper
+from federation.migrations._dropped_rows import rows_dropper
 
 UNIONS = ("combo-code-value-concept", "combo-code-value-quantity")
 TABLES = ("federation_tokenindex", "federation_quantityindex")

@@ -3,12 +3,34 @@
 from __future__ import annotations
 
 from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 
 from federation.contracts import StoredVersion
 from federation.models.fields import DateMultirangeField, FhirContentField
 
 PLACEMENT_FIELDS = ("owners", "data_period")  # what the consent filter reads in SQL; Python never needs them
+
+
+class MetaSource(models.Func):
+    """`content #>> '{meta,source}'`, what `_source` searches. The path is written into the SQL, not bound as a
+    parameter: a prepared statement's generic plan must still see the expression of the index on it."""
+
+    template = "(%(expressions)s #>> '{meta,source}')"
+    output_field = models.TextField()
+
+    def __init__(self) -> None:
+        super().__init__(models.F("content"))
+
+
+class MetaProfiles(models.Func):
+    """`content #> '{meta,profile}'` (a JSON array of canonical URLs), what `_profile` searches."""
+
+    template = "(%(expressions)s #> '{meta,profile}')"
+    output_field = models.JSONField()
+
+    def __init__(self) -> None:
+        super().__init__(models.F("content"))
 
 
 class ResourceManager(models.Manager["Resource"]):
@@ -50,6 +72,12 @@ class Resource(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["resource_type", "logical_id"], name="resource_type_logical_id_unique")
+        ]
+        # _source and _profile, which nearly every resource has, are searched on its content through these rather
+        # than on index rows (federation.search.meta_parameters).
+        indexes = [
+            models.Index(MetaSource(), models.F("resource_type"), name="resource_source"),
+            GinIndex(MetaProfiles(), name="resource_profile"),
         ]
 
     def __str__(self) -> str:

@@ -27,9 +27,10 @@ from federation.models import (
 )
 from federation.search.dates import date_interval
 from federation.search.hashing import hash64
+from federation.search.meta_parameters import META_PARAMETERS, meta_filter, meta_present, uri_parent, uri_prefixes_above
 from federation.search.normalize import normalize_string
 from federation.search.query import Criterion, split_prefix, split_values, unescape
-from federation.search.registry import COLUMN_PARAMETERS, SearchParameter, index_key, index_keys, parameter_by_url
+from federation.search.registry import SearchParameter, index_key, index_keys, parameter_by_url
 from federation.search.values import LOCAL_REFERENCE, STRING_INDEX_LENGTH, token_key, unit_system_code
 
 
@@ -76,6 +77,8 @@ def _parameter_filter(parameter: SearchParameter, modifier: str | None, values: 
         return ~Q(logical_id__in=ids) if modifier == "not" else Q(logical_id__in=ids)
     if parameter.code == "_lastUpdated":
         return _any(values, _last_updated)
+    if parameter.code in META_PARAMETERS:
+        return _any(values, lambda value: meta_filter(parameter.code, modifier, unescape(value)))
     if parameter.type == "composite":
         return _any(values, lambda value: _composite(parameter, value))
     if parameter.type == "token" and modifier == "not":
@@ -119,8 +122,10 @@ def _any(values: tuple[str, ...], matcher: Callable[[str], Q]) -> Q:
 def _missing(parameter: SearchParameter, values: tuple[str, ...]) -> Q:
     if values not in (("true",), ("false",)):
         raise invalid(f"{parameter.code}:missing takes true or false.")
-    if parameter.code in COLUMN_PARAMETERS:
-        present = Q(pk__isnull=False)  # every resource has an id and a lastUpdated
+    if parameter.code in ("_id", "_lastUpdated"):
+        present = Q(pk__isnull=False)  # every resource has both
+    elif parameter.code in META_PARAMETERS:
+        present = meta_present(parameter.code)
     elif parameter.type == "composite":
         first = parameter_by_url(parameter.components[0].definition, parameter.resource_type)
         if first is None:
@@ -325,14 +330,14 @@ def _uri_equal(value: str) -> Q:
 
 
 def _uri_below(value: str) -> Q:
-    return Q(uri__startswith=unescape(value))
+    """The search URI, or a URI under it by path segments (JP_Patient_Extra is not below JP_Patient)."""
+    uri = unescape(value)
+    return Q(uri=uri) | Q(uri__startswith=uri_parent(uri))
 
 
 def _uri_above(value: str) -> Q:
     """Stored URIs that the search URI starts with, on path boundaries."""
-    text = unescape(value).rstrip("/")
-    prefixes = [text[:index] for index in range(len(text), 0, -1) if index == len(text) or text[index] == "/"]
-    return Q(uri__in=prefixes)
+    return Q(uri__in=uri_prefixes_above(unescape(value)))
 
 
 # composite

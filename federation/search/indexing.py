@@ -30,7 +30,7 @@ from federation.models import (
 )
 from federation.search import values
 from federation.search.fhirpath import GroupedEvaluator, grouped_evaluator, resource_keys
-from federation.search.registry import COLUMN_PARAMETERS, SearchParameter, index_key, parameter_by_url, parameters_for
+from federation.search.registry import ROW_PARAMETERS, SearchParameter, index_key, parameter_by_url, parameters_for
 
 # Each table's value columns, in the order the row builders below produce them.
 COLUMNS: dict[type[SearchIndex], tuple[str, ...]] = {
@@ -375,7 +375,7 @@ def _type_plans(resource_type: str) -> _TypePlans:
 def _build_plans(parameters: dict[str, SearchParameter]) -> tuple[ParameterPlan, ...]:
     plans = []
     for parameter in parameters.values():
-        if parameter.code in COLUMN_PARAMETERS or parameter.union_of:  # a union is searched on its members' rows
+        if parameter.code in ROW_PARAMETERS or parameter.union_of:  # a union is searched on its members' rows
             continue
         param = index_key(parameter)
         plan = ParameterPlan(

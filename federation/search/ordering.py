@@ -27,6 +27,7 @@ from federation.models import (
     StringIndex,
     UriIndex,
 )
+from federation.search.meta_parameters import META_PARAMETERS, meta_sort_key
 from federation.search.query import SortKey
 from federation.search.registry import index_keys
 
@@ -68,6 +69,8 @@ def _sort_expression(sort_key: SortKey) -> Any:
         return F("logical_id")
     if parameter.code == "_lastUpdated":
         return F("last_updated")
+    if parameter.code in META_PARAMETERS:
+        return meta_sort_key(parameter.code, descending=sort_key.descending)
     if parameter.type not in SORT_COLUMNS:
         raise invalid(f"_sort: '{parameter.code}' ({parameter.type}) cannot be sorted on.")
     table, ascending_column, descending_column = SORT_COLUMNS[parameter.type]

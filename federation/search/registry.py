@@ -26,8 +26,9 @@ SPEC_FILES = ("search-parameters.json", "jp-core-search-parameters.json")
 SERVED_TYPES = frozenset({"number", "date", "string", "token", "reference", "composite", "quantity", "uri"})
 ABSTRACT_BASES = frozenset({"Resource", "DomainResource"})
 COMMON = "Resource"  # the registry entry holding the parameters every type has, for system search
-# Served from columns of the resource row (logical_id, last_updated), not from index tables.
-COLUMN_PARAMETERS = frozenset({"_id", "_lastUpdated"})
+# Served from the resource row, not from index tables: its columns (logical_id, last_updated), and its content's
+# meta.source and meta.profile through expression indexes (federation.search.meta_parameters).
+ROW_PARAMETERS = frozenset({"_id", "_lastUpdated", "_source", "_profile"})
 REFRESH_SECONDS = 5.0
 
 
@@ -159,7 +160,7 @@ def _may_share_rows(parameter: SearchParameter) -> bool:
     return (
         parameter.type in ("token", "string", "date", "number", "quantity", "uri", "composite")
         and parameter.key_type == parameter.resource_type
-        and parameter.code not in COLUMN_PARAMETERS
+        and parameter.code not in ROW_PARAMETERS
     )
 
 

@@ -388,6 +388,8 @@ def test_meta_parameters(catalogue):
 def test_uri_above_and_below(catalogue):
     assert ids(catalogue, "ValueSet?url=http://example.org/fhir/ValueSet/jp/kana") == ["v1"]
     assert ids(catalogue, "ValueSet?url:below=http://example.org/fhir/ValueSet") == ["v1"]
+    assert ids(catalogue, "ValueSet?url:below=http://example.org/fhir/ValueSet/jp/kana") == ["v1"]
+    assert ids(catalogue, "ValueSet?url:below=http://example.org/fhir/Value") == []  # path segments, not text
     assert ids(catalogue, "ValueSet?url:above=http://example.org/fhir/ValueSet/jp/kana/katakana") == ["v1"]
     assert ids(catalogue, "ValueSet?url=http://example.org/fhir/ValueSet") == []
 

@@ -1,4 +1,4 @@
-"""What the migrations that stop storing a union's rows share (the loader skips modules named with "_")."""
+"""What the migrations that stop storing some parameters' rows share (the loader skips modules named with "_")."""
 
 from collections.abc import Callable
 from typing import Any
