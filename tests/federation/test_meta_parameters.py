@@ -12,6 +12,7 @@ from federation.models import Resource, UriIndex
 from federation.search.meta_parameters import meta_filter
 from tests.federation.test_batch_writer import plan_nodes
 from tests.federation.test_search import ids
+from tests.federation.test_search_results import all_matches
 
 JP = "http://jpfhir.jp/fhir/core/StructureDefinition"
 HOSPITAL = "http://hospital.example.jp/fhir/ehr"
@@ -66,6 +67,11 @@ def test_meta_sorts_put_the_missing_last(sources):
     assert sorted_ids(sources, "Patient?_sort=_profile") == ["p1", "p2", "p3", "p4"]
     assert sorted_ids(sources, "Patient?_sort=-_profile") == ["p2", "p1", "p3", "p4"]  # by the greatest
     assert sorted_ids(sources, "Patient?_sort=_source,_id") == ["p3", "p1", "p2", "p4"]
+
+
+def test_meta_sorts_page_by_keyset(sources):
+    assert all_matches(sources, "/fhir/Patient?_sort=-_profile,_id&_count=1") == ["p2", "p1", "p3", "p4"]
+    assert all_matches(sources, "/fhir/Patient?_sort=_source&_count=3") == ["p3", "p1", "p2", "p4"]
 
 
 def test_every_type_and_a_chain_read_the_source(sources):
