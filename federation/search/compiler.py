@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from consent.contracts import AccessContext
@@ -27,10 +27,11 @@ from federation.models import (
 )
 from federation.search.dates import date_interval
 from federation.search.hashing import hash64
-from federation.search.meta_parameters import META_PARAMETERS, meta_filter, meta_present, uri_parent, uri_prefixes_above
+from federation.search.meta_parameters import META_PARAMETERS, meta_filter, meta_present
 from federation.search.normalize import normalize_string
 from federation.search.query import Criterion, split_prefix, split_values, unescape
 from federation.search.registry import SearchParameter, index_key, index_keys, parameter_by_url
+from federation.search.uris import uri_match
 from federation.search.values import LOCAL_REFERENCE, STRING_INDEX_LENGTH, token_key, unit_system_code
 
 
@@ -100,7 +101,7 @@ def _value_matcher(parameter: SearchParameter, modifier: str | None) -> Callable
     if kind == "reference":
         return lambda value: _reference(parameter, modifier, value)
     if kind == "uri":
-        return {"below": _uri_below, "above": _uri_above}.get(modifier or "", _uri_equal)
+        return lambda value: uri_match(F("uri"), modifier, unescape(value))
     return {"token": _token, "date": _date, "number": _number, "quantity": _quantity}[kind]
 
 
@@ -320,24 +321,6 @@ def _reference(parameter: SearchParameter, modifier: str | None, value: str) -> 
     if modifier:
         return Q(target_type=modifier, target_id=text)
     return Q(target_id=text)
-
-
-# uri
-
-
-def _uri_equal(value: str) -> Q:
-    return Q(uri=unescape(value))
-
-
-def _uri_below(value: str) -> Q:
-    """The search URI, or a URI under it by path segments (JP_Patient_Extra is not below JP_Patient)."""
-    uri = unescape(value)
-    return Q(uri=uri) | Q(uri__startswith=uri_parent(uri))
-
-
-def _uri_above(value: str) -> Q:
-    """Stored URIs that the search URI starts with, on path boundaries."""
-    return Q(uri__in=uri_prefixes_above(unescape(value)))
 
 
 # composite

@@ -3,9 +3,8 @@
 Nearly every resource has both (ingest sets meta.source; JP Core shapes name their profile). As uri rows they
 were a tenth of the index rows an ingest wrote, each a table row and two B-tree entries; read from the content
 they cost one entry of the `resource_source` B-tree and one of the `resource_profile` GIN index a resource
-(federation.models.resource, migration 0019). They match as any uri parameter does: equal; `:below`, the search
-URI or one under it by path segments; `:above`, the search URI or one of its parents. `:below` on _profile reads
-each candidate's profiles: no index serves a prefix inside a JSON array.
+(federation.models.resource, migration 0019). They match as any uri parameter does (federation.search.uris);
+`:below` on _profile reads each candidate's profiles: no index serves a prefix inside a JSON array.
 """
 
 from __future__ import annotations
@@ -14,9 +13,10 @@ import json
 from typing import Any
 
 from django.db.models import BooleanField, Expression, Func, Q, TextField, Value
-from django.db.models.lookups import Exact, In, IsNull, StartsWith
+from django.db.models.lookups import IsNull
 
 from federation.models.resource import MetaProfiles, MetaSource
+from federation.search.uris import uri_match, uri_parent, uri_prefixes_above
 
 META_PARAMETERS = frozenset({"_source", "_profile"})
 
@@ -24,11 +24,7 @@ META_PARAMETERS = frozenset({"_source", "_profile"})
 def meta_filter(code: str, modifier: str | None, uri: str) -> Q:
     """Resources whose meta.source (or one of whose meta.profile) matches `uri` (unescaped) under `modifier`."""
     if code == "_source":
-        if modifier == "below":
-            return Q(Exact(MetaSource(), uri)) | Q(StartsWith(MetaSource(), uri_parent(uri)))
-        if modifier == "above":
-            return Q(In(MetaSource(), uri_prefixes_above(uri)))
-        return Q(Exact(MetaSource(), uri))
+        return uri_match(MetaSource(), modifier, uri)
     if modifier == "below":
         below = "jsonb_path_exists({profiles}, '$[*] ? (@ == $uri || @ starts with $parent)', {value}::jsonb)"
         return Q(_ProfilesMatch(below, json.dumps({"uri": uri, "parent": uri_parent(uri)})))
@@ -53,17 +49,6 @@ _PROFILE_SORT = {
     False: "(SELECT min(profile) FROM jsonb_array_elements_text(%(expressions)s) AS profile)",
     True: "(SELECT max(profile) FROM jsonb_array_elements_text(%(expressions)s) AS profile)",
 }
-
-
-def uri_parent(uri: str) -> str:
-    """What a URI below this one by path segments starts with."""
-    return uri.rstrip("/") + "/"
-
-
-def uri_prefixes_above(uri: str) -> list[str]:
-    """The URIs a uri `:above` search matches: this one and its parents, cut at each '/'."""
-    text = uri.rstrip("/")
-    return [text[:index] for index in range(len(text), 0, -1) if index == len(text) or text[index] == "/"]
 
 
 class _ProfilesMatch(Func):
