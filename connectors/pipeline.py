@@ -21,7 +21,7 @@ from connectors.inbound import Kept, messages_record
 from connectors.jp import INSTITUTION_PATIENT_OID, MEDICAL_INSTITUTION, PROJECT_SYSTEMS
 from connectors.lanes import Lane, Stage, ingest_stages, stage_tasks, task_runner
 from connectors.models import InboundMessage, MessageStatus, QuarantinedRecord, SourceSystem
-from connectors.parts import LinePart, message_parts, part_count
+from connectors.parts import LinePart, message_parts, part_bytes, part_count
 from connectors.raw_store import RawBatch, raw_store_open, raw_store_open_each, raw_store_open_range, raw_store_put
 from connectors.registry import connector_for
 from consent.contracts import AccessContext, AuditCategory, AuditEntry
@@ -467,11 +467,13 @@ def _stage_parts(
     processed (with more than one worker; one stores each file whole). The workers were forked when the pool
     opened, so this process's connection is its own. The next stage's files are received while the workers
     store this one: hashing and keeping the big files of the benchmark's 1,000-person export took 1.1 s of one
-    core, with both workers waiting."""
+    core, with both workers waiting. Parts are cut finer in a stage of little data (connectors.parts.part_bytes)."""
     connector = connector_for(source.connector)
     if workers <= 1 or not isinstance(connector, SplitByLine):
         return stage, []
-    big = [lane[0] for lane in stage if len(lane) == 1 and _split_by_line(connector, lane[0], root)]
+    alone = [lane[0] for lane in stage if len(lane) == 1]
+    part_size = part_bytes(sum(file.stat().st_size for file in alone), workers)
+    big = [file for file in alone if _split_by_line(connector, file, root, part_size)]
     if not big:
         return stage, []
     parts: list[LinePart] = []
@@ -480,12 +482,12 @@ def _stage_parts(
         if _to_process(summary, message, new, waiting):
             waiting.append(message.pk)
             with raw_store_open(message.sha256) as data:
-                parts.extend(message_parts(message.pk, data, message.size))
+                parts.extend(message_parts(message.pk, data, message.size, part_size))
     return [lane for lane in stage if lane[0] not in big], parts
 
 
-def _split_by_line(connector: SplitByLine, file: Path, root: Path) -> bool:
-    if part_count(file.stat().st_size) == 1:
+def _split_by_line(connector: SplitByLine, file: Path, root: Path, part_size: int) -> bool:
+    if part_count(file.stat().st_size, part_size) == 1:
         return False
     with file.open("rb") as data:
         return connector.split_by_line(data, str(file.relative_to(root)))

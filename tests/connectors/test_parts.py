@@ -9,10 +9,9 @@ from typing import Any
 
 import pytest
 
-from connectors import parts
 from connectors.base import ParsedRecord
 from connectors.fhir.connector import CONNECTOR
-from connectors.parts import LinePart, message_parts
+from connectors.parts import MIN_PART_BYTES, PART_BYTES, PARTS_PER_WORKER, LinePart, message_parts, part_bytes
 from connectors.raw_store import raw_store_open_range, raw_store_put
 from tests.connectors.golden import as_json
 from tests.connectors.test_fhir import SOURCE
@@ -33,11 +32,10 @@ def observation(number: int, **fields: Any) -> dict[str, Any]:
     }
 
 
-def test_parts_are_runs_of_whole_lines_that_cover_the_file_and_know_their_first_line(monkeypatch):
-    monkeypatch.setattr(parts, "PART_BYTES", 8)
+def test_parts_are_runs_of_whole_lines_that_cover_the_file_and_know_their_first_line():
     data = b"aaaa\n\n" + b"b" * 28 + b"\nc\nd\neeeeee\nf"
 
-    found = message_parts(7, io.BytesIO(data), len(data))
+    found = message_parts(7, io.BytesIO(data), len(data), part_size=8)
 
     assert [data[part.start : part.end] for part in found] == [
         b"aaaa\n\n" + b"b" * 28 + b"\n",  # a part ends at the first line end after its share: a long line is whole
@@ -50,16 +48,24 @@ def test_parts_are_runs_of_whole_lines_that_cover_the_file_and_know_their_first_
     assert {part.message_id for part in found} == {7}
 
 
+def test_a_stage_of_little_data_is_cut_into_smaller_parts_for_every_worker_to_get_several():
+    assert part_bytes(100 * PART_BYTES, workers=2) == PART_BYTES
+    small = 3 * PART_BYTES  # a Patient.ndjson of 3 MB: three parts would keep one of two workers waiting
+    assert part_bytes(small, workers=2) == small // (2 * PARTS_PER_WORKER) < PART_BYTES
+    assert part_bytes(PART_BYTES // 2, workers=2) == MIN_PART_BYTES  # not so small that batches stay half empty
+    data = b"".join(b"%d\n" % number for number in range(1000))
+    assert len(message_parts(7, io.BytesIO(data), len(data), part_size=-(-len(data) // 8))) == 8
+
+
 def test_a_file_of_one_part_is_not_cut():
     data = b"a\nb\n"
-    assert message_parts(7, io.BytesIO(data), len(data)) == [LinePart(7, 0, 4, 1)]
+    assert message_parts(7, io.BytesIO(data), len(data), part_size=PART_BYTES) == [LinePart(7, 0, 4, 1)]
 
 
 @pytest.mark.django_db  # a file this small is kept in PostgreSQL; its parts are read from there
-def test_the_parts_of_an_ndjson_file_give_the_records_of_the_whole_file(monkeypatch):
+def test_the_parts_of_an_ndjson_file_give_the_records_of_the_whole_file():
     """Record by record the same locations, entries and problems: a BOM, blank lines, a line that is not
     JSON and one that is no resource included."""
-    monkeypatch.setattr(parts, "PART_BYTES", 300)
     raw = b"\xef\xbb\xbf\n" + b"".join(
         b"\n"
         if number == 9
@@ -73,7 +79,7 @@ def test_the_parts_of_an_ndjson_file_give_the_records_of_the_whole_file(monkeypa
     sha256, size = raw_store_put(io.BytesIO(raw))
     whole = list(CONNECTOR.records(SOURCE, io.BytesIO(raw), "Observation.ndjson"))
 
-    cut = message_parts(1, io.BytesIO(raw), size)
+    cut = message_parts(1, io.BytesIO(raw), size, part_size=300)
     read: list[ParsedRecord] = []
     for part in cut:
         with raw_store_open_range(sha256, part.start, part.end) as data:

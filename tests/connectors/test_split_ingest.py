@@ -138,6 +138,17 @@ def test_a_big_file_stored_in_parts_by_two_workers_ends_as_if_one_process_read_i
     assert two_stored["provenances"] > 2 + 5
 
 
+def test_a_file_smaller_than_a_part_is_cut_when_its_stage_holds_too_little_for_both_workers(export, monkeypatch):
+    monkeypatch.setattr(parts, "PART_BYTES", 1 << 20)
+    monkeypatch.setattr(parts, "MIN_PART_BYTES", 1_000)  # Observation.ndjson is about 20 KB
+
+    code, summary = ingest("--connector", "fhir", "--source", TWO, "--workers", "2", str(export))
+
+    assert (code, summary["created"], summary["quarantined"]) == (1, LINES - 4 + 2, 3)
+    provenances = Resource.objects.filter(resource_type="Provenance", is_deleted=False).count()
+    assert provenances == 1 + 2 * parts.PARTS_PER_WORKER  # Patient.ndjson whole, one per part of the other
+
+
 def test_the_same_big_file_again_changes_nothing(export):
     ingest("--connector", "fhir", "--source", TWO, "--workers", "2", str(export))
     versions = set(Resource.objects.values_list("resource_type", "logical_id", "version_id"))
