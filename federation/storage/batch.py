@@ -124,7 +124,9 @@ def batch_plan(
     state = _State.load(access, wanted)
     if keep_person_links:
         state.golden_ids = golden_ids_of(
-            row.pk for row in state.rows.values() if row.resource_type == "Patient" and row.pk is not None
+            row.pk
+            for row in state.rows.values()
+            if row.pk is not None and row.resource_type == "Patient" and wanted.may_write(state, row)
         )
     now = timezone.now()
     outcomes = [
@@ -144,7 +146,8 @@ class _Wanted:
     """The identifiers and ids a batch names: looked up once, before planning."""
 
     keys: set[Key] = field(default_factory=set)
-    targets: set[Target] = field(default_factory=set)
+    targets: set[Target] = field(default_factory=set)  # the ids entries name (never their references)
+    entry_keys: set[Key] = field(default_factory=set)  # the keys of entries' criteria (not of their references)
     references: set[str] = field(default_factory=set)  # those taken already: the same ones recur across a batch
 
     def add_record(self, entries: list[BundleEntry]) -> list[Located] | None:
@@ -157,7 +160,7 @@ class _Wanted:
             if entry.logical_id is not None:
                 self.targets.add((entry.resource_type, entry.logical_id))
             for criteria in (entry.query, entry.if_none_exist):
-                if criteria is not None and not self._add_key(entry.resource_type, criteria):
+                if criteria is not None and not self._add_key(entry.resource_type, criteria, self.entry_keys):
                     return None
             body_id = (entry.resource or {}).get("id")
             if entry.method == "PUT" and entry.query is not None and isinstance(body_id, str):
@@ -172,11 +175,18 @@ class _Wanted:
             located.append(references)
         return located
 
-    def _add_key(self, resource_type: str, criteria: str) -> bool:
+    def _add_key(self, resource_type: str, criteria: str, *also: set[Key]) -> bool:
         key = identifier_key(resource_type, criteria)
         if key is not None:
             self.keys.add(key)
+            for keys in also:
+                keys.add(key)
         return key is not None
+
+    def may_write(self, state: _State, row: _Row) -> bool:
+        """Whether an entry may write this stored row (it names its id, or criteria that match it), not merely
+        refer to it: a batch of Observations names its Patients only to refer to them."""
+        return row.target in self.targets or not self.entry_keys.isdisjoint(state.row_keys.get(row.target, ()))
 
 
 _Pair = tuple[int, int, int]  # an identifier parameter's key, and an identifier's hashed system and value
