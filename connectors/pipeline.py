@@ -35,6 +35,7 @@ SOURCE_URI = "https://tsunagi.example.jp/fhir/source/"
 PROVENANCE_TARGETS = 500  # targets per Provenance: a big file gets several
 RECORDS_PER_COMMIT = 500
 ENTRIES_PER_COMMIT = 2_000  # a batch of big records (whole-history Bundles) stops here, so memory stays flat
+Numbered = tuple[InboundMessage, int, ParsedRecord]  # a record, with its message and its index there
 MESSAGES_PER_GROUP = 100  # small messages processed together
 MESSAGE_COUNTS = ("records", "created", "updated", "unchanged", "deleted", "quarantined")
 FINISH_MESSAGES = (
@@ -155,7 +156,6 @@ def messages_process(*, message_ids: list[int]) -> list[tuple[InboundMessage, li
     tallies = _records_store(writer, messages, _numbered_records(source, messages))
     with transaction.atomic():
         _quarantine(messages, tallies)
-        _provenance(writer, messages, tallies, full_only=False)
         _finish(messages, tallies)
     return [(message, _problem_texts(source, tallies[message.pk])) for message in messages]
 
@@ -197,12 +197,11 @@ class _Writer:
 _run_organizations: dict[int, str] | None = None
 
 
-def _records_store(
-    writer: _Writer, messages: list[InboundMessage], numbered: Iterator[tuple[InboundMessage, int, ParsedRecord]]
-) -> dict[int, _Tally]:
-    """Store the messages' records a batch at a time, one commit each; what each message's records did."""
+def _records_store(writer: _Writer, messages: list[InboundMessage], numbered: Iterator[Numbered]) -> dict[int, _Tally]:
+    """Store the messages' records a batch at a time, one commit each, with the Provenance of what they wrote
+    (the batch writer stores it in the same writes); what each message's records did."""
     tallies = {message.pk: _Tally() for message in messages}
-    for batch in _batches(numbered):
+    for batch, last in _batches(numbered):
         for message, index, record in batch:
             tallies[message.pk].records += 1
             if record.problem is not None:
@@ -210,24 +209,55 @@ def _records_store(
         readable = [(message, index, record) for message, index, record in batch if record.problem is None]
         with transaction.atomic():  # one commit per batch; a refused record leaves no trace in it
             _batch_settings()
+            provenance = _BatchProvenance(writer, messages, tallies, readable, full_only=not last)
             outcomes = records_ingest(
                 access=writer.access,
                 records=[record.entries for _, _, record in readable],
                 source_uri=writer.source_uri,
+                then=provenance.records,
             )
-            for (message, index, record), outcome in zip(readable, outcomes, strict=True):
+            stored = outcomes[: len(readable)]
+            for (message, index, record), outcome in zip(readable, stored, strict=True):
                 if isinstance(outcome, FhirError):
                     tallies[message.pk].problems[index] = _refused(record, outcome)
                 else:
                     tallies[message.pk].counts.add(outcome)
-            _provenance(writer, messages, tallies, full_only=True)  # a big file's targets
-            _batch_audit(writer.access, batch, outcomes)
+            if len(outcomes) > len(stored):
+                _provenance_stored(outcomes[len(stored) :], tallies, provenance.chunks)
+            else:  # the records went one by one
+                _provenance(writer, messages, tallies, full_only=not last)
+            _batch_audit(writer.access, batch, stored)
     return tallies
+
+
+Chunk = list[tuple[InboundMessage, str]]  # versions one Provenance names, each with the message it came from
+
+
+@dataclass
+class _BatchProvenance:
+    """The Provenance a batch's records get in the same writes as theirs (`records`, for records_ingest's
+    `then`): a Provenance per PROVENANCE_TARGETS versions the messages wrote so far (the rest too unless
+    `full_only`). Asked again when the batch is planned again, so it changes nothing but `chunks`."""
+
+    writer: _Writer
+    messages: list[InboundMessage]
+    tallies: dict[int, _Tally]
+    readable: list[Numbered]
+    full_only: bool
+    chunks: list[Chunk] = field(default_factory=list)
+
+    def records(self, outcomes: list[IngestCounts | FhirError]) -> list[list[dict[str, Any]]]:
+        targets = {message.pk: list(self.tallies[message.pk].counts.targets) for message in self.messages}
+        for (message, _, _), outcome in zip(self.readable, outcomes, strict=True):
+            if not isinstance(outcome, FhirError):
+                targets[message.pk] += outcome.targets
+        self.chunks = _provenance_chunks(self.messages, targets, full_only=self.full_only)
+        return _provenance_records(self.writer, self.chunks)
 
 
 def _batch_audit(
     access: AccessContext,
-    batch: list[tuple[InboundMessage, int, ParsedRecord]],
+    batch: list[Numbered],
     outcomes: list[IngestCounts | FhirError],
 ) -> None:
     """One audit entry per stored batch: the raw messages it came from and the persons whose records it wrote
@@ -266,9 +296,7 @@ class _Tally:
     problems: dict[int, RecordProblem] = field(default_factory=dict)
 
 
-def _numbered_records(
-    source: SourceSystem, messages: list[InboundMessage]
-) -> Iterator[tuple[InboundMessage, int, ParsedRecord]]:
+def _numbered_records(source: SourceSystem, messages: list[InboundMessage]) -> Iterator[Numbered]:
     """Every record of the messages in order, each with its message and its index there, read as needed."""
     for message, stream in zip(messages, raw_store_open_each([message.sha256 for message in messages]), strict=True):
         with stream as data:
@@ -289,20 +317,19 @@ def _batch_settings() -> None:
         cursor.execute("SELECT set_config('synchronous_commit', 'off', true), set_config('jit', 'off', true)")
 
 
-def _batches(
-    numbered: Iterator[tuple[InboundMessage, int, ParsedRecord]],
-) -> Iterator[list[tuple[InboundMessage, int, ParsedRecord]]]:
-    """RECORDS_PER_COMMIT records at a time, fewer when they hold more than ENTRIES_PER_COMMIT entries."""
-    batch: list[tuple[InboundMessage, int, ParsedRecord]] = []
+def _batches(numbered: Iterator[Numbered]) -> Iterator[tuple[list[Numbered], bool]]:
+    """RECORDS_PER_COMMIT records at a time, fewer when they hold more than ENTRIES_PER_COMMIT entries; each with
+    whether it is the last (one record is read ahead to know), which writes the rest of the Provenance."""
+    batch: list[Numbered] = []
     entries = 0
-    for item in numbered:
-        batch.append(item)
-        entries += len(item[2].entries)
-        if len(batch) >= RECORDS_PER_COMMIT or entries >= ENTRIES_PER_COMMIT:
-            yield batch
+    upcoming = next(numbered, None)
+    while upcoming is not None:
+        batch.append(upcoming)
+        entries += len(upcoming[2].entries)
+        upcoming = next(numbered, None)
+        if upcoming is None or len(batch) >= RECORDS_PER_COMMIT or entries >= ENTRIES_PER_COMMIT:
+            yield batch, upcoming is None
             batch, entries = [], 0
-    if batch:
-        yield batch
 
 
 def _records(
@@ -355,21 +382,35 @@ def _quarantine(messages: list[InboundMessage], tallies: dict[int, _Tally]) -> N
 def _provenance(
     writer: _Writer, messages: list[InboundMessage], tallies: dict[int, _Tally], *, full_only: bool
 ) -> None:
+    """The Provenance of what the messages wrote so far (see _provenance_chunks), written on its own."""
+    targets = {message.pk: tallies[message.pk].counts.targets for message in messages}
+    chunks = _provenance_chunks(messages, targets, full_only=full_only)
+    if chunks:
+        records = _provenance_records(writer, chunks)
+        outcomes = records_ingest(access=writer.access, records=records, source_uri=writer.source_uri)
+        _provenance_stored(outcomes, tallies, chunks)
+
+
+def _provenance_chunks(
+    messages: list[InboundMessage], targets: dict[int, list[str]], *, full_only: bool
+) -> list[Chunk]:
     """A Provenance per PROVENANCE_TARGETS versions the messages wrote, in message order (the rest too unless
     `full_only`), naming as entities the messages its targets came from: small messages processed together
-    share one, a big file gets several. The targets it names are let go, so a file of millions of records
-    does not keep them all."""
-    written = [(message, target) for message in messages for target in tallies[message.pk].counts.targets]
-    chunks = [
+    share one, a big file gets several."""
+    written = [(message, target) for message in messages for target in targets[message.pk]]
+    return [
         written[start : start + PROVENANCE_TARGETS]
         for start in range(0, len(written), PROVENANCE_TARGETS)
         if not full_only or start + PROVENANCE_TARGETS <= len(written)
     ]
+
+
+def _provenance_records(writer: _Writer, chunks: list[Chunk]) -> list[list[dict[str, Any]]]:
     if not chunks:
-        return
+        return []
     organization = writer.organization()
     now = timezone.now()
-    records = [
+    return [
         [
             provenance_entry(
                 targets=[target for _, target in chunk],
@@ -380,7 +421,14 @@ def _provenance(
         ]
         for chunk in chunks
     ]
-    for outcome in records_ingest(access=writer.access, records=records, source_uri=writer.source_uri):
+
+
+def _provenance_stored(
+    outcomes: list[IngestCounts | FhirError], tallies: dict[int, _Tally], chunks: list[Chunk]
+) -> None:
+    """The targets the stored Provenances name are let go, so a file of millions of records does not keep them
+    all."""
+    for outcome in outcomes:
         if isinstance(outcome, FhirError):
             raise outcome  # our own Provenance refused: a bug, not a record problem
     named = Counter(message.pk for chunk in chunks for message, _ in chunk)
@@ -493,19 +541,14 @@ def _split_by_line(connector: SplitByLine, file: Path, root: Path, part_size: in
 
 
 def _part_store(part: LinePart) -> _Tally:
-    """Store a part's records, and the Provenance of what it wrote; its tally, indexed within the part."""
+    """Store a part's records, with the Provenance of what they wrote; its tally, indexed within the part."""
     message = InboundMessage.objects.select_related("source").get(pk=part.message_id)
     source = message.source
     writer = _Writer.of(source)
-    tallies = _records_store(writer, [message], _part_records(source, message, part))
-    with transaction.atomic():
-        _provenance(writer, [message], tallies, full_only=False)
-    return tallies[message.pk]
+    return _records_store(writer, [message], _part_records(source, message, part))[message.pk]
 
 
-def _part_records(
-    source: SourceSystem, message: InboundMessage, part: LinePart
-) -> Iterator[tuple[InboundMessage, int, ParsedRecord]]:
+def _part_records(source: SourceSystem, message: InboundMessage, part: LinePart) -> Iterator[Numbered]:
     with raw_store_open_range(message.sha256, part.start, part.end) as data:
         for index, record in enumerate(_records(source, data, message.origin, part.first_line)):
             yield message, index, record

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -14,7 +15,14 @@ from core.outcome import FhirError, conflict
 from federation.contracts import IngestCounts
 from federation.ingest.labels import resource_label
 from federation.storage import services
-from federation.storage.batch import BatchConflictError, EntryOutcome, RecordOutcome, records_apply
+from federation.storage.batch import (
+    BatchConflictError,
+    EntryOutcome,
+    FollowUp,
+    RecordOutcome,
+    Records,
+    records_apply,
+)
 from federation.storage.bundles import transaction_entries_apply
 
 logger = logging.getLogger(__name__)
@@ -23,30 +31,49 @@ BATCH_ATTEMPTS = 3  # then the records run one by one
 INBOUND_MESSAGE_SYSTEM = "https://tsunagi.example.jp/fhir/IdSystem/inbound-message"
 
 
+Outcomes = list[IngestCounts | FhirError]
+
+
 def records_ingest(
-    *, access: AccessContext, records: list[list[dict[str, Any]]], source_uri: str
-) -> list[IngestCounts | FhirError]:
+    *,
+    access: AccessContext,
+    records: Records,
+    source_uri: str,
+    then: Callable[[Outcomes], Records] | None = None,
+) -> Outcomes:
     """Store connector records, each a small transaction of entries: what each stored, or why it was refused.
 
     Each resource is labelled and stamped with its source first. The batch goes through the batch writer in
     one go; when it cannot take the batch (other criteria) or keeps colliding with another writer, the
-    records run one at a time, each in its own savepoint.
+    records run one at a time, each in its own savepoint. `then`, given what the records did, gives records
+    the batch writer stores with them (their Provenance, see batch.records_apply): their outcomes follow the
+    records'; on the one-at-a-time path it is not asked.
     """
     stamped = [[_stamped(entry, source_uri) for entry in entries] for entries in records]
-    outcomes = _batch_apply(access, stamped)
+    follow_up = None if then is None else _stamping(then, source_uri)
+    outcomes = _batch_apply(access, stamped, follow_up)
     if outcomes is not None:
-        return [outcome if isinstance(outcome, FhirError) else _counts(outcome) for outcome in outcomes]
+        return _counted(outcomes)
     alone = [_record_apply_alone(access, entries) for entries in stamped]
     return [outcome if isinstance(outcome, FhirError) else _counts(outcome, placed=False) for outcome in alone]
 
 
-def _batch_apply(access: AccessContext, records: list[list[dict[str, Any]]]) -> list[RecordOutcome] | None:
+def _stamping(then: Callable[[Outcomes], Records], source_uri: str) -> FollowUp:
+    """`then` for the batch writer: it is given the batch's outcomes as counts, its records are stamped."""
+
+    def follow_up(outcomes: list[RecordOutcome]) -> Records:
+        return [[_stamped(entry, source_uri) for entry in entries] for entries in then(_counted(outcomes))]
+
+    return follow_up
+
+
+def _batch_apply(access: AccessContext, records: Records, then: FollowUp | None) -> list[RecordOutcome] | None:
     """The batch writer's outcome; planned again when another writer got in between (it has committed by
     then, so the new plan sees its work); None when the batch is not for it or keeps colliding."""
     for _ in range(BATCH_ATTEMPTS):
         try:
             with transaction.atomic():
-                return records_apply(access=access, records=records)
+                return records_apply(access=access, records=records, then=then)
         except (BatchConflictError, IntegrityError, OperationalError) as error:
             logger.info(
                 "ingest batch of %d records collided with another writer: %s", len(records), type(error).__name__
@@ -68,6 +95,10 @@ def _record_apply_alone(access: AccessContext, entries: list[dict[str, Any]]) ->
         else EntryOutcome(method, result.version.version_url, created=result.created, changed=result.changed)
         for method, result in zip(methods, results, strict=True)
     ]
+
+
+def _counted(outcomes: list[RecordOutcome]) -> Outcomes:
+    return [outcome if isinstance(outcome, FhirError) else _counts(outcome) for outcome in outcomes]
 
 
 def _counts(outcomes: list[EntryOutcome], *, placed: bool = True) -> IngestCounts:

@@ -15,7 +15,7 @@ the records one at a time, which sees the other writer's work.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -81,16 +81,29 @@ class EntryOutcome:
 RecordOutcome = list[EntryOutcome] | FhirError
 
 
+Records = list[list[dict[str, Any]]]
+FollowUp = Callable[[list[RecordOutcome]], Records]
+
+
 def records_apply(
-    *, access: AccessContext, records: list[list[dict[str, Any]]], keep_person_links: bool = True
+    *, access: AccessContext, records: Records, keep_person_links: bool = True, then: FollowUp | None = None
 ) -> list[RecordOutcome] | None:
     """Run each record (a list of Bundle write entries) as its own transaction, all in one go; per record
     what its entries did, or the error that refused it. None when the batch needs the one-by-one path.
     A linked source Patient keeps its link to its golden record unless `keep_person_links` is off (the
-    identity linker, which sets those links itself)."""
+    identity linker, which sets those links itself).
+
+    `then`, given what the records did, gives more records to store with them in the same writes (the
+    Provenance of what they wrote): their outcomes follow the records' in the answer. They may name only what
+    the batch looked up (see batch_plan_more); when the batch goes the one-by-one path (None), `then` is not
+    asked."""
     plan = batch_plan(access=access, records=records, keep_person_links=keep_person_links)
     if plan is None:
         return None
+    if then is not None:
+        follow_up = then(plan.outcomes)
+        if follow_up:
+            batch_plan_more(plan, follow_up)
     batch_write(plan=plan)
     return plan.outcomes
 
@@ -104,23 +117,13 @@ class BatchPlan:
     moment: datetime
 
 
-def batch_plan(
-    *, access: AccessContext, records: list[list[dict[str, Any]]], keep_person_links: bool = True
-) -> BatchPlan | None:
+def batch_plan(*, access: AccessContext, records: Records, keep_person_links: bool = True) -> BatchPlan | None:
     """Read what the records name and decide every write in memory; None when a record is not for this path."""
-    parsed: list[list[BundleEntry] | FhirError] = []
-    for entries in records:
-        try:
-            parsed.append([parse_entry(index, raw) for index, raw in enumerate(entries)])
-        except FhirError as error:
-            parsed.append(error)
+    parsed = _parsed(records)
     wanted = _Wanted()
-    located: list[list[Located]] = []  # per record, per entry: its references, found once for the whole plan
-    for record in parsed:
-        references = wanted.add_record(record) if isinstance(record, list) else []
-        if references is None:
-            return None
-        located.append(references)
+    located = wanted.add_records(parsed)
+    if located is None:
+        return None
     state = _State.load(access, wanted)
     if keep_person_links:
         state.golden_ids = golden_ids_of(
@@ -136,6 +139,30 @@ def batch_plan(
     return BatchPlan(state, outcomes, now)
 
 
+def batch_plan_more(plan: BatchPlan, records: Records) -> None:
+    """Plan records after the batch's, in its state: they may name what it plans or holds, nothing else (no
+    criteria, no ids to look up). Their outcomes follow the batch's."""
+    parsed = _parsed(records)
+    wanted = _Wanted()
+    located = wanted.add_records(parsed)
+    if located is None or wanted.keys or wanted.targets:
+        raise ValueError("records planned after a batch may name nothing it has not looked up")
+    plan.outcomes.extend(
+        record if isinstance(record, FhirError) else _record_apply(plan.state, record, references, plan.moment)
+        for record, references in zip(parsed, located, strict=True)
+    )
+
+
+def _parsed(records: Records) -> list[list[BundleEntry] | FhirError]:
+    parsed: list[list[BundleEntry] | FhirError] = []
+    for entries in records:
+        try:
+            parsed.append([parse_entry(index, raw) for index, raw in enumerate(entries)])
+        except FhirError as error:
+            parsed.append(error)
+    return parsed
+
+
 def batch_write(*, plan: BatchPlan) -> None:
     """Store a planned batch; BatchConflictError when another writer got in between (roll back, go slowly)."""
     _write(plan.state, plan.moment)
@@ -149,6 +176,16 @@ class _Wanted:
     targets: set[Target] = field(default_factory=set)  # the ids entries name (never their references)
     entry_keys: set[Key] = field(default_factory=set)  # the keys of entries' criteria (not of their references)
     references: set[str] = field(default_factory=set)  # those taken already: the same ones recur across a batch
+
+    def add_records(self, parsed: list[list[BundleEntry] | FhirError]) -> list[list[Located]] | None:
+        """`add_record` for each record (an unparsed one names nothing); None when one is not for this path."""
+        located: list[list[Located]] = []  # per record, per entry: its references, found once for the whole plan
+        for record in parsed:
+            references = self.add_record(record) if isinstance(record, list) else []
+            if references is None:
+                return None
+            located.append(references)
+        return located
 
     def add_record(self, entries: list[BundleEntry]) -> list[Located] | None:
         """Collect what the record names; per entry (in order) its references, for resolving them without

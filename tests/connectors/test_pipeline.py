@@ -94,6 +94,33 @@ def test_records_are_stored_with_their_source_and_a_provenance(source, tmp_path)
         assert kept.read() == file.read_bytes()
 
 
+def test_each_batch_commits_with_the_provenance_of_what_it_wrote(source, tmp_path, monkeypatch):
+    """A Provenance is written by the same transaction as the versions it names (the same xmin), the rest of a
+    file's with its last batch: a crash never leaves stored records without their Provenance."""
+    monkeypatch.setattr(pipeline, "RECORDS_PER_COMMIT", 2)
+    monkeypatch.setattr(pipeline, "PROVENANCE_TARGETS", 2)
+    file = ndjson(tmp_path / "patients.ndjson", *(patient(str(number)) for number in range(5)))
+
+    code, summary = ingest("--connector", "fhir", "--source", source, str(file))
+
+    assert (code, summary["created"]) == (0, 5)
+    transaction_of = {
+        f"{resource_type}/{logical_id}": xmin
+        for resource_type, logical_id, xmin in Resource.objects.extra(select={"xmin": "xmin::text"}).values_list(
+            "resource_type", "logical_id", "xmin"
+        )
+    }
+    provenances = Resource.objects.filter(resource_type="Provenance")
+    named = {
+        f"Provenance/{row.logical_id}": [target["reference"].split("/_history/")[0] for target in row.content["target"]]
+        for row in provenances
+    }
+    assert sorted(len(targets) for targets in named.values()) == [1, 2, 2]
+    for provenance, targets in named.items():
+        assert {transaction_of[target] for target in targets} == {transaction_of[provenance]}
+    assert len({transaction_of[provenance] for provenance in named}) == 3
+
+
 def test_messages_processed_together_share_a_provenance_naming_each_message(source, tmp_path):
     folder = tmp_path / "export"
     folder.mkdir()

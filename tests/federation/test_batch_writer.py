@@ -333,3 +333,42 @@ def _refuse_queries_inside_copy(execute: Any, sql: str, params: Any, many: bool,
     status = connection.connection.pgconn.transaction_status
     assert status != pq.TransactionStatus.ACTIVE, f"a query was sent while a COPY was open: {sql[:80]}"
     return execute(sql, params, many, context)
+
+
+def provenance_of(outcomes: list[Any]) -> list[list[dict[str, Any]]]:
+    """A record creating a Provenance that names every version the records wrote."""
+    targets = [{"reference": entry.version_url} for outcome in outcomes for entry in outcome]
+    resource = {"resourceType": "Provenance", "target": targets, "recorded": "2026-11-27T00:00:00Z", "agent": []}
+    return [[{"resource": resource, "request": {"method": "POST", "url": "Provenance"}}]]
+
+
+def test_records_planned_after_a_batch_are_written_in_the_same_writes_and_name_its_versions(monkeypatch):
+    writes = []
+    monkeypatch.setattr("federation.storage.batch._write", lambda state, now: writes.append(len(state.versions)))
+    records = [[put(patient("1"), "1")], [put(patient("2"), "2")]]
+
+    outcomes = records_apply(access=ACCESS, records=records, then=provenance_of)
+
+    assert outcomes is not None
+    assert len(outcomes) == 3
+    assert writes == [3]  # two Patients and their Provenance, in one write
+    provenance = outcomes[2]
+    assert isinstance(provenance, list)
+    assert provenance[0].created
+
+
+def test_a_provenance_planned_after_a_batch_is_stored_naming_the_versions_it_wrote():
+    outcomes = records_apply(access=ACCESS, records=[[put(patient("1"), "1")]], then=provenance_of)
+
+    assert outcomes is not None
+    (stored,) = live("Provenance")
+    (patient_row,) = live("Patient")
+    assert stored.content["target"] == [{"reference": f"Patient/{patient_row.logical_id}/_history/1"}]
+    written = outcomes[1]
+    assert isinstance(written, list)
+    assert [entry.version_url for entry in written] == [f"Provenance/{stored.logical_id}/_history/1"]
+
+
+def test_records_planned_after_a_batch_may_not_name_what_it_did_not_look_up():
+    with pytest.raises(ValueError, match="nothing it has not looked up"):
+        records_apply(access=ACCESS, records=[[put(patient("1"), "1")]], then=lambda _: [[put(patient("2"), "2")]])
