@@ -209,7 +209,10 @@ def _records_store(writer: _Writer, messages: list[InboundMessage], numbered: It
         readable = [(message, index, record) for message, index, record in batch if record.problem is None]
         with transaction.atomic():  # one commit per batch; a refused record leaves no trace in it
             _batch_settings()
-            provenance = _BatchProvenance(writer, messages, tallies, readable, full_only=not last)
+            # Ensured here, not while the batch writer plans: a plan that collides is rolled back to its savepoint,
+            # which would take an Organization created in it along, while the run keeps its id.
+            organization = writer.organization()
+            provenance = _BatchProvenance(organization, messages, tallies, readable, full_only=not last)
             outcomes = records_ingest(
                 access=writer.access,
                 records=[record.entries for _, _, record in readable],
@@ -239,7 +242,7 @@ class _BatchProvenance:
     `then`): a Provenance per PROVENANCE_TARGETS versions the messages wrote so far (the rest too unless
     `full_only`). Asked again when the batch is planned again, so it changes nothing but `chunks`."""
 
-    writer: _Writer
+    organization: str
     messages: list[InboundMessage]
     tallies: dict[int, _Tally]
     readable: list[Numbered]
@@ -252,7 +255,7 @@ class _BatchProvenance:
             if not isinstance(outcome, FhirError):
                 targets[message.pk] += outcome.targets
         self.chunks = _provenance_chunks(self.messages, targets, full_only=self.full_only)
-        return _provenance_records(self.writer, self.chunks)
+        return _provenance_records(self.organization, self.chunks)
 
 
 def _batch_audit(
@@ -386,7 +389,7 @@ def _provenance(
     targets = {message.pk: tallies[message.pk].counts.targets for message in messages}
     chunks = _provenance_chunks(messages, targets, full_only=full_only)
     if chunks:
-        records = _provenance_records(writer, chunks)
+        records = _provenance_records(writer.organization(), chunks)
         outcomes = records_ingest(access=writer.access, records=records, source_uri=writer.source_uri)
         _provenance_stored(outcomes, tallies, chunks)
 
@@ -405,10 +408,7 @@ def _provenance_chunks(
     ]
 
 
-def _provenance_records(writer: _Writer, chunks: list[Chunk]) -> list[list[dict[str, Any]]]:
-    if not chunks:
-        return []
-    organization = writer.organization()
+def _provenance_records(organization: str, chunks: list[Chunk]) -> list[list[dict[str, Any]]]:
     now = timezone.now()
     return [
         [

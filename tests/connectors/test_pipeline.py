@@ -17,6 +17,8 @@ from connectors.pipeline import message_receive
 from connectors.raw_store import raw_store_open
 from federation.facade import organization_ensure
 from federation.models import Resource
+from federation.storage import batch
+from federation.storage.batch import BatchConflictError
 
 pytestmark = pytest.mark.django_db
 
@@ -119,6 +121,29 @@ def test_each_batch_commits_with_the_provenance_of_what_it_wrote(source, tmp_pat
     for provenance, targets in named.items():
         assert {transaction_of[target] for target in targets} == {transaction_of[provenance]}
     assert len({transaction_of[provenance] for provenance in named}) == 3
+
+
+def test_a_batch_planned_again_after_a_collision_names_an_organization_that_exists(source, tmp_path, monkeypatch):
+    """The run's first Provenance needs the source's Organization: it is ensured before the batch writer plans,
+    since a plan that collides with another writer is rolled back, and the run keeps the Organization's id."""
+    collided: list[bool] = []
+
+    def collide_once(state, now):
+        if not collided:
+            collided.append(True)
+            raise BatchConflictError("another writer got in between")
+        write(state, now)
+
+    write = batch._write
+    monkeypatch.setattr(batch, "_write", collide_once)
+    file = ndjson(tmp_path / "patients.ndjson", patient("1"), patient("2"))
+
+    code, summary = ingest("--connector", "fhir", "--source", source, str(file))
+
+    assert (code, summary["created"], collided) == (0, 2, [True])
+    (provenance,) = stored("Provenance")
+    organization = provenance["agent"][0]["who"]["reference"]
+    assert [f"Organization/{row['id']}" for row in stored("Organization")] == [organization]
 
 
 def test_messages_processed_together_share_a_provenance_naming_each_message(source, tmp_path):
