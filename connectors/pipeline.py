@@ -201,7 +201,7 @@ def _records_store(writer: _Writer, messages: list[InboundMessage], numbered: It
     """Store the messages' records a batch at a time, one commit each, with the Provenance of what they wrote
     (the batch writer stores it in the same writes); what each message's records did."""
     tallies = {message.pk: _Tally() for message in messages}
-    for batch, last in _batches(numbered):
+    for batch in _batches(numbered):
         for message, index, record in batch:
             tallies[message.pk].records += 1
             if record.problem is not None:
@@ -212,7 +212,7 @@ def _records_store(writer: _Writer, messages: list[InboundMessage], numbered: It
             # Ensured here, not while the batch writer plans: a plan that collides is rolled back to its savepoint,
             # which would take an Organization created in it along, while the run keeps its id.
             organization = writer.organization()
-            provenance = _BatchProvenance(organization, messages, tallies, readable, full_only=not last)
+            provenance = _BatchProvenance(organization, messages, tallies, readable)
             outcomes = records_ingest(
                 access=writer.access,
                 records=[record.entries for _, _, record in readable],
@@ -228,7 +228,7 @@ def _records_store(writer: _Writer, messages: list[InboundMessage], numbered: It
             if len(outcomes) > len(stored):
                 _provenance_stored(outcomes[len(stored) :], tallies, provenance.chunks)
             else:  # the records went one by one
-                _provenance(writer, messages, tallies, full_only=not last)
+                _provenance(writer, messages, tallies)
             _batch_audit(writer.access, batch, stored)
     return tallies
 
@@ -239,14 +239,13 @@ Chunk = list[tuple[InboundMessage, str]]  # versions one Provenance names, each 
 @dataclass
 class _BatchProvenance:
     """The Provenance a batch's records get in the same writes as theirs (`records`, for records_ingest's
-    `then`): a Provenance per PROVENANCE_TARGETS versions the messages wrote so far (the rest too unless
-    `full_only`). Asked again when the batch is planned again, so it changes nothing but `chunks`."""
+    `then`): a Provenance per PROVENANCE_TARGETS versions it wrote (see _provenance_chunks). Asked again when
+    the batch is planned again, so it changes nothing but `chunks`."""
 
     organization: str
     messages: list[InboundMessage]
     tallies: dict[int, _Tally]
     readable: list[Numbered]
-    full_only: bool
     chunks: list[Chunk] = field(default_factory=list)
 
     def records(self, outcomes: list[IngestCounts | FhirError]) -> list[list[dict[str, Any]]]:
@@ -254,7 +253,7 @@ class _BatchProvenance:
         for (message, _, _), outcome in zip(self.readable, outcomes, strict=True):
             if not isinstance(outcome, FhirError):
                 targets[message.pk] += outcome.targets
-        self.chunks = _provenance_chunks(self.messages, targets, full_only=self.full_only)
+        self.chunks = _provenance_chunks(self.messages, targets)
         return _provenance_records(self.organization, self.chunks)
 
 
@@ -320,19 +319,18 @@ def _batch_settings() -> None:
         cursor.execute("SELECT set_config('synchronous_commit', 'off', true), set_config('jit', 'off', true)")
 
 
-def _batches(numbered: Iterator[Numbered]) -> Iterator[tuple[list[Numbered], bool]]:
-    """RECORDS_PER_COMMIT records at a time, fewer when they hold more than ENTRIES_PER_COMMIT entries; each with
-    whether it is the last (one record is read ahead to know), which writes the rest of the Provenance."""
+def _batches(numbered: Iterator[Numbered]) -> Iterator[list[Numbered]]:
+    """RECORDS_PER_COMMIT records at a time, fewer when they hold more than ENTRIES_PER_COMMIT entries."""
     batch: list[Numbered] = []
     entries = 0
-    upcoming = next(numbered, None)
-    while upcoming is not None:
-        batch.append(upcoming)
-        entries += len(upcoming[2].entries)
-        upcoming = next(numbered, None)
-        if upcoming is None or len(batch) >= RECORDS_PER_COMMIT or entries >= ENTRIES_PER_COMMIT:
-            yield batch, upcoming is None
+    for item in numbered:
+        batch.append(item)
+        entries += len(item[2].entries)
+        if len(batch) >= RECORDS_PER_COMMIT or entries >= ENTRIES_PER_COMMIT:
+            yield batch
             batch, entries = [], 0
+    if batch:
+        yield batch
 
 
 def _records(
@@ -382,30 +380,22 @@ def _quarantine(messages: list[InboundMessage], tallies: dict[int, _Tally]) -> N
     QuarantinedRecord.objects.bulk_update(again, ["location", "field", "reason"])
 
 
-def _provenance(
-    writer: _Writer, messages: list[InboundMessage], tallies: dict[int, _Tally], *, full_only: bool
-) -> None:
+def _provenance(writer: _Writer, messages: list[InboundMessage], tallies: dict[int, _Tally]) -> None:
     """The Provenance of what the messages wrote so far (see _provenance_chunks), written on its own."""
     targets = {message.pk: tallies[message.pk].counts.targets for message in messages}
-    chunks = _provenance_chunks(messages, targets, full_only=full_only)
+    chunks = _provenance_chunks(messages, targets)
     if chunks:
         records = _provenance_records(writer.organization(), chunks)
         outcomes = records_ingest(access=writer.access, records=records, source_uri=writer.source_uri)
         _provenance_stored(outcomes, tallies, chunks)
 
 
-def _provenance_chunks(
-    messages: list[InboundMessage], targets: dict[int, list[str]], *, full_only: bool
-) -> list[Chunk]:
-    """A Provenance per PROVENANCE_TARGETS versions the messages wrote, in message order (the rest too unless
-    `full_only`), naming as entities the messages its targets came from: small messages processed together
-    share one, a big file gets several."""
+def _provenance_chunks(messages: list[InboundMessage], targets: dict[int, list[str]]) -> list[Chunk]:
+    """A Provenance per PROVENANCE_TARGETS versions the messages wrote (and for the rest), in message order,
+    naming as entities the messages its targets came from: small messages processed together share one, a big
+    file gets several."""
     written = [(message, target) for message in messages for target in targets[message.pk]]
-    return [
-        written[start : start + PROVENANCE_TARGETS]
-        for start in range(0, len(written), PROVENANCE_TARGETS)
-        if not full_only or start + PROVENANCE_TARGETS <= len(written)
-    ]
+    return [written[start : start + PROVENANCE_TARGETS] for start in range(0, len(written), PROVENANCE_TARGETS)]
 
 
 def _provenance_records(organization: str, chunks: list[Chunk]) -> list[list[dict[str, Any]]]:
