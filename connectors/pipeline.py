@@ -6,7 +6,6 @@ Services write, selectors read: these are the write side (`<entity>_<action>`, k
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from functools import partial
@@ -198,8 +197,8 @@ _run_organizations: dict[int, str] | None = None
 
 
 def _records_store(writer: _Writer, messages: list[InboundMessage], numbered: Iterator[Numbered]) -> dict[int, _Tally]:
-    """Store the messages' records a batch at a time, one commit each, with the Provenance of what they wrote
-    (the batch writer stores it in the same writes); what each message's records did."""
+    """Store the messages' records a batch at a time, one commit each, with the Provenances of what they wrote
+    (the batch writer stores them in the same writes); what each message's records did."""
     tallies = {message.pk: _Tally() for message in messages}
     for batch in _batches(numbered):
         for message, index, record in batch:
@@ -212,12 +211,12 @@ def _records_store(writer: _Writer, messages: list[InboundMessage], numbered: It
             # Ensured here, not while the batch writer plans: a plan that collides is rolled back to its savepoint,
             # which would take an Organization created in it along, while the run keeps its id.
             organization = writer.organization()
-            provenance = _BatchProvenance(organization, messages, tallies, readable)
+            provenance = partial(_provenance_records, organization, messages, readable)
             outcomes = records_ingest(
                 access=writer.access,
                 records=[record.entries for _, _, record in readable],
                 source_uri=writer.source_uri,
-                then=provenance.records,
+                then=provenance,
             )
             stored = outcomes[: len(readable)]
             for (message, index, record), outcome in zip(readable, stored, strict=True):
@@ -225,36 +224,15 @@ def _records_store(writer: _Writer, messages: list[InboundMessage], numbered: It
                     tallies[message.pk].problems[index] = _refused(record, outcome)
                 else:
                     tallies[message.pk].counts.add(outcome)
-            if len(outcomes) > len(stored):
-                _provenance_stored(outcomes[len(stored) :], tallies, provenance.chunks)
-            else:  # the records went one by one
-                _provenance(writer, messages, tallies)
+            if len(outcomes) == len(stored) and (alone := provenance(stored)):  # the records went one by one
+                outcomes += records_ingest(access=writer.access, records=alone, source_uri=writer.source_uri)
+            for outcome in outcomes[len(stored) :]:
+                if isinstance(outcome, FhirError):
+                    raise outcome  # our own Provenance refused: a bug, not a record problem
             _batch_audit(writer.access, batch, stored)
+        for tally in tallies.values():
+            tally.counts.targets.clear()  # named by the batch's Provenances: a big file's tally keeps none
     return tallies
-
-
-Chunk = list[tuple[InboundMessage, str]]  # versions one Provenance names, each with the message it came from
-
-
-@dataclass
-class _BatchProvenance:
-    """The Provenance a batch's records get in the same writes as theirs (`records`, for records_ingest's
-    `then`): a Provenance per PROVENANCE_TARGETS versions it wrote (see _provenance_chunks). Asked again when
-    the batch is planned again, so it changes nothing but `chunks`."""
-
-    organization: str
-    messages: list[InboundMessage]
-    tallies: dict[int, _Tally]
-    readable: list[Numbered]
-    chunks: list[Chunk] = field(default_factory=list)
-
-    def records(self, outcomes: list[IngestCounts | FhirError]) -> list[list[dict[str, Any]]]:
-        targets = {message.pk: list(self.tallies[message.pk].counts.targets) for message in self.messages}
-        for (message, _, _), outcome in zip(self.readable, outcomes, strict=True):
-            if not isinstance(outcome, FhirError):
-                targets[message.pk] += outcome.targets
-        self.chunks = _provenance_chunks(self.messages, targets)
-        return _provenance_records(self.organization, self.chunks)
 
 
 def _batch_audit(
@@ -380,25 +358,21 @@ def _quarantine(messages: list[InboundMessage], tallies: dict[int, _Tally]) -> N
     QuarantinedRecord.objects.bulk_update(again, ["location", "field", "reason"])
 
 
-def _provenance(writer: _Writer, messages: list[InboundMessage], tallies: dict[int, _Tally]) -> None:
-    """The Provenance of what the messages wrote so far (see _provenance_chunks), written on its own."""
-    targets = {message.pk: tallies[message.pk].counts.targets for message in messages}
-    chunks = _provenance_chunks(messages, targets)
-    if chunks:
-        records = _provenance_records(writer.organization(), chunks)
-        outcomes = records_ingest(access=writer.access, records=records, source_uri=writer.source_uri)
-        _provenance_stored(outcomes, tallies, chunks)
-
-
-def _provenance_chunks(messages: list[InboundMessage], targets: dict[int, list[str]]) -> list[Chunk]:
-    """A Provenance per PROVENANCE_TARGETS versions the messages wrote (and for the rest), in message order,
-    naming as entities the messages its targets came from: small messages processed together share one, a big
-    file gets several."""
+def _provenance_records(
+    organization: str,
+    messages: list[InboundMessage],
+    readable: list[Numbered],
+    outcomes: list[IngestCounts | FhirError],
+) -> list[list[dict[str, Any]]]:
+    """The Provenances of what a batch's records wrote (`outcomes`, one per readable record): one per
+    PROVENANCE_TARGETS versions and one for the rest, in message order, each naming as entities the messages its
+    targets came from: small messages processed together share one, a big file gets several. It only reads its
+    arguments: the batch writer asks again when it plans a batch again."""
+    targets: dict[int, list[str]] = {message.pk: [] for message in messages}
+    for (message, _, _), outcome in zip(readable, outcomes, strict=True):
+        if not isinstance(outcome, FhirError):
+            targets[message.pk] += outcome.targets
     written = [(message, target) for message in messages for target in targets[message.pk]]
-    return [written[start : start + PROVENANCE_TARGETS] for start in range(0, len(written), PROVENANCE_TARGETS)]
-
-
-def _provenance_records(organization: str, chunks: list[Chunk]) -> list[list[dict[str, Any]]]:
     now = timezone.now()
     return [
         [
@@ -409,21 +383,10 @@ def _provenance_records(organization: str, chunks: list[Chunk]) -> list[list[dic
                 recorded=now,
             )
         ]
-        for chunk in chunks
+        for chunk in (
+            written[start : start + PROVENANCE_TARGETS] for start in range(0, len(written), PROVENANCE_TARGETS)
+        )
     ]
-
-
-def _provenance_stored(
-    outcomes: list[IngestCounts | FhirError], tallies: dict[int, _Tally], chunks: list[Chunk]
-) -> None:
-    """The targets the stored Provenances name are let go, so a file of millions of records does not keep them
-    all."""
-    for outcome in outcomes:
-        if isinstance(outcome, FhirError):
-            raise outcome  # our own Provenance refused: a bug, not a record problem
-    named = Counter(message.pk for chunk in chunks for message, _ in chunk)
-    for message_id, count in named.items():
-        del tallies[message_id].counts.targets[:count]  # the chunks hold a prefix of each message's targets
 
 
 def _finish(messages: list[InboundMessage], tallies: dict[int, _Tally]) -> None:
@@ -508,9 +471,9 @@ def _stage_parts(
     connector = connector_for(source.connector)
     if workers <= 1 or not isinstance(connector, SplitByLine):
         return stage, []
-    alone = [lane[0] for lane in stage if len(lane) == 1]
-    part_size = part_bytes(sum(file.stat().st_size for file in alone), workers)
-    big = [file for file in alone if _split_by_line(connector, file, root, part_size)]
+    sizes = {lane[0]: lane[0].stat().st_size for lane in stage if len(lane) == 1}
+    part_size = part_bytes(sum(sizes.values()), workers)
+    big = [file for file, size in sizes.items() if _split_by_line(connector, file, size, root, part_size)]
     if not big:
         return stage, []
     parts: list[LinePart] = []
@@ -523,8 +486,8 @@ def _stage_parts(
     return [lane for lane in stage if lane[0] not in big], parts
 
 
-def _split_by_line(connector: SplitByLine, file: Path, root: Path, part_size: int) -> bool:
-    if part_count(file.stat().st_size, part_size) == 1:
+def _split_by_line(connector: SplitByLine, file: Path, size: int, root: Path, part_size: int) -> bool:
+    if part_count(size, part_size) == 1:
         return False
     with file.open("rb") as data:
         return connector.split_by_line(data, str(file.relative_to(root)))

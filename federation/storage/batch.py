@@ -197,8 +197,11 @@ class _Wanted:
             if entry.logical_id is not None:
                 self.targets.add((entry.resource_type, entry.logical_id))
             for criteria in (entry.query, entry.if_none_exist):
-                if criteria is not None and not self._add_key(entry.resource_type, criteria, self.entry_keys):
-                    return None
+                if criteria is not None:
+                    key = self._add_key(entry.resource_type, criteria)
+                    if key is None:
+                        return None
+                    self.entry_keys.add(key)
             body_id = (entry.resource or {}).get("id")
             if entry.method == "PUT" and entry.query is not None and isinstance(body_id, str):
                 self.targets.add((entry.resource_type, body_id))  # the id it creates when nothing matches
@@ -206,19 +209,18 @@ class _Wanted:
             for _, reference in references:
                 if reference not in self.references:
                     conditional = conditional_reference_parts(reference)
-                    if conditional is not None and not self._add_key(*conditional):
+                    if conditional is not None and self._add_key(*conditional) is None:
                         return None
                     self.references.add(reference)
             located.append(references)
         return located
 
-    def _add_key(self, resource_type: str, criteria: str, *also: set[Key]) -> bool:
+    def _add_key(self, resource_type: str, criteria: str) -> Key | None:
+        """The key of `identifier=system|value` criteria, kept to look up; None for any other criteria."""
         key = identifier_key(resource_type, criteria)
         if key is not None:
             self.keys.add(key)
-            for keys in also:
-                keys.add(key)
-        return key is not None
+        return key
 
     def may_write(self, state: _State, row: _Row) -> bool:
         """Whether an entry may write this stored row (it names its id, or criteria that match it), not merely
