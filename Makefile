@@ -15,6 +15,7 @@ $(BIN)/python:
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/python -m compileall -q -x '/\.' .  # bytecode, so commands start without compiling (PYTHONDONTWRITEBYTECODE)
 	@touch $@
 
 demo: $(VENV)/.installed

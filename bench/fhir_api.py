@@ -11,10 +11,12 @@ no resource. Results print as a table and are written as JSON under bench/result
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import os
 import platform
 import random
+import re
 import socket
 import statistics
 import subprocess
@@ -166,6 +168,13 @@ class Results:
     baselines: list[Stats] = field(default_factory=list)
     concurrent: list[Stats] = field(default_factory=list)
     targets: list[dict[str, Any]] = field(default_factory=list)
+
+
+def project_compiled() -> None:
+    """Bytecode for the project's modules, as `make` and any deployment leave it: where PYTHONDONTWRITEBYTECODE
+    is set (this machine sets it), a process would otherwise compile them from source at every start, 0.8 s
+    of each `manage.py` command."""
+    compileall.compile_dir(REPO_ROOT, rx=re.compile(r"/\."), quiet=1)
 
 
 def percentile(ordered: Sequence[float], pct: float) -> float:

@@ -57,6 +57,7 @@ from fhir_api import (
     git_commit,
     machine_facts,
     migrate,
+    project_compiled,
     recreate_database,
     server_url,
     server_version,
@@ -332,6 +333,7 @@ def main() -> None:
     parser.add_argument("--start-from", metavar="DATABASE", help="start from a copy of this database, not empty")
     parser.add_argument("--repeat", type=int, default=1, help="run the NDJSON phase (floor and ingest) N times")
     args = parser.parse_args()
+    project_compiled()
     server, where = server_url()
     database_url = recreate_database(server, args.database, template=args.start_from)
     scratch = Path(tempfile.mkdtemp(prefix="tsunagi-ingest-bench-"))
