@@ -172,7 +172,7 @@ class Results:
 
 def project_compiled() -> None:
     """Bytecode for the project's modules, as `make` and any deployment leave it: where PYTHONDONTWRITEBYTECODE
-    is set (this machine sets it), a process would otherwise compile them from source at every start, 0.8 s
+    is set (this machine sets it), a process would otherwise compile them from source at every start, 0.4 to 0.8 s
     of each `manage.py` command."""
     compileall.compile_dir(REPO_ROOT, rx=re.compile(r"/\."), quiet=1)
 

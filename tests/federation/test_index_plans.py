@@ -22,7 +22,7 @@ PARAM = 3
 def filled():
     """50,000 token and string rows over seventy parameters, a thousand systems and codes, and statistics. A
     parameter holds 1 row in 70: with 1 in 7, a probe of one parameter's entries for a system (`urn:x|`) read a
-    seventh of the index, and PostgreSQL 18 took a scan of the narrow table for it about as often."""
+    seventh of the index, and PostgreSQL 18 once took a scan of the narrow table for it instead."""
     with connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO federation_tokenindex (resource_id, param, system, code) "
