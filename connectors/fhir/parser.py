@@ -17,7 +17,7 @@ from itertools import chain
 from typing import Any, BinaryIO
 
 from connectors.base import stream_size
-from core.fhir_json import loads
+from core.fhir_json import loads, loads_utf8
 
 MAX_DOCUMENT_BYTES = 64 << 20
 MAX_LINE_BYTES = 16 << 20  # the longest NDJSON line (one resource)
@@ -141,6 +141,10 @@ def _line_item(origin: str, number: int, line: bytes) -> Item:
     location = f"{origin}:{number}"
     if len(line) >= MAX_LINE_BYTES and not line.endswith(b"\n"):
         return Item(location, problem=f"line {number} is longer than {MAX_LINE_BYTES:,} bytes")
+    try:
+        return Item(location, value=loads_utf8(line), ndjson=True)
+    except (ValueError, RecursionError):
+        pass  # read again below, to say why or to read what only the standard library reads
     try:
         text = line.decode("utf-8")
     except UnicodeDecodeError as error:
