@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -36,10 +37,37 @@ def next_values(sequence: str, count: int) -> list[int]:
         return [row[0] for row in cursor.fetchall()]
 
 
+class _RandomBytes:
+    """Random bytes from the operating system, asked for in blocks: a system call per id took 0.3 µs on its own
+    and up to 4 µs amid ingest's work. Each piece is handed out once: under a lock, as the server's threads
+    make ids too, and a forked process drops its parent's block, which the parent goes on handing out."""
+
+    BLOCK = 4096
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._forget()
+        os.register_at_fork(after_in_child=self._forget)
+
+    def _forget(self) -> None:
+        self._block, self._used = b"", 0
+
+    def take(self, count: int) -> bytes:
+        with self._lock:
+            if self._used + count > len(self._block):
+                self._block, self._used = os.urandom(self.BLOCK), 0
+            start = self._used
+            self._used += count
+            return self._block[start : self._used]
+
+
+_random_bytes = _RandomBytes()
+
+
 def new_logical_id() -> str:
     """A new resource's server id: what `str(uuid.uuid4())` gives, formatted from its random bytes without a
     UUID object (most of its cost, and ingest makes one for every new resource)."""
-    digits = bytearray(os.urandom(16))
+    digits = bytearray(_random_bytes.take(16))
     digits[6] = (digits[6] & 0x0F) | 0x40  # version 4
     digits[8] = (digits[8] & 0x3F) | 0x80  # RFC 4122 variant
     hex_digits = digits.hex()

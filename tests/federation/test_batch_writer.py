@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import pytest
@@ -25,7 +24,6 @@ from federation.storage.batch import (
     records_apply,
 )
 from federation.storage.bundles import transaction_entries_apply
-from federation.storage.rows import new_logical_id
 
 pytestmark = pytest.mark.django_db
 SYSTEM = "urn:oid:1.2.392.100495.20.3.51.11234567890"
@@ -221,14 +219,6 @@ def test_references_resolve_as_one_at_a_time_and_the_first_that_does_not_is_the_
         transaction_entries_apply(access=ACCESS, entries=records[2])
     assert "Patient?identifier" in str(alone_error.value)
     assert [str(refused) for refused in outcomes[2:]] == [str(alone_error.value)] * 2
-
-
-@pytest.mark.parametrize("_", range(20))
-def test_new_ids_are_random_uuids_as_uuid4_writes_them(_):
-    text = new_logical_id()
-    assert str(uuid.UUID(text)) == text
-    assert uuid.UUID(text).version == 4
-    assert uuid.UUID(text).variant == uuid.RFC_4122
 
 
 def test_a_concurrent_update_of_a_row_the_batch_read_is_a_conflict():
