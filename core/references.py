@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 ReferencePath = tuple[str | int, ...]  # the keys and indices from the resource down to a Reference.reference
+Located = list[tuple[ReferencePath, str]]  # a resource's references with their paths, as `references_located` gives
 _is_tracked = gc.is_tracked  # False for an object holding no object or array (see above); bound once, as it is hot
 
 
@@ -47,14 +48,14 @@ def references_rewritten(node: dict[str, Any], rewrite: Callable[[str], str]) ->
     return node if copy is None else copy
 
 
-def references_located(node: dict[str, Any]) -> list[tuple[ReferencePath, str]]:
+def references_located(node: dict[str, Any]) -> Located:
     """Every Reference.reference string in `node` with its path, in the order `references_rewritten` meets them."""
-    found: list[tuple[ReferencePath, str]] = []
+    found: Located = []
     _locate(node, [], found)
     return found
 
 
-def references_replaced(node: dict[str, Any], replacements: list[tuple[ReferencePath, str]]) -> dict[str, Any]:
+def references_replaced(node: dict[str, Any], replacements: Located) -> dict[str, Any]:
     """`node` with the string at each path (from `references_located`) replaced. As with `references_rewritten`,
     only the objects and arrays on the way to a replaced reference are copied; the rest is shared with `node`."""
     if not replacements:
@@ -103,7 +104,7 @@ def _rewritten_list(items: list[Any], rewrite: Callable[[str], str]) -> list[Any
     return items if copy is None else copy
 
 
-def _locate(node: dict[str, Any], path: list[str | int], found: list[tuple[ReferencePath, str]]) -> None:
+def _locate(node: dict[str, Any], path: list[str | int], found: Located) -> None:
     """`path` is where `node` is, extended and restored on the way down (a tuple per node cost more)."""
     if not _is_tracked(node):
         reference = node.get("reference")
@@ -124,7 +125,7 @@ def _locate(node: dict[str, Any], path: list[str | int], found: list[tuple[Refer
             found.append(((*path, key), value))
 
 
-def _locate_list(items: list[Any], path: list[str | int], found: list[tuple[ReferencePath, str]]) -> None:
+def _locate_list(items: list[Any], path: list[str | int], found: Located) -> None:
     for index, item in enumerate(items):
         kind = item.__class__
         if kind is dict:

@@ -12,6 +12,7 @@ from django.db import IntegrityError, OperationalError, transaction
 from consent.contracts import AccessContext
 from core.instant import format_instant
 from core.outcome import FhirError, conflict
+from core.references import Located
 from federation.contracts import IngestCounts
 from federation.ingest.labels import resource_label
 from federation.storage import services
@@ -40,6 +41,7 @@ def records_ingest(
     records: Records,
     source_uri: str,
     then: Callable[[Outcomes], Records] | None = None,
+    located: list[list[Located]] | None = None,
 ) -> Outcomes:
     """Store connector records, each a small transaction of entries: what each stored, or why it was refused.
 
@@ -47,11 +49,12 @@ def records_ingest(
     one go; when it cannot take the batch (other criteria) or keeps colliding with another writer, the
     records run one at a time, each in its own savepoint. `then`, given what the records did, gives records
     the batch writer stores with them (their Provenance, see batch.records_apply): their outcomes follow the
-    records'; on the one-at-a-time path it is not asked.
+    records'; on the one-at-a-time path it is not asked. `located`: each record's entries' references, if the
+    caller located them already (see batch.records_apply); stamping moves none of them.
     """
-    stamped = [[_stamped(entry, source_uri) for entry in entries] for entries in records]
+    stamped = records_stamped(records, source_uri)
     follow_up = None if then is None else _stamping(then, source_uri)
-    outcomes = _batch_apply(access, stamped, follow_up)
+    outcomes = _batch_apply(access, stamped, follow_up, located)
     if outcomes is not None:
         return _counted(outcomes)
     alone = [_record_apply_alone(access, entries) for entries in stamped]
@@ -62,18 +65,20 @@ def _stamping(then: Callable[[Outcomes], Records], source_uri: str) -> FollowUp:
     """`then` for the batch writer: it is given the batch's outcomes as counts, its records are stamped."""
 
     def follow_up(outcomes: list[RecordOutcome]) -> Records:
-        return [[_stamped(entry, source_uri) for entry in entries] for entries in then(_counted(outcomes))]
+        return records_stamped(then(_counted(outcomes)), source_uri)
 
     return follow_up
 
 
-def _batch_apply(access: AccessContext, records: Records, then: FollowUp | None) -> list[RecordOutcome] | None:
+def _batch_apply(
+    access: AccessContext, records: Records, then: FollowUp | None, located: list[list[Located]] | None
+) -> list[RecordOutcome] | None:
     """The batch writer's outcome; planned again when another writer got in between (it has committed by
     then, so the new plan sees its work); None when the batch is not for it or keeps colliding."""
     for _ in range(BATCH_ATTEMPTS):
         try:
             with transaction.atomic():
-                return records_apply(access=access, records=records, then=then)
+                return records_apply(access=access, records=records, then=then, located=located)
         except (BatchConflictError, IntegrityError, OperationalError) as error:
             logger.info(
                 "ingest batch of %d records collided with another writer: %s", len(records), type(error).__name__
@@ -121,6 +126,12 @@ def _counts(outcomes: list[EntryOutcome], *, placed: bool = True) -> IngestCount
             if counts.patients is not None and outcome.patients:
                 counts.patients.update(outcome.patients)
     return counts
+
+
+def records_stamped(records: Records, source_uri: str) -> Records:
+    """The records with each resource labelled (federation.ingest.labels) and its meta.source set: new objects
+    down to each resource's meta, the rest shared, so that no reference moves."""
+    return [[_stamped(entry, source_uri) for entry in entries] for entries in records]
 
 
 def _stamped(entry: dict[str, Any], source_uri: str) -> dict[str, Any]:

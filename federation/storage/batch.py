@@ -28,7 +28,7 @@ from consent.contracts import AccessContext
 from consent.facade import access_filter
 from core.outcome import FhirError, conflict, invalid
 from core.pg_arrays import bigint_array
-from core.references import ReferencePath, references_located
+from core.references import Located, references_located
 from federation.identity.golden import with_kept_golden_link
 from federation.identity.persons import golden_ids_of
 from federation.models import Resource, WriteMethod
@@ -60,7 +60,6 @@ from federation.storage.rows import (
 from federation.storage.services import resource_validate
 
 Target = tuple[str, str]  # (resource type, logical id)
-Located = list[tuple[ReferencePath, str]]  # an entry's references, as `references_located` finds them
 
 
 class BatchConflictError(Exception):
@@ -86,18 +85,24 @@ FollowUp = Callable[[list[RecordOutcome]], Records]
 
 
 def records_apply(
-    *, access: AccessContext, records: Records, keep_person_links: bool = True, then: FollowUp | None = None
+    *,
+    access: AccessContext,
+    records: Records,
+    keep_person_links: bool = True,
+    then: FollowUp | None = None,
+    located: list[list[Located]] | None = None,
 ) -> list[RecordOutcome] | None:
     """Run each record (a list of Bundle write entries) as its own transaction, all in one go; per record
     what its entries did, or the error that refused it. None when the batch needs the one-by-one path.
     A linked source Patient keeps its link to its golden record unless `keep_person_links` is off (the
-    identity linker, which sets those links itself).
+    identity linker, which sets those links itself). `located`, when given, holds each record's entries'
+    references as `references_located` finds them in their resources (found already, as the records were made).
 
     `then`, given what the records did, gives more records to store with them in the same writes (the
     Provenance of what they wrote): their outcomes follow the records' in the answer. They may name only what
     the batch looked up (see batch_plan_more); when the batch goes the one-by-one path (None), `then` is not
     asked."""
-    plan = batch_plan(access=access, records=records, keep_person_links=keep_person_links)
+    plan = batch_plan(access=access, records=records, keep_person_links=keep_person_links, located=located)
     if plan is None:
         return None
     if then is not None:
@@ -117,11 +122,17 @@ class BatchPlan:
     moment: datetime
 
 
-def batch_plan(*, access: AccessContext, records: Records, keep_person_links: bool = True) -> BatchPlan | None:
+def batch_plan(
+    *,
+    access: AccessContext,
+    records: Records,
+    keep_person_links: bool = True,
+    located: list[list[Located]] | None = None,
+) -> BatchPlan | None:
     """Read what the records name and decide every write in memory; None when a record is not for this path."""
     parsed = _parsed(records)
     wanted = _Wanted()
-    located = wanted.add_records(parsed)
+    located = wanted.add_records(parsed, located)
     if located is None:
         return None
     state = _State.load(access, wanted)
@@ -177,19 +188,24 @@ class _Wanted:
     entry_keys: set[Key] = field(default_factory=set)  # the keys of entries' criteria (not of their references)
     references: set[str] = field(default_factory=set)  # those taken already: the same ones recur across a batch
 
-    def add_records(self, parsed: list[list[BundleEntry] | FhirError]) -> list[list[Located]] | None:
-        """`add_record` for each record (an unparsed one names nothing); None when one is not for this path."""
+    def add_records(
+        self, parsed: list[list[BundleEntry] | FhirError], found: list[list[Located]] | None = None
+    ) -> list[list[Located]] | None:
+        """`add_record` for each record (an unparsed one names nothing); None when one is not for this path.
+        `found`: the records' references located already, if they were."""
         located: list[list[Located]] = []  # per record, per entry: its references, found once for the whole plan
-        for record in parsed:
-            references = self.add_record(record) if isinstance(record, list) else []
+        for number, record in enumerate(parsed):
+            references = (
+                self.add_record(record, None if found is None else found[number]) if isinstance(record, list) else []
+            )
             if references is None:
                 return None
             located.append(references)
         return located
 
-    def add_record(self, entries: list[BundleEntry]) -> list[Located] | None:
-        """Collect what the record names; per entry (in order) its references, for resolving them without
-        walking the resource again. None when something in it is not for this path."""
+    def add_record(self, entries: list[BundleEntry], found: list[Located] | None = None) -> list[Located] | None:
+        """Collect what the record names; per entry (in order) its references (as `found`, else located here), for
+        resolving them without walking the resource again. None when something in it is not for this path."""
         located: list[Located] = []
         for entry in entries:
             if entry.method == "GET" or entry.if_match is not None:
@@ -205,7 +221,7 @@ class _Wanted:
             body_id = (entry.resource or {}).get("id")
             if entry.method == "PUT" and entry.query is not None and isinstance(body_id, str):
                 self.targets.add((entry.resource_type, body_id))  # the id it creates when nothing matches
-            references = references_located(entry.resource or {})
+            references = references_located(entry.resource or {}) if found is None else found[entry.index]
             for _, reference in references:
                 if reference not in self.references:
                     conditional = conditional_reference_parts(reference)

@@ -19,7 +19,7 @@ from django.db import transaction
 from consent.contracts import AccessContext
 from core.instant import format_instant
 from core.outcome import FhirError, Issue, conflict, invalid
-from core.references import ReferencePath, references_replaced, references_rewritten
+from core.references import Located, references_replaced, references_rewritten
 from federation.contracts import StoredVersion, WriteResult
 from federation.fhir.spec import TRAIL_TYPES, served_resource_types
 from federation.search.indexing import deferred_indexing
@@ -413,7 +413,7 @@ class ReferenceResolver:
         copied; the rest is shared with `resource`."""
         return references_rewritten(resource, self._target)
 
-    def rewrite_located(self, resource: dict[str, Any], located: list[tuple[ReferencePath, str]]) -> dict[str, Any]:
+    def rewrite_located(self, resource: dict[str, Any], located: Located) -> dict[str, Any]:
         """`rewrite` for a resource whose references `references_located` found already: the same outcome and
         errors, without walking the resource again."""
         replacements = []

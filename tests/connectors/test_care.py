@@ -5,10 +5,8 @@ from __future__ import annotations
 import io
 import json
 from collections import Counter
-from dataclasses import asdict
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -17,6 +15,7 @@ from connectors.care.connector import CONNECTOR
 from core import fhir_json
 from federation.fhir.r4b import validation_issues
 from synthetic.region import RegionSpec, region_generate
+from tests.connectors.golden import as_json, assert_references_located
 
 # *__day-service, *__home-help, *__support-center: rows of `generate_region --people 600 --seed 1` kept byte for
 # byte (CP932, CRLF), a few per table; the others are made by hand around one bad thing each.
@@ -50,15 +49,6 @@ def _records(source: SourceInfo, data: bytes, origin: str = "services.csv") -> l
     return list(CONNECTOR.records(source, io.BytesIO(data), origin))
 
 
-def _as_json(records: list[ParsedRecord]) -> Any:
-    """Records as the golden files hold them, decimals exact."""
-    plain = [
-        {"location": r.location, "entries": r.entries, "problem": asdict(r.problem) if r.problem else None}
-        for r in records
-    ]
-    return fhir_json.loads(fhir_json.dumps(plain))
-
-
 def _table(table: str, *rows: str) -> bytes:
     return "".join(f"{line}\r\n" for line in (HEADERS[table], *rows)).encode("cp932")
 
@@ -75,7 +65,8 @@ def test_golden_file(path):
     with path.open("rb") as data:
         records = list(CONNECTOR.records(_fixture_source(path), data, path.name))
     expected = fhir_json.loads(path.with_suffix(".expected.json").read_text(encoding="utf-8"))
-    assert _as_json(records) == expected
+    assert as_json(records) == expected
+    assert_references_located(records)
 
 
 @pytest.mark.parametrize("path", CSV_FIXTURES, ids=lambda path: path.name)

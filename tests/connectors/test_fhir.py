@@ -18,7 +18,7 @@ from core import fhir_json
 from federation.fhir.r4b import element_type, validation_issues
 from federation.fhir.spec import r4_resource_types, served_resource_types
 from synthetic.region import RegionSpec, region_generate
-from tests.connectors.golden import as_json, problems
+from tests.connectors.golden import as_json, assert_references_located, problems
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "fhir"
 PATIENTS = "urn:oid:1.2.392.100495.20.3.51.12214110052"
@@ -53,6 +53,7 @@ def test_golden_file(path):
     with path.open("rb") as data:
         records = list(CONNECTOR.records(SOURCE, data, path.name))
     assert as_json(records) == fhir_json.loads(_expected_path(path).read_text(encoding="utf-8"))
+    assert_references_located(records)
 
 
 @pytest.mark.parametrize("path", INPUTS, ids=lambda path: path.name)

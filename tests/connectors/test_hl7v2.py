@@ -17,7 +17,7 @@ from connectors.hl7v2.connector import CONNECTOR
 from connectors.hl7v2.parser import FormatError, Hl7Error, RawMessage, date_time, parse, read_messages
 from core import fhir_json
 from federation.fhir.r4b import validation_issues
-from tests.connectors.golden import as_json, problems
+from tests.connectors.golden import as_json, assert_references_located, problems
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "hl7v2"
 CASES = sorted(FIXTURES.glob("*.hl7"))
@@ -48,7 +48,9 @@ def fixture_records(path: Path) -> list[ParsedRecord]:
 @pytest.mark.parametrize("path", CASES, ids=lambda path: path.name)
 def test_golden_file(path):
     expected = path.with_name(path.name.removesuffix(".hl7") + ".expected.json")
-    assert as_json(fixture_records(path)) == fhir_json.loads(expected.read_bytes())
+    records = fixture_records(path)
+    assert as_json(records) == fhir_json.loads(expected.read_bytes())
+    assert_references_located(records)
 
 
 def test_every_entry_validates_against_fhir_r4():

@@ -21,7 +21,7 @@ from connectors.jahis.parser import FileName, file_name
 from core import fhir_json
 from federation.fhir.r4b import validation_issues
 from synthetic.region import RegionSpec, region_generate
-from tests.connectors.golden import as_json, problems
+from tests.connectors.golden import as_json, assert_references_located, problems
 
 # mit__*: YasushiMatsumoto/jahis-rx-parser samples as they are (UTF-8, LF; see NOTICE.md); mit-cp932__*: the
 # same re-encoded CP932 with CRLF; pharmacy-01__* / pharmacy-02__*: files of `generate_region --people 3000
@@ -67,7 +67,9 @@ def _resources(records: list[ParsedRecord], resource_type: str) -> list[dict[str
 @pytest.mark.parametrize("path", FIXTURE_FILES, ids=lambda path: path.name)
 def test_golden_file(path):
     expected = fhir_json.loads(path.with_name(f"{path.stem}.expected.json").read_text(encoding="utf-8"))
-    assert as_json(_read(path)) == expected
+    records = _read(path)
+    assert as_json(records) == expected
+    assert_references_located(records)
 
 
 def test_every_fixture_has_its_expected_file():

@@ -18,7 +18,7 @@ from connectors.resident_register.parser import COLUMNS, RESIDENTS
 from core import fhir_json
 from federation.fhir.r4b import validation_issues
 from synthetic.region import RegionSpec, region_generate
-from tests.connectors.golden import as_json, problems
+from tests.connectors.golden import as_json, assert_references_located, problems
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "resident-register"
 RESIDENT_SYSTEM = "https://tsunagi.example.jp/fhir/IdSystem/resident/229990"
@@ -63,6 +63,7 @@ def test_golden_file(path):
         records = list(CONNECTOR.records(SOURCE, data, path.name))
     expected = fhir_json.loads(path.with_suffix(".expected.json").read_text(encoding="utf-8"))
     assert as_json(records) == expected
+    assert_references_located(records)
 
 
 @pytest.mark.parametrize("path", INPUTS, ids=lambda path: path.name)

@@ -16,7 +16,7 @@ from connectors.base import ParsedRecord, SourceInfo
 from connectors.ssmix2.connector import CONNECTOR, StorageNameError, stored_file
 from core import fhir_json
 from federation.fhir.r4b import validation_issues
-from tests.connectors.golden import as_json, problems
+from tests.connectors.golden import as_json, assert_references_located, problems
 from tests.connectors.test_hl7v2 import SOURCE as HL7V2_SOURCE
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "ssmix2"
@@ -50,7 +50,9 @@ def resources(records: list[ParsedRecord], resource_type: str) -> list[dict[str,
 @pytest.mark.parametrize("tree", TREES, ids=lambda tree: tree.name)
 def test_golden_tree(tree):
     expected = tree.with_name(tree.name + ".expected.json")
-    assert as_json(tree_records(tree)) == fhir_json.loads(expected.read_bytes())
+    records = tree_records(tree)
+    assert as_json(records) == fhir_json.loads(expected.read_bytes())
+    assert_references_located(records)
 
 
 def test_every_entry_validates_against_fhir_r4():
