@@ -66,12 +66,14 @@ class ParsedRecord:
     problem: RecordProblem | None = None
     # Per entry, its resource's references (`references_located`), for the batch writer: found while the record's
     # objects are still in the processor's caches, as a connector has just made them, the walk takes half the time
-    # it takes once the batch of 500 records is read (4.8 against 8 to 13 µs a resource).
-    located: list[Located] = field(init=False, repr=False, compare=False)
+    # it takes once the batch of 500 records is read (4.8 against 8 to 13 µs a resource). A connector that walked
+    # them already gives them; else they are found here.
+    located: list[Located] = field(default_factory=list, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        located = [references_located(entry.get("resource") or {}) for entry in self.entries]
-        object.__setattr__(self, "located", located)
+        if len(self.located) != len(self.entries):
+            located = [references_located(entry.get("resource") or {}) for entry in self.entries]
+            object.__setattr__(self, "located", located)
 
 
 class Connector(Protocol):

@@ -113,10 +113,10 @@ def _loose_record(loose: Loose, resource: Any, location: str, full_url: str | No
     """One resource as an idempotent record; `where` names it in problems (its type when empty)."""
     try:
         resource_type = check_resource(resource, where)
-        entry = loose.entry(resource, full_url, where or resource_type)
+        entry, located = loose.entry(resource, full_url, where or resource_type)
     except FieldError as problem:
         return _problem(location, problem.field, problem.reason)
-    return ParsedRecord(location=location, entries=[entry])
+    return ParsedRecord(location=location, entries=[entry], located=[located])
 
 
 def _document(source: SourceInfo, document: Json, origin: str) -> Iterator[ParsedRecord]:

@@ -17,7 +17,7 @@ from typing import Any
 
 from connectors.base import SourceInfo
 from connectors.jp import FieldError, Json, conditional_reference, full_url, put_entry
-from core.references import references_rewritten
+from core.references import Located, ReferencePath, references_located, references_replaced
 
 # Every resource type of FHIR R4 (4.0.1). The server stores those R4B still models; the others fail at ingest.
 RESOURCE_TYPES = frozenset(
@@ -189,17 +189,25 @@ class Loose:
         system, value = self.key(resource, full_url_)
         return conditional_reference(resource["resourceType"], system, value)
 
-    def entry(self, resource: Json, full_url_: str | None, where: str) -> Json:
+    def entry(self, resource: Json, full_url_: str | None, where: str) -> tuple[Json, Located]:
         """The idempotent entry: a conditional update on the resource's key, its references rewritten, the
-        sender's id dropped and kept as the record identifier."""
+        sender's id dropped and kept as the record identifier; and its resource's references (see
+        ParsedRecord.located), found in the one walk that rewrites them."""
         system, value = self.key(resource, full_url_)
         resource_type = resource["resourceType"]
         sender_key = self._sender_key(resource, full_url_)
-        try:
-            rewritten: Json = references_rewritten(resource, self._reference)
-        except _UnnamedReferenceError as error:
-            where = f"{where}{_reference_path(resource, error.reference)}"
-            raise FieldError(where, f"{where} '{error.reference}' names no resource of this file") from None
+        located: Located = []
+        changed: Located = []
+        for path, reference in references_located(resource):
+            try:
+                new = self._reference(reference)
+            except _UnnamedReferenceError:
+                where = f"{where}{_path_text(path)}"
+                raise FieldError(where, f"{where} '{reference}' names no resource of this file") from None
+            located.append((path, new))
+            if new is not reference:
+                changed.append((path, new))
+        rewritten = references_replaced(resource, changed)
         stored = dict(rewritten) if rewritten is resource else rewritten  # its own top level: changed below
         stored.pop("id", None)
         _drop_server_meta(stored)
@@ -211,7 +219,9 @@ class Loose:
                 stored["identifier"] = [*identifiers, record]
         elif system == self.record_system:
             stored["identifier"] = {"system": system, "value": value}
-        return put_entry(full_url(self.source.code, f"{system}|{value}", resource_type), stored, system, value)
+            located = [(path, reference) for path, reference in located if path[0] != "identifier"]  # replaced
+        entry = put_entry(full_url(self.source.code, f"{system}|{value}", resource_type), stored, system, value)
+        return entry, located
 
     def _reference(self, reference: str) -> str:
         target = self.targets.get(reference)
@@ -281,18 +291,9 @@ class _UnnamedReferenceError(Exception):
         self.reference = reference
 
 
-def _reference_path(node: Any, reference: str, path: str = "") -> str | None:
-    """Where the first Reference.reference equal to `reference` is (`.subject.reference`), in the order
-    `references_rewritten` walks."""
-    pairs = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
-    for key, value in pairs:
-        inner = f"{path}.{key}" if isinstance(node, dict) else f"{path}[{key}]"
-        if key == "reference" and value == reference and isinstance(node, dict):
-            return inner
-        found = _reference_path(value, reference, inner)
-        if found is not None:
-            return found
-    return None
+def _path_text(path: ReferencePath) -> str:
+    """A reference's path as a problem names it: `.performer[0].reference`."""
+    return "".join(f"[{key}]" if isinstance(key, int) else f".{key}" for key in path)
 
 
 def _drop_server_meta(resource: Json) -> None:

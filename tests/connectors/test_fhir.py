@@ -15,6 +15,7 @@ from connectors.base import ParsedRecord, SourceInfo
 from connectors.fhir.connector import CONNECTOR
 from connectors.fhir.mapping import NO_IDENTIFIER_TYPES, RESOURCE_TYPES, SINGLE_IDENTIFIER_TYPES, Loose
 from core import fhir_json
+from core.references import references_located
 from federation.fhir.r4b import element_type, validation_issues
 from federation.fhir.spec import r4_resource_types, served_resource_types
 from synthetic.region import RegionSpec, region_generate
@@ -150,11 +151,12 @@ def test_an_unknown_urn_reference_is_a_problem_that_says_where_and_the_sent_reso
     del observation["performer"]
     sent = json.loads(json.dumps(observation))
     loose = Loose(SOURCE)
-    entry = loose.entry(observation, None, "Observation")
+    entry, located = loose.entry(observation, None, "Observation")
     assert observation == sent  # shared parts are not changed in place
     assert entry["resource"]["meta"] == {"source": "urn:s"}
     assert entry["resource"]["subject"] == {"reference": f"Patient?identifier={RECORDS}|Patient/p1"}
     assert entry["resource"]["code"] is observation["code"]  # what holds no reference is not copied
+    assert located == [(("subject", "reference"), f"Patient?identifier={RECORDS}|Patient/p1")]
 
 
 def test_a_resource_is_keyed_on_its_first_identifier():
@@ -305,3 +307,24 @@ def test_every_generated_clinic_bundle_is_one_record_with_its_entries_unchanged(
             (record,) = CONNECTOR.records(source, data, path.name)
         assert record.problem is None
         assert record.entries == fhir_json.loads(path.read_bytes())["entry"]
+
+
+def test_the_references_a_loose_record_carries_are_those_of_its_stored_resource():
+    """Its identifier replaced (a type with one identifier, keyed on the sender's id), a reference in the old one
+    goes with it."""
+    composition = {
+        "resourceType": "Composition",
+        "id": "c1",
+        "identifier": {"assigner": {"reference": "Organization/o1"}},
+        "status": "final",
+        "type": {"text": "x"},
+        "subject": {"reference": "Patient/p1"},
+        "author": [{"reference": "Practitioner/d1"}],
+        "date": "2026-01-01",
+        "title": "x",
+    }
+    (record,) = _records(_line(composition), "Composition.ndjson")
+    (entry,) = record.entries
+    assert entry["resource"]["identifier"] == {"system": RECORDS, "value": "Composition/c1"}
+    assert record.located == [references_located(entry["resource"])]
+    assert [path for path, _ in record.located[0]] == [("subject", "reference"), ("author", 0, "reference")]

@@ -65,7 +65,7 @@ def test_the_batch_writer_tells_each_records_patients_as_their_rows_are_placed()
 
 
 def test_records_stored_one_by_one_leave_their_patients_to_be_read_from_their_targets(monkeypatch):
-    monkeypatch.setattr(records, "_batch_apply", lambda access, stamped, then: None)
+    monkeypatch.setattr(records, "_batch_apply", lambda access, stamped, then, located: None)
     (counts,) = records.records_ingest(access=ACCESS, records=[person_record("3")], source_uri="urn:s")
     assert isinstance(counts, IngestCounts)
     assert counts.patients is None
