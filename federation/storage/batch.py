@@ -579,17 +579,16 @@ def _write(state: _State, now: datetime) -> None:
     changed_rows = [row for row in rows if row.pk is not None]
     with connection.cursor() as cursor:
         _claim_new_identifiers(cursor, state, new_rows)
-        new_rows = [
-            replace(row, pk=pk) for row, pk in zip(new_rows, next_values(RESOURCE_IDS, len(new_rows)), strict=True)
-        ]
-        pks = {row.target: row.pk for row in (*new_rows, *changed_rows)}
-        resources_copy(cursor.cursor, [_copied(row, now) for row in new_rows])
+        # New rows' keys are kept beside them, not put in a copy of each row (dataclasses.replace: 2 µs a row).
+        new_keys = next_values(RESOURCE_IDS, len(new_rows))
+        keyed = [*zip(new_rows, new_keys, strict=True), *((row, row.pk) for row in changed_rows)]
+        resources_copy(cursor.cursor, [_copied(row, pk, now) for row, pk in zip(new_rows, new_keys, strict=True)])
         _update_changed(cursor, changed_rows, now)
-        versions_copy(cursor.cursor, _version_rows(state, pks, now))
+        versions_copy(cursor.cursor, _version_rows(state, {row.target: pk for row, pk in keyed}, now))
     index = IndexBatch()
-    for row in (*new_rows, *changed_rows):
-        assert row.pk is not None
-        index.add(row.pk, row.index_rows, is_new=row.stored_version is None)
+    for row, pk in keyed:
+        assert pk is not None
+        index.add(pk, row.index_rows, is_new=row.stored_version is None)
     index.write()
 
 
@@ -615,11 +614,10 @@ def _placed(row: _Row) -> Placement:
     return row.placement
 
 
-def _copied(row: _Row, now: datetime) -> CopiedRow:
-    assert row.pk is not None
+def _copied(row: _Row, pk: int, now: datetime) -> CopiedRow:
     placement = _placed(row)
     return CopiedRow(
-        row.pk,
+        pk,
         row.resource_type,
         row.logical_id,
         row.version_id,
