@@ -57,7 +57,7 @@ class RecordProblem:
     reason: str
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class ParsedRecord:
     """A record as its connector made it. Each entry's references are located as it is made (see `located`)."""
 
@@ -72,8 +72,7 @@ class ParsedRecord:
 
     def __post_init__(self) -> None:
         if len(self.located) != len(self.entries):
-            located = [references_located(entry.get("resource") or {}) for entry in self.entries]
-            object.__setattr__(self, "located", located)
+            self.located = [references_located(entry.get("resource") or {}) for entry in self.entries]
 
 
 class Connector(Protocol):

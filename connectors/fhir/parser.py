@@ -26,7 +26,7 @@ _BOM = b"\xef\xbb\xbf"
 _CHUNK = 1 << 16
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Item:
     """A JSON value read from the file, or why a part of it could not be read."""
 

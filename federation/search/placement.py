@@ -17,7 +17,7 @@ from federation.search.indexing import IndexRows
 from federation.search.registry import index_key, parameters_for
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Placement:
     """`owners`: the Patient ids the row belongs to (a Patient itself; None for a type outside the Patient
     compartment, [] for a deletion or a row naming no Patient); `data_period`: its data dates as a PostgreSQL

@@ -66,7 +66,7 @@ class BatchConflictError(Exception):
     """Another writer got in between this batch's reads and its writes."""
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class EntryOutcome:
     """What one entry did: the version it leaves current (None: a delete that found nothing)."""
 
@@ -252,7 +252,7 @@ def _identifier_pair(key: Key) -> _Pair:
     return index_key(parameters_for(resource_type)["identifier"]), system, code
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class _Row:
     """A resource as this batch sees it; `stored_version` is the database's when the batch began (None: new)."""
 
@@ -279,7 +279,7 @@ class _Row:
         return f"{self.resource_type}/{self.logical_id}/_history/{self.version_id}"
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class _Version:
     target: Target
     version_id: int
@@ -459,7 +459,7 @@ def _record_entries(
     return [outcomes[entry.index] for entry in entries]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class _Plan:
     resource_type: str
     logical_id: str

@@ -45,7 +45,7 @@ def conditional_reference_parts(reference: str) -> tuple[str, str] | None:
     return None if conditional is None else (conditional["type"], conditional["query"])
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class BundleEntry:
     """One request of a batch or transaction, parsed."""
 

@@ -114,7 +114,7 @@ class Serialised:
         return self._with_meta(self._meta).decode()
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class CopiedRow:
     """One row for COPY: a resource's state (current row) or one of its versions; `text` None for a deletion."""
 
