@@ -64,15 +64,21 @@ class ParsedRecord:
     location: str  # where the record is: "file:line", "file:MSH-10=...", "file:entry[3]"
     entries: list[dict[str, Any]] = field(default_factory=list)  # Bundle.entry items (fullUrl, resource, request)
     problem: RecordProblem | None = None
-    # Per entry, its resource's references (`references_located`), for the batch writer: found while the record's
-    # objects are still in the processor's caches, as a connector has just made them, the walk takes half the time
-    # it takes once the batch of 500 records is read (4.8 against 8 to 13 µs a resource). A connector that walked
-    # them already gives them; else they are found here.
+    # Per entry, its resource's references (`references_located`), for the batch writer. Found as the record is made,
+    # while its objects are still in the processor's caches: the walk takes half the time it takes once a batch of
+    # 500 records has been read (4.8 against 8 to 13 µs a resource). A connector that walked them already gives
+    # them; else they are found here.
     located: list[Located] = field(default_factory=list, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if len(self.located) != len(self.entries):
-            self.located = [references_located(entry.get("resource") or {}) for entry in self.entries]
+            self.located = [references_located(_resource_of(entry)) for entry in self.entries]
+
+
+def _resource_of(entry: Any) -> dict[str, Any]:
+    """The entry's resource; {} for an entry without one (a DELETE) or that is no object (the writer refuses it)."""
+    resource = entry.get("resource") if isinstance(entry, dict) else None
+    return resource if isinstance(resource, dict) else {}
 
 
 class Connector(Protocol):

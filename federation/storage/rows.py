@@ -45,11 +45,12 @@ class _RandomBytes:
     BLOCK = 4096
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
         self._forget()
         os.register_at_fork(after_in_child=self._forget)
 
     def _forget(self) -> None:
+        """A new lock too: a thread of the parent may have held it when it forked."""
+        self._lock = threading.Lock()
         self._block, self._used = b"", 0
 
     def take(self, count: int) -> bytes:
