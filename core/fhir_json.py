@@ -89,16 +89,17 @@ def _compact(value: Any, *, sort_keys: bool) -> str:
     return _stdlib_compact(value, sort_keys=sort_keys) if written is None else written.decode()
 
 
-def _compact_utf8(value: Any, *, sort_keys: bool) -> bytes:
+def _compact_utf8(value: Any, *, sort_keys: bool, plain_json: bool = False) -> bytes:
     """`_compact`'s text in UTF-8, as orjson writes it: hashing needs no decoding and encoding again."""
-    written = _orjson_compact(value, sort_keys=sort_keys)
+    written = _orjson_compact(value, sort_keys=sort_keys, plain_json=plain_json)
     return _stdlib_compact(value, sort_keys=sort_keys).encode() if written is None else written
 
 
-def _orjson_compact(value: Any, *, sort_keys: bool) -> bytes | None:
-    """orjson's text of `value` where it is simplejson's (see _compact); None where it is not."""
+def _orjson_compact(value: Any, *, sort_keys: bool, plain_json: bool = False) -> bytes | None:
+    """orjson's text of `value` where it is simplejson's (see _compact); None where it is not. `plain_json`: the
+    caller knows that `value` holds only what `_orjson_alike` lets through, and it is not walked again."""
     try:
-        if _orjson_alike(value):
+        if plain_json or _orjson_alike(value):
             return orjson.dumps(value, default=_decimal_digits, option=_ORJSON_OPTIONS[sort_keys])
     except orjson.JSONEncodeError:
         pass
@@ -165,11 +166,12 @@ _SLOT = "\x00\x01"
 _WRITTEN_SLOT = b'"\\u0000\\u0001"'
 
 
-def canonical_utf8_with_member(value: dict[str, Any], key: str) -> Callable[[Any], bytes]:
+def canonical_utf8_with_member(value: dict[str, Any], key: str, *, plain_json: bool = False) -> Callable[[Any], bytes]:
     """A function giving the canonical text in UTF-8 of `value` with its member `key` set to its argument (None:
     without that member), the rest of `value` written once: a stored resource and its content hash differ only
-    in their meta. Where a string of `value` writes like the stand-in, each variant is written whole."""
-    text = _compact_utf8({**value, key: _SLOT}, sort_keys=True)
+    in their meta. Where a string of `value` writes like the stand-in, each variant is written whole.
+    `plain_json`: `value` is known to hold only dicts, lists, str, int, bool and Decimal (see _orjson_compact)."""
+    text = _compact_utf8({**value, key: _SLOT}, sort_keys=True, plain_json=plain_json)
     head, slot, tail = text.partition(_WRITTEN_SLOT)
     if not slot or _WRITTEN_SLOT in tail:
         rest = {name: item for name, item in value.items() if name != key}

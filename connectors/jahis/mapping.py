@@ -366,9 +366,10 @@ def _quantity(value: Decimal, unit: str) -> Json:
     return quantity
 
 
-def _number(value: Decimal) -> int | float:
-    """A JSON number: integral values as int, others as the float that prints as the same decimal."""
-    return int(value) if value == value.to_integral_value() else float(value)
+def _number(value: Decimal) -> int | Decimal:
+    """A JSON number: integral values as int, others as the Decimal without trailing zeros (0.50 as 0.5), as a
+    decimal read from FHIR JSON is held (a float would be checked again when it is stored)."""
+    return int(value) if value == value.to_integral_value() else value.normalize()
 
 
 def _annotation(note: Note) -> Json:

@@ -24,14 +24,20 @@ def has_model(resource_type: str) -> bool:
 
 
 def validation_issues(resource: dict[str, Any]) -> list[Issue]:
-    """Structural problems of `resource` against its R4B model, one Issue per problem.
+    """Structural problems of `resource` against its R4B model, one Issue per problem."""
+    return checked_issues(resource)[0]
+
+
+def checked_issues(resource: dict[str, Any]) -> tuple[list[Issue], bool]:
+    """`validation_issues`, and whether the fast check vouched for `resource`: then it also holds only plain JSON
+    values (r4b_structure.surely_valid).
 
     Most resources are valid: a walk of the JSON compiled from the models says so in a tenth of
     the model's time. When it cannot, the model answers (and words the problems).
     """
     if r4b_structure.surely_valid(resource):
-        return []
-    return model_issues(resource)
+        return [], True
+    return model_issues(resource), False
 
 
 def model_issues(resource: dict[str, Any]) -> list[Issue]:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import binascii
 import datetime
 import functools
-import operator
 import re
 import threading
 import types
@@ -25,14 +24,17 @@ from typing import Any
 
 from fhir.resources.R4B import get_fhir_model_class
 from fhir_core.fhirabstractmodel import FHIR_COMMENTS_FIELD_NAME, FHIRAbstractModel
-from fhir_core.types import Date, DateTime, Decimal, FhirBase, FhirElementOrResourceBase, Instant, Time
+from fhir_core.types import Date, DateTime, FhirBase, FhirElementOrResourceBase, Instant, Time
 from pydantic.fields import FieldInfo
 
 Check = Callable[[Any], bool]
 
 
 def surely_valid(resource: Any) -> bool:
-    """True only when the R4B model of `resource`'s type would accept it; False means "ask the model"."""
+    """True only when the R4B model of `resource`'s type would accept it; False means "ask the model".
+
+    True also says that `resource` holds only what JSON text reads as, by exact type: dict, list, str, int, bool
+    and Decimal (a float goes to the model), so a writer needs no check of its own (core.fhir_json)."""
     try:
         return _any_resource(resource)
     except RecursionError:
@@ -178,7 +180,7 @@ def _fill(shape: _Shape, model: type[FHIRAbstractModel], pending: list[type[FHIR
         else:
             single[key] = check
     if model.has_resource_base():
-        single["resourceType"] = functools.partial(operator.eq, model.get_resource_type())
+        single["resourceType"] = _exactly(model.get_resource_type())
     if model.get_resource_type() == "Extension":
         # fhir.resources' Extension lacks `_value[x]`; r4b.validation_issues checks it as an Element.
         element = _model_check(get_fhir_model_class("Element"), pending)
@@ -262,6 +264,10 @@ _ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")  # fhir_core allows up to 255 characte
 _OID = re.compile(r"urn:oid:[0-2](\.(0|[1-9][0-9]*))+")
 
 
+def _exactly(text: str) -> Check:
+    return lambda value: type(value) is str and value == text
+
+
 def _matching(pattern: re.Pattern[str]) -> Check:
     return lambda value: type(value) is str and pattern.fullmatch(value) is not None
 
@@ -291,13 +297,11 @@ _LONG_INT = 10**1000
 
 def _decimal(value: Any) -> bool:
     # fhir_core matches str(value) against the decimal pattern, so bools ("True"), NaN and Infinity
-    # fail. Any int matches; str() of one over 4,300 digits raises, so those go to the model.
+    # fail. Any int matches; str() of one over 4,300 digits raises, so those go to the model. A float (only
+    # Python code makes one: JSON is read as Decimal) goes to the model too, so that True means plain JSON.
     if type(value) is int:
         return -_LONG_INT < value < _LONG_INT
-    if type(value) is PythonDecimal:
-        # The text of a finite Decimal always matches: digits with no leading zero, a point, an exponent.
-        return value.is_finite()
-    return type(value) is float and _DECIMAL.fullmatch(str(value)) is not None
+    return type(value) is PythonDecimal and value.is_finite()  # a finite Decimal's text always matches
 
 
 def _without_captures(pattern: re.Pattern[str]) -> re.Pattern[str]:
@@ -311,7 +315,6 @@ _DATE = _without_captures(Date.pattern)
 _DATE_TIME = _without_captures(DateTime.pattern)
 _INSTANT = _without_captures(Instant.pattern)
 _TIME = _without_captures(Time.pattern)
-_DECIMAL = _without_captures(Decimal.pattern)
 
 
 def _is_day(text: str) -> bool:

@@ -57,7 +57,7 @@ from federation.storage.rows import (
     versions_copy,
     with_server_meta,
 )
-from federation.storage.services import resource_validate
+from federation.storage.services import resource_checked
 
 Target = tuple[str, str]  # (resource type, logical id)
 
@@ -515,11 +515,14 @@ def _execute(
             expression=f"{entry.resource_type}.id",
         )
     content = with_server_meta(resource, plan.logical_id, (row.version_id + 1) if row else 1, now)
-    serialised = Serialised(content)
+    if row is None:  # checked first: content the check vouches for is plain JSON, written without a walk of its own
+        serialised = Serialised(content, plain_json=resource_checked(resource, expected_type=entry.resource_type))
+    else:
+        serialised = Serialised(content)
+        if not row.is_deleted and row.content_hash == serialised.content_hash:
+            return EntryOutcome(entry.method, row.version_url)  # what is stored was valid: no need to check again
+        resource_checked(resource, expected_type=entry.resource_type)
     new_hash = serialised.content_hash
-    if row is not None and not row.is_deleted and row.content_hash == new_hash:
-        return EntryOutcome(entry.method, row.version_url)  # what is stored was valid: no need to check again
-    resource_validate(resource, expected_type=entry.resource_type)
     require_valid_id(entry.resource_type, plan.logical_id)
     found = index_rows(entry.resource_type, content)
     placement = placement_of(entry.resource_type, plan.logical_id, found)

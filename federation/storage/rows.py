@@ -105,8 +105,9 @@ class Serialised:
     the text to store (canonical JSON with its whole meta; jsonb keeps no key order anyway), from one
     serialisation of the content: an unchanged resource never needs the second."""
 
-    def __init__(self, content: dict[str, Any]) -> None:
-        self._with_meta = fhir_json.canonical_utf8_with_member(content, "meta")
+    def __init__(self, content: dict[str, Any], *, plain_json: bool = False) -> None:
+        """`plain_json`: `content` is known to hold only JSON's own values (see fhir_json._orjson_compact)."""
+        self._with_meta = fhir_json.canonical_utf8_with_member(content, "meta", plain_json=plain_json)
         self._meta = content.get("meta")
         self.content_hash = hashlib.sha256(self._with_meta(client_meta(content) or None)).hexdigest()
 

@@ -44,6 +44,15 @@ CHANGED_FIELDS = ("version_id", "last_updated", "is_deleted", "content", "conten
 
 def resource_validate(resource: Any, *, expected_type: str | None = None) -> dict[str, Any]:
     """Check a parsed body is a served resource type, of the expected type, and structurally valid."""
+    resource_checked(resource, expected_type=expected_type)
+    assert isinstance(resource, dict), "resource_checked refuses anything else"
+    return resource
+
+
+def resource_checked(resource: Any, *, expected_type: str | None = None) -> bool:
+    """`resource_validate`'s checks; True when they also showed that the resource holds only plain JSON values
+    (dict, list, str, int, bool, Decimal: see r4b_structure.surely_valid), which its serialisation need not
+    check again."""
     if not isinstance(resource, dict):
         raise invalid("The body must be a JSON object holding a FHIR resource.")
     if not resource:
@@ -55,12 +64,12 @@ def resource_validate(resource: Any, *, expected_type: str | None = None) -> dic
         raise invalid(f"resourceType '{resource_type}' is not a resource type this server stores.")
     if expected_type is not None and resource_type != expected_type:
         raise invalid(f"The body is a {resource_type} but the URL names {expected_type}.")
-    issues = r4b.validation_issues(resource)
+    issues, plain = r4b.checked_issues(resource)
     if issues:
         raise FhirError(400, issues)
     if resource_type == "Consent":
         consent_check(resource)  # a Consent the policy cannot read would be ignored: refused instead
-    return resource
+    return plain
 
 
 @transaction.atomic

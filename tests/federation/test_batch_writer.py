@@ -9,6 +9,7 @@ from django.db import connection, transaction
 from psycopg import pq
 
 from consent.contracts import AccessContext
+from core.fhir_json import canonical
 from core.outcome import FhirError
 from federation.models import Resource, ResourceVersion, TokenIndex
 from federation.search import placement, registry
@@ -24,6 +25,7 @@ from federation.storage.batch import (
     records_apply,
 )
 from federation.storage.bundles import transaction_entries_apply
+from federation.storage.rows import content_hash
 
 pytestmark = pytest.mark.django_db
 SYSTEM = "urn:oid:1.2.392.100495.20.3.51.11234567890"
@@ -362,3 +364,17 @@ def test_a_provenance_planned_after_a_batch_is_stored_naming_the_versions_it_wro
 def test_records_planned_after_a_batch_may_not_name_what_it_did_not_look_up():
     with pytest.raises(ValueError, match="nothing it has not looked up"):
         records_apply(access=ACCESS, records=[[put(patient("1"), "1")]], then=lambda _: [[put(patient("2"), "2")]])
+
+
+def test_a_float_made_by_python_code_is_hashed_as_simplejson_writes_it():
+    """JSON text is read as Decimal, so only Python code makes a float, and orjson writes some floats otherwise
+    than simplejson (1e-05 as 0.00001): the fast check leaves a float to the model, and a new resource it did not
+    vouch for is written the exact way."""
+    weight = {**observation("o7", f"Patient?identifier={SYSTEM}|7", 1), "valueQuantity": {"value": 1e-05, "unit": "g"}}
+    outcomes = records_apply(access=ACCESS, records=[[put(patient("7"), "7")], [put(weight, "o7")]])
+    assert outcomes is not None
+    assert not any(isinstance(outcome, FhirError) for outcome in outcomes)
+    (stored,) = live("Observation")
+    as_sent = {**stored.content, "valueQuantity": {"value": 1e-05, "unit": "g"}}  # jsonb gave it back as a Decimal
+    assert stored.content_hash == content_hash(as_sent)
+    assert b"1e-05" in canonical(as_sent).encode()

@@ -60,6 +60,7 @@ def assert_same_answers(resource: Any) -> None:
     assert outcome(validation_issues, resource) == expected
     if surely_valid(resource):
         assert expected == [], expected
+        assert fhir_json._orjson_alike(resource), "what the check vouches for is written without the writer's own walk"
 
 
 @cache
@@ -263,8 +264,8 @@ PRIMITIVES: dict[str, tuple[list[Any], list[Any]]] = {
     "PositiveInt": ([1, 2**31 - 1], [0, -1, 2**31]),
     "UnsignedInt": ([0, 2**31 - 1], [-1, 2**31]),
     "Decimal": (
-        [0, -3, Decimal("1.50"), Decimal("-0.001"), Decimal("1E+2"), 2.5],
-        [True, "1.5", Decimal("NaN"), Decimal("Infinity"), float("inf"), float("nan"), 10**1001],
+        [0, -3, Decimal("1.50"), Decimal("-0.001"), Decimal("1E+2")],
+        [True, "1.5", Decimal("NaN"), Decimal("Infinity"), 2.5, float("inf"), float("nan"), 10**1001],
     ),
     "Date": (["2024", "2024-02", "2024-02-29", "0001-01-01"], ["2023-02-29", "2024-02-30", "2024-13", "2024-1-01"]),
     "DateTime": (
