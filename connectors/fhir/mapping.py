@@ -199,11 +199,10 @@ class Loose:
         located: Located = []
         changed: Located = []
         for path, reference in references_located(resource):
-            try:
-                new = self._reference(reference)
-            except _UnnamedReferenceError:
+            new = self._reference(reference)
+            if new is None:
                 where = f"{where}{_path_text(path)}"
-                raise FieldError(where, f"{where} '{reference}' names no resource of this file") from None
+                raise FieldError(where, f"{where} '{reference}' names no resource of this file")
             located.append((path, new))
             if new is not reference:
                 changed.append((path, new))
@@ -223,12 +222,13 @@ class Loose:
         entry = put_entry(full_url(self.source.code, f"{system}|{value}", resource_type), stored, system, value)
         return entry, located
 
-    def _reference(self, reference: str) -> str:
+    def _reference(self, reference: str) -> str | None:
+        """What a reference of the file becomes; None for a urn:uuid: or urn:oid: that names no resource of it."""
         target = self.targets.get(reference)
         if target is not None:
             return target
         if reference.startswith(("urn:uuid:", "urn:oid:")):
-            raise _UnnamedReferenceError(reference)
+            return None
         return _record_reference(self.record_system, reference) or reference
 
 
@@ -281,14 +281,6 @@ def relative_name(resource: Json) -> str | None:
     """`Type/id` of a resource that has an id."""
     resource_id = resource.get("id")
     return f"{resource['resourceType']}/{resource_id}" if isinstance(resource_id, str) and resource_id else None
-
-
-class _UnnamedReferenceError(Exception):
-    """A urn:uuid: or urn:oid: reference that names no resource of the file (where it is, is found afterwards)."""
-
-    def __init__(self, reference: str) -> None:
-        super().__init__(reference)
-        self.reference = reference
 
 
 def _path_text(path: ReferencePath) -> str:
