@@ -6,7 +6,7 @@ Services write, selectors read: these are the write side (`<entity>_<action>`, k
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -18,7 +18,16 @@ from django.utils import timezone
 from connectors.base import ParsedRecord, RecordProblem, SourceInfo, SplitByLine
 from connectors.inbound import Kept, messages_record
 from connectors.jp import INSTITUTION_PATIENT_OID, MEDICAL_INSTITUTION, PROJECT_SYSTEMS
-from connectors.lanes import Lane, Stage, ingest_stages, stage_tasks, task_runner
+from connectors.lanes import (
+    LISTED_BY_LANE,
+    Lane,
+    Stage,
+    TaskRunner,
+    ingest_stages,
+    stage_tasks,
+    streamed_tasks,
+    task_runner,
+)
 from connectors.models import InboundMessage, MessageStatus, QuarantinedRecord, SourceSystem
 from connectors.parts import LinePart, message_parts, part_bytes, part_count
 from connectors.raw_store import RawBatch, raw_store_open, raw_store_open_each, raw_store_open_range, raw_store_put
@@ -46,7 +55,7 @@ FINISH_MESSAGES = (
 )
 FIRST_ERRORS = 10
 
-ProgressHook = Callable[[int, int], None]  # called as files are done: (done, total)
+ProgressHook = Callable[[int, int | None], None]  # called as files are done: (done, total; None while listing)
 
 
 @dataclass
@@ -429,6 +438,9 @@ def path_ingest(
 def _path_ingest(source: SourceSystem, path: Path, on_file: ProgressHook | None, workers: int) -> IngestSummary:
     summary = IngestSummary()
     with task_runner(workers) as run_tasks:
+        if path.is_dir() and source.connector in LISTED_BY_LANE:
+            _listing_ingest(source, path, run_tasks, workers, summary, on_file)
+            return summary
         files = [path] if path.is_file() else list(connector_for(source.connector).paths(path))
         root = path.parent if path.is_file() else path
         stages = ingest_stages(source.connector, files, root)
@@ -439,18 +451,61 @@ def _path_ingest(source: SourceSystem, path: Path, on_file: ProgressHook | None,
             running = run_tasks([*parts, *stage_tasks(lanes, workers)], partial(_task_run, source.pk, root))
             if number + 1 < len(stages):  # received and cut while the workers store this stage
                 prepared = _stage_parts(source, root, stages[number + 1], summary, workers)
-            part_tallies: dict[LinePart, _Tally] = {}
-            for done in running:
-                if isinstance(done, IngestSummary):
-                    summary.merge(done)
-                else:
-                    part, tally = done
-                    part_tallies[part] = tally
-                if on_file is not None:
-                    on_file(summary.received, len(files))
+            part_tallies = _gathered(running, summary, on_file, lambda: len(files))
             for message, problems in _parts_finish(source, parts, part_tallies):
                 summary.add(message, problems)
     return summary
+
+
+def _listing_ingest(
+    source: SourceSystem,
+    root: Path,
+    run_tasks: TaskRunner,
+    workers: int,
+    summary: IngestSummary,
+    on_file: ProgressHook | None,
+) -> None:
+    """A folder whose listing yields each lane's files together, stored while it is still being listed."""
+    listing = _Listing(connector_for(source.connector).paths(root))
+    tasks = streamed_tasks(listing, root, LISTED_BY_LANE[source.connector], workers)
+    _gathered(run_tasks(tasks, partial(_task_run, source.pk, root)), summary, on_file, listing.total)
+
+
+class _Listing:
+    """Files as a connector lists them, counted as they come: their total, once the listing is done."""
+
+    def __init__(self, files: Iterable[Path]) -> None:
+        self._files = files
+        self._found = 0
+        self._done = False
+
+    def __iter__(self) -> Iterator[Path]:
+        for file in self._files:
+            self._found += 1
+            yield file
+        self._done = True
+
+    def total(self) -> int | None:
+        return self._found if self._done else None
+
+
+def _gathered(
+    running: Iterable[IngestSummary | tuple[LinePart, _Tally]],
+    summary: IngestSummary,
+    on_file: ProgressHook | None,
+    total: Callable[[], int | None],
+) -> dict[LinePart, _Tally]:
+    """The tasks' results as they finish: lanes' summaries merged into `summary`, parts' tallies returned."""
+    part_tallies: dict[LinePart, _Tally] = {}
+    for done in running:
+        if isinstance(done, IngestSummary):
+            summary.merge(done)
+        else:
+            part, tally = done
+            part_tallies[part] = tally
+        if on_file is not None:
+            on_file(summary.received, total())
+    return part_tallies
 
 
 def _task_run(source_id: int, root: Path, task: Lane | LinePart) -> IngestSummary | tuple[LinePart, _Tally]:

@@ -9,13 +9,18 @@ from typing import TextIO
 BAR_WIDTH = 30
 
 
-def progress_show(done: int, total: int, *, unit: str = "", stream: TextIO | None = None) -> None:
-    """Redraw the bar in place; call `progress_end` once after the last update."""
+def progress_show(done: int, total: int | None, *, unit: str = "", stream: TextIO | None = None) -> None:
+    """Redraw the bar in place; call `progress_end` once after the last update. A total of None (the work is
+    still being listed) shows the count done so far, without a bar."""
     out = stream or sys.stderr
+    suffix = f" {unit}" if unit else ""
+    if total is None:
+        out.write(f"\r{done}{suffix} done, more still being listed")
+        out.flush()
+        return
     share = done / total if total else 1.0
     filled = int(share * BAR_WIDTH)
     bar = "#" * filled + "-" * (BAR_WIDTH - filled)
-    suffix = f" {unit}" if unit else ""
     out.write(f"\r[{bar}] {done}/{total}{suffix} ({share:.0%})")
     out.flush()
 

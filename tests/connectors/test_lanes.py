@@ -61,3 +61,38 @@ def test_jahis_files_have_a_lane_per_patient_number_whatever_the_folders():
         ROOT / "notes.csv",  # no patient number: the file stands for its own patient
     ]
     assert ingest_stages("jahis", files, ROOT) == [[[files[0], files[2]], [files[1]], [files[3]], [files[4]]]]
+
+
+def _ss_mix2_files(patients: int, files_each: int) -> list[Path]:
+    return [
+        ROOT / f"000/000/{patient:07}/2025010{file}/ADT-00/m{file}"
+        for patient in range(patients)
+        for file in range(files_each)
+    ]
+
+
+def test_streamed_tasks_hold_whole_lanes_in_listing_order_and_grow_as_the_listing_does():
+    files = _ss_mix2_files(patients=400, files_each=3)
+    key = lanes.LISTED_BY_LANE["ssmix2"]
+    tasks = list(lanes.streamed_tasks(files, ROOT, key, workers=2))
+    assert [file for task in tasks for file in task] == files
+    for task in tasks:
+        assert len(task) % 3 == 0  # no patient is split between two tasks
+        assert len({key(file, ROOT) for file in task[::3]}) == len(task) // 3
+    assert len(tasks[0]) == 3  # the workers start at once, on one patient each
+    assert len(tasks[-1]) <= lanes.FILES_PER_TASK
+    assert max(len(task) for task in tasks) > 3 * 10  # bigger tasks once much is listed: batches fill up
+
+
+def test_streamed_tasks_start_before_the_listing_ends():
+    files = _ss_mix2_files(patients=100, files_each=2)
+    listed: list[Path] = []
+
+    def listing():
+        for file in files:
+            listed.append(file)
+            yield file
+
+    tasks = lanes.streamed_tasks(listing(), ROOT, lanes.LISTED_BY_LANE["ssmix2"], workers=2)
+    assert next(tasks) == files[:2]
+    assert len(listed) == 3  # the first file of the next patient closed the first task
