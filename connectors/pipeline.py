@@ -438,7 +438,7 @@ def path_ingest(
 def _path_ingest(source: SourceSystem, path: Path, on_file: ProgressHook | None, workers: int) -> IngestSummary:
     summary = IngestSummary()
     with task_runner(workers) as run_tasks:
-        if path.is_dir() and source.connector in LISTED_BY_LANE:
+        if workers > 1 and path.is_dir() and source.connector in LISTED_BY_LANE:
             _listing_ingest(source, path, run_tasks, workers, summary, on_file)
             return summary
         files = [path] if path.is_file() else list(connector_for(source.connector).paths(path))
@@ -465,7 +465,9 @@ def _listing_ingest(
     summary: IngestSummary,
     on_file: ProgressHook | None,
 ) -> None:
-    """A folder whose listing yields each lane's files together, stored while it is still being listed."""
+    """A folder whose listing yields each lane's files together, stored by the workers while it is still being
+    listed. One worker would store it in this thread, after the walk or interleaved with it, in the same time:
+    there the folder is listed first, so its progress bar has a total from the start."""
     listing = _Listing(connector_for(source.connector).paths(root))
     tasks = streamed_tasks(listing, root, LISTED_BY_LANE[source.connector], workers)
     _gathered(run_tasks(tasks, partial(_task_run, source.pk, root)), summary, on_file, listing.total)
