@@ -7,6 +7,8 @@ filter is applied before paging, in the same query as the access filter.
 
 from __future__ import annotations
 
+import functools
+import operator
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -30,7 +32,7 @@ from federation.search.hashing import hash64
 from federation.search.meta_parameters import META_PARAMETERS, meta_filter, meta_present
 from federation.search.normalize import normalize_string
 from federation.search.query import Criterion, split_prefix, split_values, unescape
-from federation.search.registry import SearchParameter, index_key, index_keys, parameter_by_url
+from federation.search.registry import SearchParameter, composite_rows, index_key, index_keys, parameter_by_url
 from federation.search.uris import uri_match
 from federation.search.values import LOCAL_REFERENCE, STRING_INDEX_LENGTH, token_key, unit_system_code
 
@@ -128,10 +130,14 @@ def _missing(parameter: SearchParameter, values: tuple[str, ...]) -> Q:
     elif parameter.code in META_PARAMETERS:
         present = meta_present(parameter.code)
     elif parameter.type == "composite":
-        first = parameter_by_url(parameter.components[0].definition, parameter.resource_type)
-        if first is None:
-            raise not_supported(f"{parameter.code}: a component's definition is not known to this server.")
-        present = _rows(INDEX_TABLES[first.type], index_keys(parameter, "$0"), Q())
+        # A value is stored only with all its parts, so its first part's row tells it is there; parts that are
+        # other parameters' rows must each be there.
+        tables = _part_tables(parameter)
+        present = Q(pk__in=[])
+        for rows in composite_rows(parameter):
+            kept = zip(tables, rows.keys, strict=True) if not rows.grouped else [(tables[0], rows.keys[0])]
+            each = [_rows(table, (key,), Q()) for table, key in kept]
+            present |= functools.reduce(operator.and_, each)
     else:
         present = _rows(INDEX_TABLES[parameter.type], index_keys(parameter), Q())
     return ~present if values == ("true",) else present
@@ -327,24 +333,38 @@ def _reference(parameter: SearchParameter, modifier: str | None, value: str) -> 
 
 
 def _composite(parameter: SearchParameter, value: str) -> Q:
-    """`code$value`: every part must match within the same composite value (same group); a union of composites
-    (combo-code-value-quantity) matches where one of its members does, each member's groups its own."""
+    """`code$value`: every part must match within the same composite value (same group; the resource, for a
+    composite of the resource itself); a union of composites (combo-code-value-quantity) matches where one of its
+    members does, each member's groups its own."""
     parts = split_values(value, "$")
     if len(parts) != len(parameter.components):
         raise invalid(f"{parameter.code} takes {len(parameter.components)} parts joined by '$', not '{value}'.")
+    definitions = _part_definitions(parameter)
+    matches = [
+        (INDEX_TABLES[definition.type], _value_matcher(definition, None)(part))
+        for definition, part in zip(definitions, parts, strict=True)
+    ]
+    combined = Q()
+    for rows in composite_rows(parameter):
+        if rows.grouped:
+            combined |= _composite_rows(matches, rows.keys)
+        else:
+            each = [_rows(model, (key,), match) for (model, match), key in zip(matches, rows.keys, strict=True)]
+            combined |= functools.reduce(operator.and_, each)
+    return combined
+
+
+def _part_definitions(parameter: SearchParameter) -> list[SearchParameter]:
     definitions = [
         parameter_by_url(component.definition, parameter.resource_type) for component in parameter.components
     ]
     if any(definition is None for definition in definitions):
         raise not_supported(f"{parameter.code}: a component's definition is not known to this server.")
-    matches: list[tuple[type[SearchIndex], Q]] = []
-    for definition, part in zip(definitions, parts, strict=True):
-        assert definition is not None
-        matches.append((INDEX_TABLES[definition.type], _value_matcher(definition, None)(part)))
-    combined = Q()
-    for keys in zip(*(index_keys(parameter, f"${number}") for number in range(len(parts))), strict=True):
-        combined |= _composite_rows(matches, keys)
-    return combined
+    return [definition for definition in definitions if definition is not None]
+
+
+def _part_tables(parameter: SearchParameter) -> list[type[SearchIndex]]:
+    return [INDEX_TABLES[definition.type] for definition in _part_definitions(parameter)]
 
 
 def _composite_rows(matches: list[tuple[type[SearchIndex], Q]], keys: tuple[int, ...]) -> Q:

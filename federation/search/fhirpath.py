@@ -115,6 +115,38 @@ def resource_keys(expression: str, resource_type: str) -> frozenset[str] | None:
     return _compile(expression, resource_type).reads
 
 
+ElementPath = tuple[tuple[str, ...], str]  # JSON keys from the context node, and the FHIR type found there
+
+
+def selected_elements(expression: str, context_type: str) -> frozenset[ElementPath] | None:
+    """Where `expression` selects in a `context_type` node: the JSON key paths, each with the FHIR type there,
+    when it is made of element paths and casts alone (None otherwise). Two expressions with the same answer
+    select the same values however they are written (`value.as(Quantity)`, `(Observation.value as Quantity)`);
+    the context itself (`Observation`) is the empty path."""
+    try:
+        parts = [part for part in _union_parts(_parse(expression)) if _applies(part, context_type)]
+        return frozenset().union(*(_path_elements(_resource_steps(part), context_type, ()) for part in parts))
+    except _NotCompiledError:
+        return None
+
+
+def _path_elements(steps: Sequence[_Step], current: str, keys: tuple[str, ...]) -> frozenset[ElementPath]:
+    if not steps:
+        return frozenset({(keys, current)})
+    step, rest = steps[0], steps[1:]
+    if isinstance(step, _Cast):
+        return _path_elements(rest, current, keys) if _cast_matches(step.type_name, current) else frozenset()
+    if not isinstance(step, _Child):
+        raise _NotCompiledError(f"Not a plain path: {step}")
+    found = element_type(current, step.name)
+    if found is not None:
+        return _path_elements(rest, found[0], (*keys, step.name))
+    variants = choice_types(current, step.name)
+    if not variants:
+        raise _NotCompiledError(f"{current} has no element {step.name}")
+    return frozenset().union(*(_path_elements(rest, type_name, (*keys, key)) for key, type_name in variants.items()))
+
+
 class _NotCompiledError(ValueError):
     """An expression, or a part of one, outside the subset this module compiles."""
 

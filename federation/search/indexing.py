@@ -375,8 +375,8 @@ def _type_plans(resource_type: str) -> _TypePlans:
 def _build_plans(parameters: dict[str, SearchParameter]) -> tuple[ParameterPlan, ...]:
     plans = []
     for parameter in parameters.values():
-        if parameter.code in ROW_PARAMETERS or parameter.union_of:  # a union is searched on its members' rows
-            continue
+        if parameter.code in ROW_PARAMETERS or parameter.union_of or parameter.parts_from:
+            continue  # searched on other parameters' rows: a union on its members', a composite on its parts'
         param = index_key(parameter)
         plan = ParameterPlan(
             parameter=parameter,

@@ -14,13 +14,15 @@ import json
 import time
 from dataclasses import dataclass, replace
 from functools import cache, lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db.models import Count, Max
 
 from federation.fhir.spec import SPEC_DIR, served_resource_types
 from federation.models import SearchParameterDefinition
+from federation.search.fhirpath import ElementPath, selected_elements
 from federation.search.hashing import hash64
+from federation.search.values import never_indexed
 
 SPEC_FILES = ("search-parameters.json", "jp-core-search-parameters.json")
 SERVED_TYPES = frozenset({"number", "date", "string", "token", "reference", "composite", "quantity", "uri"})
@@ -56,6 +58,9 @@ class SearchParameter:
     # The parameters whose rows are this one's too, when its expression is the union of theirs on this type
     # (Observation's combo-code is code | component-code): it has no rows of its own (see _with_unions).
     union_of: tuple[str, ...] = ()
+    # The parameters whose rows are this composite's parts, one for each, when it is a composite of the resource
+    # itself (Observation's code-value-quantity: code, value-quantity): no rows of its own (see _with_shared_parts).
+    parts_from: tuple[str, ...] = ()
 
 
 @cache
@@ -119,7 +124,10 @@ def _build(all_definitions: list[dict[str, Any]]) -> dict[str, dict[str, SearchP
             bases = served_resource_types() | {COMMON} if base in ABSTRACT_BASES else {base} & served_resource_types()
             for resource_type in bases:
                 by_type[resource_type][definition["code"]] = _parameter(definition, resource_type)
-    return {resource_type: _with_unions(parameters, resource_type) for resource_type, parameters in by_type.items()}
+    return {
+        resource_type: _with_shared_parts(_with_unions(parameters, resource_type), resource_type)
+        for resource_type, parameters in by_type.items()
+    }
 
 
 def _with_unions(parameters: dict[str, SearchParameter], resource_type: str) -> dict[str, SearchParameter]:
@@ -154,6 +162,51 @@ def _with_unions(parameters: dict[str, SearchParameter], resource_type: str) -> 
         code: replace(parameter, union_of=members_of[code]) if code in members_of else parameter
         for code, parameter in parameters.items()
     }
+
+
+def _with_shared_parts(parameters: dict[str, SearchParameter], resource_type: str) -> dict[str, SearchParameter]:
+    """The parameters, composites of the resource itself marked with the parameters their parts' rows are.
+
+    Observation's code-value-quantity (expression `Observation`, parts `code` and `value.as(Quantity)`) has one
+    value a resource, the resource: its parts need no group to tie them, and each selects what a parameter of the
+    type stores already (code; value-quantity, whose SampledData gives no quantity). Such a composite is searched
+    on those parameters' rows (every part must match, each in its own): storing its own repeated a lab
+    Observation's code and value, two rows in fifteen of an ingest. A part that selects otherwise (code-value-
+    string's `value.as(string)`, where value-string also reads a CodeableConcept's text) keeps the composite's
+    own rows."""
+    by_url = {parameter.url: parameter for parameter in parameters.values()}
+    itself: frozenset[ElementPath] = frozenset({((), resource_type)})
+    marked = {}
+    for code, parameter in parameters.items():
+        if parameter.type != "composite" or not _may_share_rows(parameter):
+            continue
+        if selected_elements(parameter.expression, resource_type) != itself:
+            continue
+        members = [_part_parameter(by_url, component, resource_type) for component in parameter.components]
+        codes = tuple(member.code for member in members if member is not None)
+        if codes and len(codes) == len(members):
+            marked[code] = replace(parameter, parts_from=codes)
+    return {**parameters, **marked}
+
+
+def _part_parameter(
+    by_url: dict[str, SearchParameter], component: Component, resource_type: str
+) -> SearchParameter | None:
+    """The component's definition, if its own rows are what the component selects on the resource itself."""
+    definition = by_url.get(component.definition)
+    if definition is None or definition.type == "composite" or definition.union_of or not _may_share_rows(definition):
+        return None
+    stored = _indexed_elements(definition.expression, definition.type, resource_type)
+    wanted = _indexed_elements(component.expression, definition.type, resource_type)
+    return definition if stored is not None and stored == wanted else None
+
+
+def _indexed_elements(expression: str, search_type: str, resource_type: str) -> frozenset[ElementPath] | None:
+    """What an expression selects that a parameter of `search_type` makes rows of (fhirpath.selected_elements)."""
+    selected = selected_elements(expression, resource_type)
+    if selected is None:
+        return None
+    return frozenset(element for element in selected if not never_indexed(search_type, element[1]))
 
 
 def _may_share_rows(parameter: SearchParameter) -> bool:
@@ -247,6 +300,28 @@ def index_keys(parameter: SearchParameter, suffix: str = "") -> tuple[int, ...]:
     if not parameter.union_of:
         return (index_key(parameter, suffix),)
     return tuple(_parameter_key(parameter.key_type, code, suffix) for code in parameter.union_of)
+
+
+class CompositeRows(NamedTuple):
+    """Where one composite's values are: each part's rows' key, in the composite's order, and whether the parts
+    of one value are tied by their group (not so for a composite of the resource itself: _with_shared_parts)."""
+
+    keys: tuple[int, ...]
+    grouped: bool
+
+
+def composite_rows(parameter: SearchParameter) -> tuple[CompositeRows, ...]:
+    """Where a composite's values are: its own rows, its parts' parameters' rows, or, for a union (combo-code-
+    value-quantity), those of each of its members."""
+    indexed = parameters_for(parameter.resource_type, for_indexing=True)
+    found = []
+    for member in [indexed[code] for code in parameter.union_of] or [parameter]:
+        if member.parts_from:
+            found.append(CompositeRows(tuple(index_key(indexed[code]) for code in member.parts_from), grouped=False))
+        else:
+            parts = range(len(member.components))
+            found.append(CompositeRows(tuple(index_key(member, f"${number}") for number in parts), grouped=True))
+    return tuple(found)
 
 
 @lru_cache(maxsize=4096)  # asked for several times for every resource written; a few hundred in use

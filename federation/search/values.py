@@ -200,6 +200,12 @@ def numbers(fhir_type: str, value: Any) -> Sequence[tuple[float]]:
     return _NONE
 
 
+def never_indexed(search_type: str, fhir_type: str) -> bool:
+    """Whether values of `fhir_type` give no row to a parameter of `search_type`, whatever they hold (a quantity
+    parameter over `value[x]` finds nothing in a SampledData). False where that is not known."""
+    return search_type == "quantity" and fhir_type not in QUANTITY_TYPES and fhir_type != "Money"
+
+
 def quantities(fhir_type: str, value: Any) -> Sequence[QuantityKey]:
     if fhir_type not in QUANTITY_TYPES and fhir_type != "Money":
         return _NONE

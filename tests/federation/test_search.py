@@ -228,6 +228,23 @@ def test_composite_code_and_value(region):
     assert ids(region, f"Observation?code-value-quantity={HBA1C}$gt100") == []
 
 
+def test_a_composite_of_the_resource_is_missing_where_one_part_is(region):
+    """code-value-quantity is searched on code's and value-quantity's rows: an Observation with a code and no value
+    has no code-value-quantity."""
+    valueless = {
+        "resourceType": "Observation",
+        "id": "nv",
+        "status": "final",
+        "code": {"coding": [{"system": JLAC10, "code": HBA1C}]},
+    }
+    assert region.put("/fhir/Observation/nv", valueless).status_code == 201
+
+    assert "nv" in ids(region, "Observation?code-value-quantity:missing=true")
+    assert "nv" not in ids(region, "Observation?code-value-quantity:missing=false")
+    assert "o-3" in ids(region, "Observation?code-value-quantity:missing=false")
+    assert ids(region, f"Observation?code-value-quantity={HBA1C}$ge0") == ["o-1", "o-3"]
+
+
 def test_combo_composites_match_the_observation_or_one_component_never_a_mix(region):
     """combo-code-value-quantity is searched as code-value-quantity or component-code-value-quantity: the
     Observation's own code never pairs with a component's value, nor one component's code with another's."""
