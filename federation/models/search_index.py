@@ -143,7 +143,8 @@ class QuantityIndex(SearchIndex):
 class ReferenceIndex(SearchIndex):
     """A literal reference split into target type and id (local), or kept whole (`url`)."""
 
-    # NULL, not "", says "this part is absent": a local reference has no url, an absolute one no id.
+    # NULL, not "", says "this part is absent": a local reference has no url, an absolute one no id (its type is
+    # the one its path names, if any: values.named_target).
     target_type = models.CharField(max_length=64, null=True)  # noqa: DJ001
     target_id = models.CharField(max_length=64, null=True)  # noqa: DJ001
     url = models.TextField(null=True)  # noqa: DJ001

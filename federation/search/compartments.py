@@ -17,7 +17,7 @@ from federation.fhir.spec import SPEC_DIR
 from federation.identity.persons import person_patient_ids
 from federation.models import ReferenceIndex, ResourceVersion
 from federation.search.indexing import index_rows
-from federation.search.registry import index_key, parameters_for
+from federation.search.registry import index_keys, narrowed_rows, parameters_for
 
 COMPARTMENT_FILES = {"Patient": "CompartmentDefinition-patient.json"}
 DATA_DATE = "date"  # the parameter that dates a row's data (R4's clinical-date where a type has it)
@@ -102,7 +102,14 @@ def compartment_keys(compartment: str, resource_type: str) -> list[int]:
     """The index keys of the parameters that put `resource_type` in a `compartment` (none if it is not in it)."""
     codes = compartment_parameters(compartment).get(resource_type, ())
     parameters = parameters_for(resource_type) if codes else {}
-    return [index_key(parameters[code]) for code in codes if code in parameters]
+    # Every reader keeps the rows naming the compartment's type: a narrowing to it (Condition's patient) reads
+    # its wider parameter's (subject's), and a narrowing to another type can hold none of the compartment's.
+    return [
+        index_keys(parameter)[0]
+        for code in codes
+        if (parameter := parameters.get(code)) is not None
+        and narrowed_rows(parameter).get("target_type", compartment) == compartment
+    ]
 
 
 def _deleted_patients(candidates: dict[str, set[str]], keys: dict[str, list[int]]) -> set[str]:

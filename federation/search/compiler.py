@@ -32,7 +32,13 @@ from federation.search.hashing import hash64
 from federation.search.meta_parameters import META_PARAMETERS, meta_filter, meta_present
 from federation.search.normalize import normalize_string
 from federation.search.query import Criterion, split_prefix, split_values, unescape
-from federation.search.registry import SearchParameter, composite_rows, index_key, index_keys, parameter_by_url
+from federation.search.registry import (
+    SearchParameter,
+    composite_rows,
+    index_keys,
+    narrowed_rows,
+    parameter_by_url,
+)
 from federation.search.uris import uri_match
 from federation.search.values import LOCAL_REFERENCE, STRING_INDEX_LENGTH, token_key, unit_system_code
 
@@ -47,10 +53,10 @@ def criterion_filter(criterion: Criterion, access: AccessContext) -> Q:
             Exists(
                 ReferenceIndex.objects.filter(
                     resource=OuterRef("pk"),
-                    param=index_key(link.parameter),
+                    param__in=index_keys(link.parameter),
                     target_type=link.target_type,
                     target_id__in=targets,
-                )
+                ).filter(**narrowed_rows(link.parameter))
             )
         )
     for reverse in reversed(criterion.reverse):
@@ -58,11 +64,11 @@ def criterion_filter(criterion: Criterion, access: AccessContext) -> Q:
         condition = Q(
             Exists(
                 ReferenceIndex.objects.filter(
-                    param=index_key(reverse.reference),
+                    param__in=index_keys(reverse.reference),
                     target_type=OuterRef("resource_type"),
                     target_id=OuterRef("logical_id"),
                     resource_id__in=sources,
-                )
+                ).filter(**narrowed_rows(reverse.reference))
             )
         )
     return condition
@@ -93,7 +99,8 @@ def _parameter_filter(parameter: SearchParameter, modifier: str | None, values: 
     if parameter.type == "reference" and modifier == "identifier":
         return _rows(TokenIndex, index_keys(parameter, ":identifier"), _any(values, _token))
     matcher = _value_matcher(parameter, modifier)
-    return _rows(INDEX_TABLES[parameter.type], index_keys(parameter), _any(values, matcher))
+    condition = Q(**narrowed_rows(parameter)) & _any(values, matcher)
+    return _rows(INDEX_TABLES[parameter.type], index_keys(parameter), condition)
 
 
 def _value_matcher(parameter: SearchParameter, modifier: str | None) -> Callable[[str], Q]:
@@ -139,7 +146,7 @@ def _missing(parameter: SearchParameter, values: tuple[str, ...]) -> Q:
             each = [_rows(table, (key,), Q()) for table, key in kept]
             present |= functools.reduce(operator.and_, each)
     else:
-        present = _rows(INDEX_TABLES[parameter.type], index_keys(parameter), Q())
+        present = _rows(INDEX_TABLES[parameter.type], index_keys(parameter), Q(**narrowed_rows(parameter)))
     return ~present if values == ("true",) else present
 
 

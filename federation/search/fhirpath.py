@@ -28,6 +28,7 @@ from fhirpathpy.engine.nodes import FP_DateTime, FP_Quantity, FP_Time, ResourceN
 from fhirpathpy.models import models as fhirpathpy_models
 
 from federation.fhir.r4b import choice_types, element_type, type_ancestors
+from federation.search.values import named_target
 
 
 @dataclass(slots=True)
@@ -701,12 +702,8 @@ def _reference_target(reference: dict[str, Any], resource: dict[str, Any]) -> di
         return next(
             (contained for contained in resource.get("contained", ()) if contained.get("id") == target[1:]), None
         )
-    segments = target.split("/")
-    if len(segments) >= 4 and segments[-2] == "_history":
-        del segments[-2:]
-    if len(segments) < 2 or not segments[-1] or not _is_type_name(segments[-2]):
-        return None
-    return {"resourceType": segments[-2], "id": segments[-1]}
+    named = named_target(target)
+    return None if named is None else {"resourceType": named[0], "id": named[1]}
 
 
 def _distinct(found: list[TypedNodes]) -> list[TypedNodes]:

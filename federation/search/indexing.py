@@ -249,7 +249,8 @@ def _row_builder(parameter: SearchParameter, param: int, *, component: bool) -> 
             param, None if component else (index_key(parameter, ":of-type"), index_key(parameter, ":text"))
         )
     if kind == "reference":
-        return _reference_rows(param, None if component else index_key(parameter, ":identifier"))
+        own = None if parameter.narrows is not None else param  # a narrowing's references are the wider's rows
+        return _reference_rows(own, None if component else index_key(parameter, ":identifier"))
     return _VALUE_ROWS[kind](param)
 
 
@@ -286,14 +287,17 @@ def _derived_token_rows(rows: IndexRows, fhir_type: str, nodes: list[Any], of_ty
         append_text(text_head + values.string_key(text))
 
 
-def _reference_rows(param: int, identifier: int | None) -> RowBuilder:
+def _reference_rows(param: int | None, identifier: int | None) -> RowBuilder:
+    """Rows of references under `param` (None: none), of their identifiers under `identifier` (None: none)."""
+
     def add(rows: IndexRows, fhir_type: str, nodes: list[Any], group: int | None) -> None:
         append = rows[ReferenceIndex].append
         head = (param, group)
         identifier_head = None if identifier is None else (identifier, group)
         for node in nodes:
-            for key in values.references(fhir_type, node):
-                append(head + key)
+            if param is not None:
+                for key in values.references(fhir_type, node):
+                    append(head + key)
             if identifier_head is not None:
                 for token in values.reference_identifiers(fhir_type, node):
                     rows[TokenIndex].append(identifier_head + token)

@@ -29,7 +29,7 @@ from federation.models import (
 )
 from federation.search.meta_parameters import META_PARAMETERS, meta_sort_key
 from federation.search.query import SortKey
-from federation.search.registry import index_keys
+from federation.search.registry import index_keys, narrowed_rows
 
 # Which column of which table orders a parameter of each type.
 SORT_COLUMNS: dict[str, tuple[type[SearchIndex], str, str]] = {
@@ -78,6 +78,7 @@ def _sort_expression(sort_key: SortKey) -> Any:
     aggregate = Max(column) if sort_key.descending else Min(column)
     values = (
         table._default_manager.filter(resource=OuterRef("pk"), param__in=index_keys(parameter))
+        .filter(**narrowed_rows(parameter))
         .values("resource")
         .annotate(key=aggregate)
         .values("key")

@@ -11,6 +11,7 @@ checking at most every REFRESH_SECONDS (refresh_registry() forces it, e.g. after
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import dataclass, replace
 from functools import cache, lru_cache
@@ -61,6 +62,15 @@ class SearchParameter:
     # The parameters whose rows are this composite's parts, one for each, when it is a composite of the resource
     # itself (Observation's code-value-quantity: code, value-quantity): no rows of its own (see _with_shared_parts).
     parts_from: tuple[str, ...] = ()
+    # For a reference parameter that keeps another's references to one target type (Observation's patient is
+    # `Observation.subject.where(resolve() is Patient)`): that parameter and the type. Its references are that
+    # parameter's rows naming the type; only its `:identifier` rows are its own (see _with_narrowings).
+    narrows: Narrowing | None = None
+
+
+class Narrowing(NamedTuple):
+    parameter: str  # the code of the parameter whose reference rows these are
+    target_type: str
 
 
 @cache
@@ -125,7 +135,7 @@ def _build(all_definitions: list[dict[str, Any]]) -> dict[str, dict[str, SearchP
             for resource_type in bases:
                 by_type[resource_type][definition["code"]] = _parameter(definition, resource_type)
     return {
-        resource_type: _with_shared_parts(_with_unions(parameters, resource_type), resource_type)
+        resource_type: _with_narrowings(_with_shared_parts(_with_unions(parameters, resource_type), resource_type))
         for resource_type, parameters in by_type.items()
     }
 
@@ -209,11 +219,39 @@ def _indexed_elements(expression: str, search_type: str, resource_type: str) -> 
     return frozenset(element for element in selected if not never_indexed(search_type, element[1]))
 
 
+NARROWED = re.compile(r"^(?P<path>.+)\.where\(resolve\(\) is (?P<type>[A-Z][A-Za-z]*)\)$")
+
+
+def _with_narrowings(parameters: dict[str, SearchParameter]) -> dict[str, SearchParameter]:
+    """The parameters, those that keep another's references to one target type marked as such.
+
+    Observation's patient (`Observation.subject.where(resolve() is Patient)`) finds what subject finds when it
+    names a Patient: its reference rows are subject's rows whose target type is Patient (a local reference's
+    type, or an absolute URL's type segment, as `resolve() is` reads them: values.reference_key), so it is
+    searched on those and stores none: they repeated subject's, nearly one row a clinical resource. Its
+    `:identifier` rows stay its own: an identifier-only reference names no type."""
+    plain = {
+        " | ".join(sorted(pieces)): code
+        for code, parameter in parameters.items()
+        if parameter.type == "reference" and _type_specific(parameter) and (pieces := _pieces(parameter))
+    }
+    marked = {}
+    for code, parameter in parameters.items():
+        pieces = _pieces(parameter) if parameter.type == "reference" and _type_specific(parameter) else frozenset()
+        narrowed = NARROWED.match(next(iter(pieces))) if len(pieces) == 1 else None
+        wider = plain.get(narrowed["path"]) if narrowed else None
+        if narrowed and wider and wider != code:
+            marked[code] = replace(parameter, narrows=Narrowing(wider, narrowed["type"]))
+    return {**parameters, **marked}
+
+
+def _type_specific(parameter: SearchParameter) -> bool:
+    return parameter.key_type == parameter.resource_type and parameter.code not in ROW_PARAMETERS
+
+
 def _may_share_rows(parameter: SearchParameter) -> bool:
-    return (
-        parameter.type in ("token", "string", "date", "number", "quantity", "uri", "composite")
-        and parameter.key_type == parameter.resource_type
-        and parameter.code not in ROW_PARAMETERS
+    return parameter.type in ("token", "string", "date", "number", "quantity", "uri", "composite") and _type_specific(
+        parameter
     )
 
 
@@ -296,10 +334,18 @@ def index_key(parameter: SearchParameter, suffix: str = "") -> int:
 
 
 def index_keys(parameter: SearchParameter, suffix: str = "") -> tuple[int, ...]:
-    """The keys of the rows a search of the parameter reads: its own, or its members' for a union."""
+    """The keys of the rows a search of the parameter reads: its own, its members' for a union, or for a narrowing
+    the wider parameter's (of which `narrowed_rows` keeps those naming its type)."""
+    if parameter.narrows is not None and not suffix:
+        return (_parameter_key(parameter.key_type, parameter.narrows.parameter, ""),)
     if not parameter.union_of:
         return (index_key(parameter, suffix),)
     return tuple(_parameter_key(parameter.key_type, code, suffix) for code in parameter.union_of)
+
+
+def narrowed_rows(parameter: SearchParameter) -> dict[str, str]:
+    """What a reference parameter's rows (at `index_keys`) must hold besides: for a narrowing, the target type."""
+    return {} if parameter.narrows is None else {"target_type": parameter.narrows.target_type}
 
 
 class CompositeRows(NamedTuple):

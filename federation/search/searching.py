@@ -19,7 +19,7 @@ from federation.models import ReferenceIndex, Resource
 from federation.search.compiler import criterion_filter
 from federation.search.ordering import after, apply_sort, decode_token, encode_token, order_by
 from federation.search.query import Include, SearchQuery
-from federation.search.registry import index_key, parameters_for
+from federation.search.registry import index_keys, narrowed_rows, parameters_for
 
 MAX_INCLUDE_DEPTH = 4
 
@@ -119,7 +119,7 @@ def _include_targets(access: AccessContext, include: Include, sources: list[Reso
     if not ids:
         return []
     references = ReferenceIndex.objects.filter(resource_id__in=ids, target_id__isnull=False)
-    references = references.filter(param__in=_include_keys(include))
+    references = references.filter(param__in=_include_keys(include)).filter(**_include_narrowing(include))
     if include.target_type is not None:
         references = references.filter(target_type=include.target_type)
     targets: dict[str, set[str]] = {}
@@ -140,16 +140,23 @@ def _revinclude_sources(access: AccessContext, include: Include, targets: list[R
         wanted |= Q(
             target_type=target_type, target_id__in=[r.logical_id for r in targets if r.resource_type == target_type]
         )
-    references = ReferenceIndex.objects.filter(wanted, param__in=_include_keys(include)).values("resource_id")
-    sources = Resource.objects.filter(pk__in=references, resource_type=include.source_type, is_deleted=False)
+    references = ReferenceIndex.objects.filter(wanted, param__in=_include_keys(include))
+    pointing = references.filter(**_include_narrowing(include)).values("resource_id")
+    sources = Resource.objects.filter(pk__in=pointing, resource_type=include.source_type, is_deleted=False)
     return list(access_filter(access, sources).order_by("pk"))
 
 
 def _include_keys(include: Include) -> list[int]:
-    """The reference parameter's key, or for the `*` wildcard those of every reference parameter."""
+    """The reference parameter's keys, or for the `*` wildcard those of every reference parameter (a narrowing's
+    are its wider parameter's, every row of which the wildcard takes)."""
     if include.parameter is not None:
-        return [index_key(include.parameter)]
-    return [index_key(p) for p in parameters_for(include.source_type).values() if p.type == "reference"]
+        return list(index_keys(include.parameter))
+    reference_parameters = (p for p in parameters_for(include.source_type).values() if p.type == "reference")
+    return sorted({key for parameter in reference_parameters for key in index_keys(parameter)})
+
+
+def _include_narrowing(include: Include) -> dict[str, str]:
+    return {} if include.parameter is None else narrowed_rows(include.parameter)
 
 
 def _unique(rows: list[Resource]) -> list[Resource]:

@@ -104,7 +104,21 @@ def _reference_key(reference: str) -> ReferenceKey:
     local = LOCAL_REFERENCE.match(reference)
     if local:
         return ReferenceKey(local["type"], local["id"], None)
-    return ReferenceKey(None, None, reference)
+    named = named_target(reference)
+    return ReferenceKey(None if named is None else named[0], None, reference)
+
+
+def named_target(reference: str) -> tuple[str, str] | None:
+    """The resource type and id a reference names by its path (`Type/id`, `.../Type/id`, `.../Type/id/_history/v`),
+    as FHIRPath's `resolve() is Type` reads it without a lookup; None for what names none (urn:uuid:, `Type?x`).
+    An absolute URL's row keeps the type too, so a narrowing (registry: Observation's patient) finds it among the
+    wider parameter's rows by type."""
+    segments = reference.split("/")
+    if len(segments) >= 4 and segments[-2] == "_history":
+        del segments[-2:]
+    if len(segments) < 2 or not segments[-1] or not segments[-2][:1].isupper():
+        return None
+    return segments[-2], segments[-1]
 
 
 _cached_token_key = functools.lru_cache(maxsize=KEY_CACHE_SIZE)(_token_key)

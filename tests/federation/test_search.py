@@ -299,6 +299,42 @@ def test_reverse_chaining(region):
     assert ids(region, f"Patient?_has:Observation:patient:code={HBA1C}&gender=male") == ["p2"]
 
 
+@pytest.fixture
+def group_and_remote_subjects(region):
+    """Observations about a Group that has a Patient's id, and about a Patient on another server: patient is
+    subject's rows naming a Patient, so it finds the second and never the first."""
+    group = {"resourceType": "Group", "id": "p1", "type": "person", "actual": True}
+    assert region.put("/fhir/Group/p1", group).status_code == 201
+    about = {"g-1": {"reference": "Group/p1"}, "r-1": {"reference": "https://other.example.jp/fhir/Patient/p9"}}
+    for rid, subject in about.items():
+        observation = lab(rid, "p1", HBA1C, 6.0, "%", "2026-05-01", text="HbA1c") | {"subject": subject}
+        assert region.put(f"/fhir/Observation/{rid}", observation).status_code == 201
+    return region
+
+
+def test_patient_keeps_only_the_subjects_that_are_patients(group_and_remote_subjects):
+    fhir = group_and_remote_subjects
+    assert ids(fhir, "Observation?subject=p1") == ["g-1", "o-1", "o-2"]
+    assert ids(fhir, "Observation?patient=p1") == ["o-1", "o-2"]
+    assert ids(fhir, "Observation?patient=Group/p1") == []
+    assert ids(fhir, "Observation?patient:Group=p1") == []
+    assert ids(fhir, "Observation?patient=https://other.example.jp/fhir/Patient/p9") == ["r-1"]
+    assert ids(fhir, "Observation?patient:missing=true") == ["g-1"]
+    assert "r-1" in ids(fhir, "Observation?patient:missing=false")
+    assert ids(fhir, "Observation?patient.name=山田") == ["o-1", "o-2"]
+
+
+def test_patient_reverse_chains_and_includes_never_reach_a_group(group_and_remote_subjects):
+    fhir = group_and_remote_subjects
+    assert ids(fhir, f"Group?_has:Observation:patient:code={HBA1C}") == []
+    assert ids(fhir, f"Group?_has:Observation:subject:code={HBA1C}") == ["p1"]
+    bundle = fhir.get("/fhir/Observation?_id=g-1,o-1&_include=Observation:patient").json()
+    included = sorted(e["resource"]["resourceType"] for e in bundle["entry"] if e["search"]["mode"] == "include")
+    assert included == ["Patient"]
+    bundle = fhir.get("/fhir/Group?_id=p1&_revinclude=Observation:patient").json()
+    assert [e["resource"]["id"] for e in bundle["entry"]] == ["p1"]
+
+
 def test_missing(region):
     assert ids(region, "Patient?address:missing=false") == ["p3"]
     assert ids(region, "Patient?address:missing=true") == ["p1", "p2"]
