@@ -185,12 +185,11 @@ def _with_shared_parts(parameters: dict[str, SearchParameter], resource_type: st
     string's `value.as(string)`, where value-string also reads a CodeableConcept's text) keeps the composite's
     own rows."""
     by_url = {parameter.url: parameter for parameter in parameters.values()}
-    itself: frozenset[ElementPath] = frozenset({((), resource_type)})
     marked = {}
     for code, parameter in parameters.items():
-        if parameter.type != "composite" or not _may_share_rows(parameter):
-            continue
-        if selected_elements(parameter.expression, resource_type) != itself:
+        # By its text first: what an expression selects is read off the type's model, and loading the models of
+        # every type with a composite (the useContext ones) cost each ingest process 15 MB for nothing.
+        if parameter.type != "composite" or not _may_share_rows(parameter) or _pieces(parameter) != {resource_type}:
             continue
         members = [_part_parameter(by_url, component, resource_type) for component in parameter.components]
         codes = tuple(member.code for member in members if member is not None)
